@@ -1,0 +1,110 @@
+/* dsp: streaming log-mel front end and resampler for emotiond.
+ *
+ * Promises: push audio in any chunking (down to one sample at a time) and get exactly the frames
+ * that one batch call over the same samples gives, bit for bit. No I/O, no global state; every
+ * buffer and the FFTW plan are made in the _new functions, so the per-hop path never allocates,
+ * locks or calls the kernel. Objects are not thread-safe; use one per stream.
+ *
+ * Frame i covers samples [i*hop, i*hop + win) of the stream (no centring, no padding: the front
+ * end is causal, which the streaming model needs). A stream of n samples yields
+ * n < win ? 0 : 1 + (n - win) / hop frames.
+ *
+ * Errors: functions returning int give 0 or a negative DSP_E* code; dsp_strerror() names it.
+ */
+#ifndef EMOTIOND_DSP_H
+#define EMOTIOND_DSP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    DSP_OK = 0,
+    DSP_EINVAL = -1,   /* a parameter is out of range (see dsp_params_check's message) */
+    DSP_ENOMEM = -2,   /* allocation failed at construction */
+    DSP_EFFTW = -3,    /* FFTW could not make a plan */
+    DSP_ESOXR = -4,    /* libsoxr refused the configuration or failed */
+    DSP_ENONFINITE = -5 /* NaN or Inf samples were pushed */
+};
+
+const char *dsp_strerror(int code);
+
+/* Mel scales. Default: DSP_MEL_SLANEY (linear below 1 kHz, logarithmic above; librosa's and
+ * torchaudio's "slaney" scale) with Slaney area normalisation of each triangle (2/(f_hi-f_lo)),
+ * so that bands of different width carry comparable energy; this is what the research's
+ * librosa-based pipelines computed. DSP_MEL_HTK: 2595*log10(1+f/700), no area normalisation. */
+enum dsp_mel_scale { DSP_MEL_SLANEY = 0, DSP_MEL_HTK = 1 };
+
+/* Everything that defines the features. The model file carries a copy; a model is only run on
+ * frames made with identical parameters (dsp_params_equal). */
+typedef struct dsp_params {
+    int32_t sample_rate;   /* Hz of the samples pushed into dsp_logmel (the model rate). 16000 */
+    int32_t win_length;    /* samples per frame, Hamming-windowed. 400 (25 ms at 16 kHz) */
+    int32_t hop_length;    /* samples between frame starts. 160 (10 ms at 16 kHz) */
+    int32_t n_fft;         /* FFT size, >= win_length; the frame is zero-padded. 512 */
+    int32_t n_mels;        /* mel bands. 128 */
+    float f_min;           /* Hz, lowest mel edge. 0 */
+    float f_max;           /* Hz, highest mel edge, <= sample_rate/2. 8000 */
+    int32_t mel_scale;     /* enum dsp_mel_scale. DSP_MEL_SLANEY */
+    float log_floor;       /* output = ln(max(mel_energy, log_floor)). 1e-10 (-23.03) */
+} dsp_params;
+
+/* Fills the defaults listed above. */
+void dsp_params_default(dsp_params *p);
+/* 0 if p is usable; otherwise DSP_EINVAL and a message naming the field and its allowed range. */
+int dsp_params_check(const dsp_params *p, char *err, size_t errlen);
+/* 1 if both describe identical features. */
+int dsp_params_equal(const dsp_params *a, const dsp_params *b);
+
+/* ---- streaming log-mel ---- */
+typedef struct dsp_logmel dsp_logmel;
+
+/* Called once per completed frame, in order. `frame` holds n_mels floats and is valid only
+ * during the call; `index` counts frames from 0 since creation or the last reset. */
+typedef void (*dsp_frame_cb)(void *user, const float *frame, int64_t index);
+
+/* Creates a front end for p (copied). On success *out is owned by the caller: dsp_logmel_free. */
+int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errlen);
+void dsp_logmel_free(dsp_logmel *s);
+/* Forgets buffered samples; the next frame starts at the next sample pushed, with index 0. */
+void dsp_logmel_reset(dsp_logmel *s);
+const dsp_params *dsp_logmel_params(const dsp_logmel *s);
+
+/* Pushes n samples; calls cb for each frame they complete. NaN/Inf samples are refused whole
+ * (DSP_ENONFINITE, nothing consumed) so one bad sample cannot poison the stream's frames.
+ * Returns 0 or a DSP_E* code. */
+int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user);
+
+/* Batch: frames of the whole signal x[0..n) into out (row-major [frames][n_mels]); returns the
+ * frame count (or a negative code). out may be NULL to ask for the count. Identical to pushing x
+ * through a fresh dsp_logmel in any chunking. */
+int64_t dsp_logmel_batch(const dsp_params *p, const float *x, size_t n, float *out, size_t max_frames);
+int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples);
+
+/* ---- streaming resampler (libsoxr) with channel downmix ---- */
+typedef struct dsp_resampler dsp_resampler;
+
+/* in_rate 8000..192000 Hz, channels 1..32 (interleaved float input, averaged to mono),
+ * out_rate: the model rate. When in_rate == out_rate the samples are only downmixed.
+ * On success *out is owned by the caller: dsp_resampler_free. */
+int dsp_resampler_new(double in_rate, int channels, double out_rate, dsp_resampler **out,
+                      char *err, size_t errlen);
+void dsp_resampler_free(dsp_resampler *r);
+/* Consumes all in_frames interleaved frames; writes up to out_cap mono samples, *out_n = count.
+ * out_cap >= dsp_resampler_max_out(r, in_frames) guarantees nothing is held back. */
+int dsp_resampler_process(dsp_resampler *r, const float *in, size_t in_frames, float *out,
+                          size_t out_cap, size_t *out_n);
+/* Drains what the filter still holds (end of stream). */
+int dsp_resampler_flush(dsp_resampler *r, float *out, size_t out_cap, size_t *out_n);
+size_t dsp_resampler_max_out(const dsp_resampler *r, size_t in_frames);
+/* Delay the resampler adds, in output samples (group delay of its filter). */
+double dsp_resampler_delay(const dsp_resampler *r);
+void dsp_resampler_reset(dsp_resampler *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,72 @@
+/* nn: the emotion model runtime (CNN-LSTM over log-mel frames), OpenBLAS underneath.
+ *
+ * Promises: one immutable nn_model (weights, labels, feature parameters, normalisation), loaded
+ * from a versioned, checksummed file and shared read-only by any number of nn_stream objects
+ * (one per audio stream; not thread-safe each). A stream takes one log-mel frame per hop
+ * (exactly dsp_logmel's output for nn_model_features()), with cost per hop independent of how
+ * long the stream has run, and no allocation after nn_stream_new. No I/O except
+ * nn_model_load_file, no global state.
+ *
+ * Errors: negative NN_E* codes; functions taking err/errlen also write one line naming the
+ * problem (what was found, what was expected).
+ */
+#ifndef EMOTIOND_NN_H
+#define EMOTIOND_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    NN_OK = 0,
+    NN_EINVAL = -1,    /* bad argument */
+    NN_ENOMEM = -2,
+    NN_EIO = -3,       /* file could not be opened or read */
+    NN_EFORMAT = -4,   /* not a model file, truncated, bad checksum, bad layer list */
+    NN_EVERSION = -5,  /* a format version this build does not read */
+    NN_EMISMATCH = -6  /* feature parameters or shapes inconsistent */
+};
+const char *nn_strerror(int code);
+
+typedef struct nn_model nn_model;
+typedef struct nn_stream nn_stream;
+
+/* Loads a model file. On success *out is owned by the caller (nn_model_free) and must outlive
+ * every nn_stream made from it. */
+int nn_model_load_file(const char *path, nn_model **out, char *err, size_t errlen);
+/* Same from memory; buf is copied. */
+int nn_model_load_buffer(const void *buf, size_t len, nn_model **out, char *err, size_t errlen);
+void nn_model_free(nn_model *m);
+
+int nn_model_n_labels(const nn_model *m);
+const char *nn_model_label(const nn_model *m, int i);
+/* The front end the model was trained on; pass it to dsp_logmel_new. */
+const dsp_params *nn_model_features(const nn_model *m);
+/* Stable identifier "name@sha256:<first 16 hex of the file hash>". */
+const char *nn_model_id(const nn_model *m);
+/* Frames per analysis window (bounded context, e.g. 300 = 3 s). */
+int nn_model_window_frames(const nn_model *m);
+
+/* Streaming runner. On success *out is owned by the caller: nn_stream_free. */
+int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen);
+void nn_stream_free(nn_stream *s);
+/* Back to the state of a new stream (e.g. at a speech boundary). */
+void nn_stream_reset(nn_stream *s);
+/* Advances one frame (n_mels floats). Writes the current posteriors (n_labels floats, summing
+ * to 1) into probs and returns 1 when they are defined, 0 while the stream is too young. */
+int nn_stream_push(nn_stream *s, const float *frame, float *probs);
+
+/* Offline runner: posteriors of the whole frame matrix [n_frames][n_mels] taken as one window
+ * (what training saw). Allocates its scratch per call. Returns 0 or a negative code. */
+int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *probs,
+                   char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
