@@ -1,0 +1,188 @@
+/* Streaming log-mel. Streaming and batch share one per-frame function (frame_compute) that reads
+ * win_length contiguous samples: streaming keeps a linear buffer of the last win_length samples
+ * (shifted by hop_length after each frame), batch points straight into the caller's signal. The
+ * float values entering frame_compute are therefore identical, and so are the frames, bit for bit,
+ * whatever the chunking. */
+#include "dsp_internal.h"
+
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dsp_logmel {
+    dsp_params p;
+    int n_bins;            /* n_fft/2 + 1 */
+    int fill;              /* samples currently in buf */
+    int64_t index;         /* index of the next frame */
+    float *window;         /* win_length, periodic Hamming, is malloc'd */
+    float *buf;            /* win_length newest samples, is malloc'd */
+    float *power;          /* n_bins, is malloc'd */
+    float *frame;          /* n_mels, the frame handed to the callback, is malloc'd */
+    float *fft_in;         /* n_fft, fftwf_malloc'd (aligned for SIMD codelets) */
+    fftwf_complex *fft_out; /* n_bins, fftwf_malloc'd */
+    fftwf_plan plan;
+    dsp__melbank mel;
+};
+
+/* noinline: one machine-code body for both callers, so inlining cannot give the batch and the
+ * streaming path different instruction sequences (the build has no FMA contraction either way:
+ * -std=c11 implies -ffp-contract=off in GCC). */
+__attribute__((noinline)) static void frame_compute(dsp_logmel *s, const float *x, float *dst)
+{
+    const int win = s->p.win_length, n_fft = s->p.n_fft, n_bins = s->n_bins;
+    float *in = s->fft_in;
+    for (int i = 0; i < win; i++)
+        in[i] = x[i] * s->window[i];
+    for (int i = win; i < n_fft; i++)
+        in[i] = 0.0f;
+    fftwf_execute(s->plan);
+    const fftwf_complex *X = s->fft_out;
+    for (int k = 0; k < n_bins; k++)
+        s->power[k] = X[k][0] * X[k][0] + X[k][1] * X[k][1];
+    const float floor_ = s->p.log_floor;
+    const dsp__melbank *mb = &s->mel;
+    for (int b = 0; b < mb->n_mels; b++) {
+        const float *w = mb->weights + mb->off[b];
+        const float *pw = s->power + mb->start[b];
+        float e = 0.0f;
+        for (int j = 0; j < mb->len[b]; j++)
+            e += w[j] * pw[j];
+        dst[b] = logf(e > floor_ ? e : floor_);
+    }
+}
+
+int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errlen)
+{
+    int rc = dsp_params_check(p, err, errlen);
+    if (rc)
+        return rc;
+    dsp_logmel *s = calloc(1, sizeof *s);
+    if (!s)
+        return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_logmel: out of memory");
+    s->p = *p;
+    s->n_bins = p->n_fft / 2 + 1;
+    s->window = malloc(sizeof(float) * (size_t)p->win_length);
+    s->buf = calloc((size_t)p->win_length, sizeof(float));
+    s->power = calloc((size_t)s->n_bins, sizeof(float));
+    s->frame = calloc((size_t)p->n_mels, sizeof(float));
+    s->fft_in = fftwf_malloc(sizeof(float) * (size_t)p->n_fft);
+    s->fft_out = fftwf_malloc(sizeof(fftwf_complex) * (size_t)s->n_bins);
+    if (!s->window || !s->buf || !s->power || !s->frame || !s->fft_in || !s->fft_out) {
+        rc = dsp__fail(err, errlen, DSP_ENOMEM, "dsp_logmel: out of memory");
+        goto fail;
+    }
+    if ((rc = dsp__melbank_build(p, &s->mel))) {
+        dsp__fail(err, errlen, rc, "dsp_logmel: out of memory (mel filterbank)");
+        goto fail;
+    }
+    /* Periodic Hamming (scipy get_window('hamming', N, fftbins=True), torch.hamming_window's
+     * default): the window librosa/torchaudio pipelines use for STFTs. */
+    for (int i = 0; i < p->win_length; i++)
+        s->window[i] = (float)(0.54 - 0.46 * cos(2.0 * M_PI * i / p->win_length));
+    memset(s->fft_in, 0, sizeof(float) * (size_t)p->n_fft);
+    /* FFTW_ESTIMATE: the plan depends only on size, alignment and CPU, never on timing, so every
+     * process (training's feature extraction, the daemon, each sidecar stream) computes the same
+     * floats; MEASURE could pick a different algorithm per run. Planning is not thread-safe in
+     * FFTW, which is why it happens here and nowhere else. */
+    s->plan = fftwf_plan_dft_r2c_1d(p->n_fft, s->fft_in, s->fft_out, FFTW_ESTIMATE);
+    if (!s->plan) {
+        rc = dsp__fail(err, errlen, DSP_EFFTW, "dsp_logmel: FFTW could not plan a %d-point r2c",
+                       (int)p->n_fft);
+        goto fail;
+    }
+    *out = s;
+    return DSP_OK;
+fail:
+    dsp_logmel_free(s);
+    return rc;
+}
+
+void dsp_logmel_free(dsp_logmel *s)
+{
+    if (!s)
+        return;
+    if (s->plan)
+        fftwf_destroy_plan(s->plan);
+    fftwf_free(s->fft_in);
+    fftwf_free(s->fft_out);
+    free(s->window);
+    free(s->buf);
+    free(s->power);
+    free(s->frame);
+    dsp__melbank_free(&s->mel);
+    free(s);
+}
+
+void dsp_logmel_reset(dsp_logmel *s)
+{
+    s->fill = 0;
+    s->index = 0;
+}
+
+const dsp_params *dsp_logmel_params(const dsp_logmel *s)
+{
+    return &s->p;
+}
+
+int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
+{
+    if (n == 0)
+        return DSP_OK;
+    if (!x)
+        return DSP_EINVAL;
+    if (!dsp__all_finite(x, n))
+        return DSP_ENONFINITE;
+    const int win = s->p.win_length, hop = s->p.hop_length;
+    while (n > 0) {
+        size_t take = (size_t)(win - s->fill);
+        if (take > n)
+            take = n;
+        memcpy(s->buf + s->fill, x, take * sizeof(float));
+        s->fill += (int)take;
+        x += take;
+        n -= take;
+        if (s->fill < win)
+            break;
+        frame_compute(s, s->buf, s->frame);
+        if (cb)
+            cb(user, s->frame, s->index);
+        s->index++;
+        /* Keep the overlap: the next frame starts hop samples later. */
+        memmove(s->buf, s->buf + hop, sizeof(float) * (size_t)(win - hop));
+        s->fill = win - hop;
+    }
+    return DSP_OK;
+}
+
+int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples)
+{
+    if (dsp_params_check(p, NULL, 0))
+        return DSP_EINVAL;
+    if (n_samples < (size_t)p->win_length)
+        return 0;
+    return 1 + (int64_t)((n_samples - (size_t)p->win_length) / (size_t)p->hop_length);
+}
+
+int64_t dsp_logmel_batch(const dsp_params *p, const float *x, size_t n, float *out,
+                         size_t max_frames)
+{
+    int64_t frames = dsp_logmel_frame_count(p, n);
+    if (frames < 0 || !out)
+        return frames; /* count only: x is not read */
+    if ((size_t)frames > max_frames || (!x && n))
+        return DSP_EINVAL;
+    /* Same refusal as streaming, even when the signal is shorter than a frame. */
+    if (n && !dsp__all_finite(x, n))
+        return DSP_ENONFINITE;
+    if (frames == 0)
+        return 0;
+    dsp_logmel *s;
+    int rc = dsp_logmel_new(p, &s, NULL, 0);
+    if (rc)
+        return rc;
+    for (int64_t i = 0; i < frames; i++)
+        frame_compute(s, x + (size_t)i * (size_t)p->hop_length, out + (size_t)i * (size_t)p->n_mels);
+    dsp_logmel_free(s);
+    return frames;
+}
