@@ -42,14 +42,15 @@ enum dsp_mel_scale { DSP_MEL_SLANEY = 0, DSP_MEL_HTK = 1 };
  * frames made with identical parameters (dsp_params_equal). */
 typedef struct dsp_params {
     int32_t sample_rate;   /* Hz of the samples pushed into dsp_logmel (the model rate). 16000 */
-    int32_t win_length;    /* samples per frame, Hamming-windowed. 400 (25 ms at 16 kHz) */
-    int32_t hop_length;    /* samples between frame starts. 160 (10 ms at 16 kHz) */
-    int32_t n_fft;         /* FFT size, >= win_length; the frame is zero-padded. 512 */
-    int32_t n_mels;        /* mel bands. 128 */
+    int32_t win_length;    /* samples per frame, periodic Hamming window. 400 (25 ms at 16 kHz) */
+    int32_t hop_length;    /* samples between frame starts, 1..win_length. 160 (10 ms) */
+    int32_t n_fft;         /* FFT size, >= win_length; the frame is zero-padded at the end. 512 */
+    int32_t n_mels;        /* mel bands; each must contain an FFT bin (checked). 128 */
     float f_min;           /* Hz, lowest mel edge. 0 */
     float f_max;           /* Hz, highest mel edge, <= sample_rate/2. 8000 */
     int32_t mel_scale;     /* enum dsp_mel_scale. DSP_MEL_SLANEY */
-    float log_floor;       /* output = ln(max(mel_energy, log_floor)). 1e-10 (-23.03) */
+    float log_floor;       /* output = ln(max(mel_energy, log_floor)), energy of |X|^2 with
+                              samples in [-1, 1]. 1e-10 (-23.03) */
 } dsp_params;
 
 /* Fills the defaults listed above. */
@@ -66,21 +67,25 @@ typedef struct dsp_logmel dsp_logmel;
  * during the call; `index` counts frames from 0 since creation or the last reset. */
 typedef void (*dsp_frame_cb)(void *user, const float *frame, int64_t index);
 
-/* Creates a front end for p (copied). On success *out is owned by the caller: dsp_logmel_free. */
+/* Creates a front end for p (copied). On success *out is owned by the caller: dsp_logmel_free.
+ * Makes the FFTW plan (FFTW_ESTIMATE, so every process computes the same floats); FFTW's planner
+ * is not thread-safe, so do not create front ends from several threads at once. */
 int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errlen);
 void dsp_logmel_free(dsp_logmel *s);
 /* Forgets buffered samples; the next frame starts at the next sample pushed, with index 0. */
 void dsp_logmel_reset(dsp_logmel *s);
 const dsp_params *dsp_logmel_params(const dsp_logmel *s);
 
-/* Pushes n samples; calls cb for each frame they complete. NaN/Inf samples are refused whole
- * (DSP_ENONFINITE, nothing consumed) so one bad sample cannot poison the stream's frames.
- * Returns 0 or a DSP_E* code. */
+/* Pushes n samples; calls cb (may be NULL) for each frame they complete. NaN/Inf samples are
+ * refused whole (DSP_ENONFINITE, nothing consumed) so one bad sample cannot poison the stream's
+ * frames. cb must not push to or reset s. Returns 0 or a DSP_E* code. */
 int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user);
 
 /* Batch: frames of the whole signal x[0..n) into out (row-major [frames][n_mels]); returns the
- * frame count (or a negative code). out may be NULL to ask for the count. Identical to pushing x
- * through a fresh dsp_logmel in any chunking. */
+ * frame count (or a negative code). out may be NULL to ask for the count (x is then not read);
+ * max_frames smaller than the count is DSP_EINVAL with nothing written. Identical, bit for bit,
+ * to pushing x through a fresh dsp_logmel in any chunking. Makes its own FFTW plan, so like
+ * dsp_logmel_new it must not run concurrently with other FFTW planning. */
 int64_t dsp_logmel_batch(const dsp_params *p, const float *x, size_t n, float *out, size_t max_frames);
 int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples);
 
@@ -93,15 +98,24 @@ typedef struct dsp_resampler dsp_resampler;
 int dsp_resampler_new(double in_rate, int channels, double out_rate, dsp_resampler **out,
                       char *err, size_t errlen);
 void dsp_resampler_free(dsp_resampler *r);
-/* Consumes all in_frames interleaved frames; writes up to out_cap mono samples, *out_n = count.
- * out_cap >= dsp_resampler_max_out(r, in_frames) guarantees nothing is held back. */
+/* Consumes all in_frames interleaved frames; writes the mono samples they complete to out,
+ * *out_n = count. out_cap must be >= dsp_resampler_max_out(r, in_frames): otherwise DSP_EINVAL
+ * and nothing is consumed, so no output is ever dropped or held back for lack of room. NaN/Inf
+ * input is refused whole (DSP_ENONFINITE), as in dsp_logmel_push. The result does not depend on
+ * how the input is chunked (bit for bit; tested). No allocation after the first calls. */
 int dsp_resampler_process(dsp_resampler *r, const float *in, size_t in_frames, float *out,
                           size_t out_cap, size_t *out_n);
-/* Drains what the filter still holds (end of stream). */
+/* End of stream: drains what the filter still holds (out_cap >= dsp_resampler_max_out(r, 0)),
+ * then resets r for a new stream. */
 int dsp_resampler_flush(dsp_resampler *r, float *out, size_t out_cap, size_t *out_n);
+/* Upper bound on the output of processing in_frames more frames now. */
 size_t dsp_resampler_max_out(const dsp_resampler *r, size_t in_frames);
-/* Delay the resampler adds, in output samples (group delay of its filter). */
+/* Latency the resampler adds, in output samples: how far its output lags its input in steady
+ * state, measured in _new on a probe instance (0 for passthrough). Timing is otherwise kept:
+ * output sample k stands for time k/out_rate to within ~2 samples (soxr trims its filter's
+ * delay). About 200 samples (12.5 ms) from 48 kHz to 16 kHz; table in docs/dsp.md. */
 double dsp_resampler_delay(const dsp_resampler *r);
+/* Forgets the stream (a new soxr instance: allocates, so not for the per-hop path). */
 void dsp_resampler_reset(dsp_resampler *r);
 
 #ifdef __cplusplus
