@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""The daemon's surface: unknown options exit 2 naming the option; --help/--version exit 0;
+--check-config accepts a good file and names FILE:LINE of a bad one; /healthz is JSON with the
+documented fields; /metrics is Prometheus text with hops, overruns, a per-hop latency histogram,
+subscribers and drops; SIGTERM with subscribers connected exits 0 promptly and closes them."""
+import asyncio
+import json
+import os
+import signal
+import time
+
+import harness as h
+
+
+def cli_checks(d, model):
+    exe = h.emotiond_bin()
+    r = h.run([exe, '--frobnicate'], timeout=10)
+    h.check(r.returncode == 2, 'unknown option: exit %s, expected 2' % r.returncode)
+    h.check('--frobnicate' in r.stderr, 'unknown option not named: %r' % r.stderr)
+    h.check(len(r.stderr.strip().splitlines()) <= 3, 'too much output for one error: %r' % r.stderr)
+    r = h.run([exe, '--listen'], timeout=10)
+    h.check(r.returncode == 2 and '--listen' in r.stderr,
+            'missing argument: exit %s, %r' % (r.returncode, r.stderr))
+    r = h.run([exe, '--listen', '127.0.0.1:99999', '--check-config', '--model', model], timeout=10)
+    h.check(r.returncode != 0 and 'listen' in r.stderr,
+            'bad port accepted by --check-config: %s %r' % (r.returncode, r.stderr))
+    r = h.run([exe, '--help'], timeout=10)
+    h.check(r.returncode == 0 and '--device' in r.stdout and '--input' in r.stdout,
+            '--help: exit %s, output lacks options' % r.returncode)
+    r = h.run([exe, '--version'], timeout=10)
+    h.check(r.returncode == 0 and '0.' in r.stdout, '--version: %s %r' % (r.returncode, r.stdout))
+
+    bad = os.path.join(d, 'bad.ini')
+    with open(bad, 'w') as f:
+        f.write('# a config with an error on line 3\n[server]\nlisten = not-an-address:port\n')
+    r = h.run([exe, '--config', bad, '--check-config'], timeout=10)
+    h.check(r.returncode != 0, '--check-config accepted a bad file')
+    h.check('bad.ini:3' in r.stderr, 'error does not name FILE:LINE (bad.ini:3): %r' % r.stderr)
+    missing = os.path.join(d, 'missing.ini')
+    r = h.run([exe, '--config', missing, '--check-config'], timeout=10)
+    h.check(r.returncode != 0 and 'missing.ini' in r.stderr,
+            'missing config file: %s %r' % (r.returncode, r.stderr))
+    h.log('CLI errors ok')
+
+
+def check_http(dm):
+    hz = dm.healthz()
+    for k in ('state', 'input', 'model', 'uptime'):
+        h.check(k in hz, '/healthz lacks %r: %s' % (k, hz))
+    h.log('/healthz %s' % json.dumps(hz)[:300])
+    m = dm.metrics()
+    names = sorted(m)
+    for part in ('hops', 'overruns', 'subscribers', 'drop'):
+        h.check(any(part in n for n in names), '/metrics has no %s metric: %s' % (part, names))
+    hist = [n for n in names if n.endswith('_bucket')]
+    h.check(hist, '/metrics has no histogram: %s' % names)
+    for n in hist:
+        buckets = m[n]
+        h.check(any(lab.get('le') == '+Inf' for lab, _ in buckets), '%s has no +Inf bucket' % n)
+        vals = [v for _, v in buckets]
+        h.check(vals == sorted(vals), '%s buckets are not cumulative' % n)
+    hops = h.metric(m, next(n for n in names if 'hops' in n))
+    h.check(hops > 0, 'no hops counted after streaming: %s' % hops)
+    code, body = dm.get('/no-such-page')
+    h.check(code == 404, '/no-such-page answered %s' % code)
+    h.log('/metrics: %d names, hops %g' % (len(names), hops))
+
+
+async def test():
+    model = h.test_model()
+    val = h.schema()
+    with h.tempdir() as d:
+        cli_checks(d, model)
+        with h.PulseAudio(d) as pa:
+            dm = h.Daemon(d, ['--device', 'pulse', '--model', model], env=pa.env())
+            with dm:
+                socks = [await h.ws_connect(dm.ws) for _ in range(3)]
+                for ws in socks:
+                    await h.hello(ws, val)
+                await asyncio.sleep(1.5)
+                check_http(dm)
+                t0 = time.monotonic()
+                dm.signal(signal.SIGTERM)
+                rc = await asyncio.get_event_loop().run_in_executor(None, dm.proc.wait, 10)
+                dt = time.monotonic() - t0
+                h.check(rc == 0, 'SIGTERM: exit status %s' % rc)
+                h.check(dt < 3, 'SIGTERM took %.1f s' % dt)
+                for ws in socks:
+                    try:
+                        while True:
+                            await asyncio.wait_for(ws.recv(), 3)
+                    except Exception as e:  # noqa: B902 - closed is what we expect
+                        h.check(type(e).__name__.startswith('ConnectionClosed'),
+                                'subscriber not closed after SIGTERM: %r' % e)
+                h.log('SIGTERM -> exit 0 in %.2f s' % dt)
+
+
+h.main(test)
