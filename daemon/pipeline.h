@@ -110,7 +110,8 @@ typedef struct pipeline_event {
     int label;                /* index into the model's labels */
     int state;                /* enum pipeline_event_state */
     double held_s;            /* onset: how long the label has been above on_threshold;
-                                 offset: how long the label was held since its onset */
+                                 offset: how long it was above, from the start of that run
+                                 (before the onset) to the offset */
     float prob;               /* smoothed prob of the label at this hop */
 } pipeline_event;
 

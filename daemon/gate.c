@@ -1,0 +1,163 @@
+/* gate: see gate.h. */
+#include "gate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GATE_BLOCKS 8        /* minimum over GATE_BLOCKS blocks of block_hops hops */
+#define GATE_BLOCK_S 0.2
+#define GATE_BAND_LO 200.0
+#define GATE_BAND_HI 4000.0
+#define GATE_SMOOTH_S 0.03
+
+struct gate {
+    dsp_params fp;
+    gate_params gp;
+    int n_mels;
+    int band_lo, band_hi;    /* mel bands [lo, hi) whose centres lie in the speech band */
+    double ref_db;           /* level of a full-scale 1 kHz sine */
+    double hop_s;
+    double smooth_a;         /* per-hop coefficient of the level smoother */
+    int block_hops, onset_hops, hang_hops;
+    /* state */
+    int started;
+    double level, floor;
+    double block_min[GATE_BLOCKS];
+    int n_blocks, block_at, block_fill;
+    double cur_min;
+    int above_run, hang_left, active;
+};
+
+static double hz_to_mel(double f, int scale)
+{
+    if (scale == DSP_MEL_HTK) return 2595.0 * log10(1.0 + f / 700.0);
+    if (f < 1000.0) return 3.0 * f / 200.0;
+    return 15.0 + 27.0 / log(6.4) * log(f / 1000.0);
+}
+
+static double mel_to_hz(double m, int scale)
+{
+    if (scale == DSP_MEL_HTK) return 700.0 * (pow(10.0, m / 2595.0) - 1.0);
+    if (m < 15.0) return 200.0 * m / 3.0;
+    return 1000.0 * exp((m - 15.0) * log(6.4) / 27.0);
+}
+
+static double band_energy(const gate *g, const float *logmel)
+{
+    double e = 0;
+    for (int b = g->band_lo; b < g->band_hi; b++) e += exp((double)logmel[b]);
+    return 10.0 * log10(e + 1e-30);
+}
+
+static void set_derived(gate *g)
+{
+    g->onset_hops = (int)ceil(g->gp.onset_ms / 1000.0 / g->hop_s - 1e-9);
+    if (g->onset_hops < 1) g->onset_hops = 1;
+    g->hang_hops = (int)lround(g->gp.hangover_ms / 1000.0 / g->hop_s);
+}
+
+gate *gate_new(const dsp_params *features, const gate_params *gp)
+{
+    if (dsp_params_check(features, NULL, 0) != 0) return NULL;
+    gate *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->fp = *features;
+    g->gp = *gp;
+    g->n_mels = features->n_mels;
+    g->hop_s = (double)features->hop_length / features->sample_rate;
+    g->smooth_a = 1.0 - exp(-g->hop_s / GATE_SMOOTH_S);
+    g->block_hops = (int)lround(GATE_BLOCK_S / g->hop_s);
+    if (g->block_hops < 1) g->block_hops = 1;
+    set_derived(g);
+
+    /* Bands whose centre frequency lies in the speech band; at least one band. */
+    double mlo = hz_to_mel(features->f_min, features->mel_scale);
+    double mhi = hz_to_mel(features->f_max, features->mel_scale);
+    g->band_lo = -1;
+    g->band_hi = 0;
+    for (int b = 0; b < g->n_mels; b++) {
+        double fc = mel_to_hz(mlo + (mhi - mlo) * (b + 1) / (g->n_mels + 1), features->mel_scale);
+        if (fc >= GATE_BAND_LO && fc <= GATE_BAND_HI) {
+            if (g->band_lo < 0) g->band_lo = b;
+            g->band_hi = b + 1;
+        }
+    }
+    if (g->band_lo < 0) { g->band_lo = 0; g->band_hi = g->n_mels; }
+
+    /* Calibrate 0 dBFS through the real front end, whatever its scaling. */
+    size_t n = (size_t)features->win_length + 4 * (size_t)features->hop_length;
+    float *x = malloc(n * sizeof *x);
+    float *fr = malloc(5 * (size_t)g->n_mels * sizeof *fr);
+    if (!x || !fr) goto fail;
+    double f = 1000.0 < features->sample_rate / 2.5 ? 1000.0 : features->sample_rate / 8.0;
+    for (size_t i = 0; i < n; i++) x[i] = (float)sin(2 * M_PI * f * (double)i / features->sample_rate);
+    if (dsp_logmel_batch(features, x, n, fr, 5) < 3) goto fail;
+    g->ref_db = band_energy(g, fr + 2 * g->n_mels);
+    free(x);
+    free(fr);
+    gate_reset(g);
+    return g;
+fail:
+    free(x);
+    free(fr);
+    free(g);
+    return NULL;
+}
+
+void gate_free(gate *g) { free(g); }
+
+void gate_set_params(gate *g, const gate_params *gp)
+{
+    g->gp = *gp;
+    set_derived(g);
+}
+
+void gate_reset(gate *g)
+{
+    g->started = 0;
+    g->n_blocks = g->block_at = g->block_fill = 0;
+    g->above_run = g->hang_left = g->active = 0;
+    g->level = g->floor = -200;
+}
+
+int gate_push(gate *g, const float *logmel)
+{
+    double e = band_energy(g, logmel) - g->ref_db;
+    if (!g->started) {
+        g->level = e;
+        g->cur_min = e;
+        g->started = 1;
+    } else {
+        g->level += g->smooth_a * (e - g->level);
+    }
+
+    /* Minimum statistics: the running minimum of the current block plus the minima of the
+     * last GATE_BLOCKS-1 finished blocks. */
+    if (g->block_fill == 0 || g->level < g->cur_min) g->cur_min = g->level;
+    if (++g->block_fill == g->block_hops) {
+        g->block_min[g->block_at] = g->cur_min;
+        g->block_at = (g->block_at + 1) % (GATE_BLOCKS - 1);
+        if (g->n_blocks < GATE_BLOCKS - 1) g->n_blocks++;
+        g->block_fill = 0;
+    }
+    double fl = g->block_fill ? g->cur_min : 1e300;
+    for (int i = 0; i < g->n_blocks; i++)
+        if (g->block_min[i] < fl) fl = g->block_min[i];
+    if (fl > 1e299) fl = g->level;
+    g->floor = fl;
+
+    int above = g->level > g->floor + g->gp.threshold_db && g->level > g->gp.abs_floor_db;
+    g->above_run = above ? g->above_run + 1 : 0;
+    if (g->above_run >= g->onset_hops || (g->active && above)) {
+        g->active = 1;
+        g->hang_left = g->hang_hops;
+    } else if (g->active) {
+        if (g->hang_left > 0) g->hang_left--;
+        else g->active = 0;
+    }
+    return g->active;
+}
+
+float gate_level_db(const gate *g) { return (float)g->level; }
+float gate_floor_db(const gate *g) { return (float)g->floor; }
