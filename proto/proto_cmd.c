@@ -232,9 +232,13 @@ int proto_parse_command(const char *text, size_t len, size_t max_len, proto_cmd 
 
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root)
+    if (!root) {
+        if (json_error_code(&je) == json_error_invalid_utf8)
+            return fail(PROTO_EJSON, err, errlen, "text is not valid UTF-8 (at byte %d)",
+                        je.position);
         return fail(PROTO_EJSON, err, errlen, "invalid JSON at byte %d: %s", je.position,
                     je.text);
+    }
     int rc;
     if (!json_is_object(root))
         rc = fail(PROTO_EJSON, err, errlen, "expected a JSON object, got %s", json_kind(root));
