@@ -1,0 +1,109 @@
+/* nn internals shared by the nn/ sources; not installed, not for other modules.
+ *
+ * Activation layout: a conv "column" is one time step of a layer, stored [freq][channel]
+ * (channels contiguous) with one zero row above and below in frequency (the conv's frequency
+ * padding), so a 3x3 patch is three contiguous runs of 3*channels floats. The flattened
+ * feature given to the LSTM is put back in torch's order (channel * F3 + freq).
+ */
+#ifndef EMOTIOND_NN_INTERNAL_H
+#define EMOTIOND_NN_INTERNAL_H
+
+#include "nn.h"
+
+#include <stdarg.h>
+
+#define NN_MAX_LSTM_LAYERS 4
+
+enum { NN_CMVN_NONE = 0, NN_CMVN_CUMULATIVE = 1 };
+enum { NN_READOUT_ATTENTION = 0, NN_READOUT_MEAN = 1 };
+
+typedef struct nn__lstm_layer {
+    int in;              /* input size */
+    const float *w_ih;   /* [4H][in], into nn_model.weights */
+    const float *w_hh;   /* [4H][H] */
+    const float *bias;   /* [4H] = b_ih + b_hh */
+} nn__lstm_layer;
+
+/* Immutable after load; shared read-only by every stream. */
+struct nn_model {
+    char name[128];
+    char id[160];
+    char sha256_hex[65];
+    int n_labels;
+    char **labels;        /* n_labels strings, is malloc'd (each too) */
+    char *meta_json;      /* is malloc'd; may be "" */
+    dsp_params dsp;
+
+    /* architecture */
+    int n_mels;           /* M */
+    int window, min_frames;
+    int cmvn;             /* NN_CMVN_* */
+    double cmvn_eps;
+    int c1, c2, c3;
+    int f1;               /* conv1 output bins: (M + 2 - 3) / 2 + 1 */
+    int p1, p2, p3;       /* bins after the pools of blocks 1, 2, 3 */
+    int hidden;           /* LSTM units, 0 = CNN-only */
+    int layers;
+    int readout;          /* NN_READOUT_* */
+    int dense;
+    int feat_dim;         /* c3 * p3 */
+    int seq_dim;          /* hidden, or feat_dim when CNN-only */
+
+    /* weights; all point into `weights` */
+    float *weights;       /* one aligned block, is malloc'd */
+    const float *norm_mean, *norm_std;    /* [M] */
+    float *conv1_w;       /* re-laid [kt][kf][c1] */
+    const float *conv1_b; /* [c1] */
+    float *conv2_w;       /* re-laid [c2][kt][kf][c1] (the im2col patch order) */
+    const float *conv2_b;
+    float *conv3_w;       /* re-laid [c3][kt][kf][c2] */
+    const float *conv3_b;
+    nn__lstm_layer lstm[NN_MAX_LSTM_LAYERS];
+    const float *att_w;   /* [seq_dim] or NULL */
+    const float *fc1_w, *fc1_b;   /* [dense][seq_dim], [dense] */
+    const float *fc2_w, *fc2_b;   /* [K][dense], [K] */
+};
+
+/* One lane: the complete state of the network run from a reset, plus scratch sized for up to
+ * max_steps pooled steps (2*max_steps frames) per nn__lane_push call. The streaming runner uses
+ * max_steps = 1; the offline runner feeds blocks so that its GEMMs are larger. */
+typedef struct nn__lane {
+    const nn_model *m;
+    int max_steps;
+    int64_t n;            /* frames since reset */
+    int64_t steps;        /* pooled steps since reset */
+    double *s1, *s2;      /* cmvn running sums [M] */
+    float *z;             /* normalised input rows, (2 + 2*max_steps) x (M + 2), 2 context rows */
+    float *y1;            /* conv1 outputs (1 + 2*max_steps) x [f1][c1]; row 0 = pending odd frame */
+    float *a1;            /* block-2 input columns (2 + max_steps) x [(p1 + 2)][c1] */
+    float *a2;            /* block-3 input columns (2 + max_steps) x [(p2 + 2)][c2] */
+    float *feat;          /* per-step features [max_steps][feat_dim] (torch order) */
+    float *patch;         /* im2col scratch [max_steps * p1][9 * max(c1, c2)] */
+    float *gemm;          /* conv GEMM output [max_steps * p1][max(c2, c3)] */
+    float *gates;         /* [max_steps][4H] */
+    float *seq;           /* LSTM layer outputs [max_steps][max(H, feat_dim)] */
+    float *h, *c;         /* [layers][H] */
+    /* readout: online softmax (or running sum for mean) */
+    double att_max, att_den;
+    float *pool_num;      /* [seq_dim] */
+    float *pooled;        /* [seq_dim] */
+    float *dense_tmp;     /* [dense] */
+    float *probs;         /* [K], valid when steps > 0 */
+    void *block;          /* the single allocation everything above lives in */
+} nn__lane;
+
+int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps);
+void nn__lane_free(nn__lane *l);
+void nn__lane_reset(nn__lane *l);
+/* Pushes n frames (n <= 2 * max_steps), [n][M]. Updates l->probs when a pooled step completes.
+ * Allocation-free. */
+void nn__lane_push(nn__lane *l, const float *frames, int n);
+
+/* snprintf into err when non-NULL; returns code. */
+int nn__fail(char *err, size_t errlen, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* SHA-256 (FIPS 180-4) of len bytes. */
+void nn__sha256(const void *data, size_t len, unsigned char out[32]);
+
+#endif

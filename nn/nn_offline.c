@@ -1,0 +1,33 @@
+/* Offline runner: one lane over the whole frame matrix, fed in blocks so that the conv and LSTM
+ * input GEMMs see many steps at once (the streaming runner feeds the same lane code one frame
+ * at a time; both therefore agree to rounding). */
+#include "nn_internal.h"
+
+#include <math.h>
+
+#define BLOCK_STEPS 64
+
+int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *probs,
+                   char *err, size_t errlen)
+{
+    nn__lane lane;
+    if (!m || !frames || !probs)
+        return nn__fail(err, errlen, NN_EINVAL, "nn_offline_run: NULL argument");
+    if (n_frames < 2)
+        return nn__fail(err, errlen, NN_EINVAL, "%d frames: the model needs at least 2", n_frames);
+    const size_t M = (size_t)m->n_mels;
+    for (size_t i = 0; i < (size_t)n_frames * M; i++)
+        if (!isfinite(frames[i]))
+            return nn__fail(err, errlen, NN_EINVAL, "frame %zu band %zu is not finite", i / M, i % M);
+    int steps = n_frames / 2 < BLOCK_STEPS ? n_frames / 2 : BLOCK_STEPS;
+    if (nn__lane_init(&lane, m, steps) != 0)
+        return nn__fail(err, errlen, NN_ENOMEM, "out of memory for %d frames", n_frames);
+    for (int t = 0; t < n_frames; t += 2 * steps) {
+        int n = n_frames - t < 2 * steps ? n_frames - t : 2 * steps;
+        nn__lane_push(&lane, frames + (size_t)t * M, n);
+    }
+    for (int k = 0; k < m->n_labels; k++)
+        probs[k] = lane.probs[k];
+    nn__lane_free(&lane);
+    return 0;
+}

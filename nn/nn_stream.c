@@ -1,0 +1,76 @@
+/* Streaming runner: two staggered lanes over the shared model (DESIGN.md section 3).
+ *
+ * Lane 0 resets at frames 0, W, 2W, ...; lane 1 at s, s + W, ... with s the odd one of W/2 and
+ * W/2 + 1 (W = the model's window). Each lane therefore sees at most W frames from a reset,
+ * exactly like a training crop, and the published lane (the older one) has seen between W - s + 1
+ * and W frames. s odd puts the two lanes' pooled steps (every 2nd frame of each lane) on
+ * alternate frames, so every hop costs about one lane step instead of two every other hop. */
+#include "nn_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct nn_stream {
+    const nn_model *m;
+    nn__lane lane[2];
+    int64_t start[2];     /* frame index at which each lane first runs */
+    int64_t pushed;       /* frames since creation or reset */
+};
+
+int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen)
+{
+    nn_stream *s;
+    if (!m || !out)
+        return nn__fail(err, errlen, NN_EINVAL, "nn_stream_new: model or out is NULL");
+    *out = NULL;
+    if (!(s = calloc(1, sizeof *s)))
+        return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream");
+    s->m = m;
+    for (int i = 0; i < 2; i++)
+        if (nn__lane_init(&s->lane[i], m, 1) != 0) {
+            nn_stream_free(s);
+            return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream's state");
+        }
+    int half = m->window / 2;
+    s->start[0] = 0;
+    s->start[1] = (half & 1) ? half : half + 1;
+    *out = s;
+    return 0;
+}
+
+void nn_stream_free(nn_stream *s)
+{
+    if (!s)
+        return;
+    nn__lane_free(&s->lane[0]);
+    nn__lane_free(&s->lane[1]);
+    free(s);
+}
+
+void nn_stream_reset(nn_stream *s)
+{
+    nn__lane_reset(&s->lane[0]);
+    nn__lane_reset(&s->lane[1]);
+    s->pushed = 0;
+}
+
+int nn_stream_push(nn_stream *s, const float *frame, float *probs)
+{
+    const nn_model *m = s->m;
+    const nn__lane *older = NULL;
+    for (int i = 0; i < 2; i++) {
+        nn__lane *l = &s->lane[i];
+        if (s->pushed < s->start[i])
+            continue;
+        if (l->n == m->window)
+            nn__lane_reset(l);
+        nn__lane_push(l, frame, 1);
+        if (!older || l->n > older->n)
+            older = l;
+    }
+    s->pushed++;
+    if (older->n < m->min_frames)
+        return 0;
+    memcpy(probs, older->probs, sizeof(float) * (size_t)m->n_labels);
+    return 1;
+}

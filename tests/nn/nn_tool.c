@@ -1,0 +1,94 @@
+/* Test driver for nn/ used by the Python parity and loader tests:
+ *   nn-tool check MODEL             load; print id, window and labels (exit 1 + one line on error)
+ *   nn-tool offline MODEL F.f32     nn_offline_run over all frames of F (raw float32 [T][n_mels])
+ *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
+ */
+#include "nn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static float *read_frames(const char *path, int n_mels, int *n_frames)
+{
+    FILE *f = fopen(path, "rb");
+    float *buf = NULL;
+    long size;
+    if (!f) {
+        fprintf(stderr, "nn-tool: cannot open %s\n", path);
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        size % (long)(sizeof(float) * (size_t)n_mels) == 0 && (buf = malloc((size_t)size)) &&
+        fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        *n_frames = (int)(size / (long)(sizeof(float) * (size_t)n_mels));
+    } else {
+        fprintf(stderr, "nn-tool: %s is not a whole number of %d-band float32 frames\n", path, n_mels);
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    nn_model *m = NULL;
+    int rc;
+    if (argc < 3) {
+        fprintf(stderr, "usage: nn-tool check|offline|stream MODEL [FRAMES.f32]\n");
+        return 2;
+    }
+    if ((rc = nn_model_load_file(argv[2], &m, err, sizeof err)) != 0) {
+        printf("error %d: %s\n", rc, err);
+        fprintf(stderr, "nn-tool: %s\n", err);
+        return 1;
+    }
+    const int K = nn_model_n_labels(m), M = nn_model_features(m)->n_mels;
+    if (strcmp(argv[1], "check") == 0) {
+        printf("%s\nwindow %d\n", nn_model_id(m), nn_model_window_frames(m));
+        for (int k = 0; k < K; k++)
+            printf("%s%s", k ? " " : "", nn_model_label(m, k));
+        printf("\n");
+        nn_model_free(m);
+        return 0;
+    }
+    int n = 0;
+    float *frames = argc > 3 ? read_frames(argv[3], M, &n) : NULL;
+    float probs[256];
+    if (!frames) {
+        nn_model_free(m);
+        return 2;
+    }
+    rc = 0;
+    if (strcmp(argv[1], "offline") == 0) {
+        if ((rc = nn_offline_run(m, frames, n, probs, err, sizeof err)) != 0) {
+            fprintf(stderr, "nn-tool: %s\n", err);
+        } else {
+            for (int k = 0; k < K; k++)
+                printf("%s%.9g", k ? " " : "", probs[k]);
+            printf("\n");
+        }
+    } else if (strcmp(argv[1], "stream") == 0) {
+        nn_stream *s = NULL;
+        if ((rc = nn_stream_new(m, &s, err, sizeof err)) != 0) {
+            fprintf(stderr, "nn-tool: %s\n", err);
+        } else {
+            for (int t = 0; t < n; t++) {
+                int r = nn_stream_push(s, frames + (size_t)t * M, probs);
+                printf("%d", r);
+                for (int k = 0; r && k < K; k++)
+                    printf(" %.9g", probs[k]);
+                printf("\n");
+            }
+            nn_stream_free(s);
+        }
+    } else {
+        fprintf(stderr, "nn-tool: unknown command %s\n", argv[1]);
+        rc = 2;
+    }
+    free(frames);
+    nn_model_free(m);
+    return rc ? 1 : 0;
+}

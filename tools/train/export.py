@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Converts an emotiond checkpoint (model.py's save_checkpoint) to the .emod file nn/ loads.
+
+    export.py CHECKPOINT.pt OUT.emod [--golden OUT.npz] [--golden-frames N] [--seed S]
+
+The .emod format (version 1, little-endian; nn/nn_model.c is the reader and mirrors this file):
+
+    offset  size  field
+    0       4     magic "EMOD"
+    4       4     u32 format version (1)
+    8       4     u32 n_kv        number of key/value entries
+    12      4     u32 n_tensors   number of tensor entries
+    16      8     u64 data_offset absolute offset of the tensor data (multiple of 32)
+    24      8     u64 data_size   bytes of tensor data
+    32      ...   n_kv entries:      key (u32 len + UTF-8), u32 type, value
+                  n_tensors entries: name (u32 len + UTF-8), u32 dtype (0 = f32), u32 rank (1..4),
+                                     u32 dims[rank] (outermost first), u64 offset (from data_offset,
+                                     multiple of 32)
+                  zero padding up to data_offset
+    data_offset   data_size bytes of tensor data (row-major f32), each tensor 32-byte aligned
+    end - 32      32    SHA-256 of every byte before it (checksum; its first 16 hex digits are the
+                        model id: "<general.name>@sha256:<16 hex>")
+
+    Value types: 1 = i32, 2 = f32, 3 = f64, 4 = string (u32 len + UTF-8),
+                 5 = string array (u32 count, then count strings).
+
+Keys (all required except meta.*; unknown keys outside meta.* are rejected by the loader):
+    general.name STR, labels STR_ARRAY,
+    dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
+    dsp.f_min, dsp.f_max, dsp.log_floor F32,
+    arch.n_mels, arch.window, arch.min_frames, arch.c1, arch.c2, arch.c3, arch.lstm_hidden
+    (0 = CNN-only), arch.lstm_layers, arch.dense I32, arch.cmvn STR ("cumulative"|"none"),
+    arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta").
+
+Tensors (batch norm folded into the conv weights and biases):
+    norm.mean [M], norm.std [M]                      global z-score after cmvn
+    conv1.weight [c1,1,3,3]   conv1.bias [c1]         dims (out, in, time, freq) as in torch
+    conv2.weight [c2,c1,3,3]  conv2.bias [c2]
+    conv3.weight [c3,c2,3,3]  conv3.bias [c3]
+    lstm.l<k>.w_ih [4H, in], lstm.l<k>.w_hh [4H, H], lstm.l<k>.bias [4H]   (b_ih + b_hh; gates
+                                                     i, f, g, o), k = 0..lstm_layers-1, if lstm
+    att.weight [S]                                   if readout = attention
+    fc1.weight [D, S], fc1.bias [D], fc2.weight [K, D], fc2.bias [K]
+
+--golden OUT.npz writes reference data for the C side: "frames" [N, M] (float32 log-mel-like
+inputs, or --frames FILE.npy), "probs_all" [N//2, K] (softmax of forward_all: posteriors after
+frames 0..2j+1), "probs" [K] (after all frames).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model as model_lib  # noqa: E402
+
+MAGIC = b"EMOD"
+FORMAT_VERSION = 1
+ALIGN = 32
+T_I32, T_F32, T_F64, T_STR, T_STRARR = 1, 2, 3, 4, 5
+DT_F32 = 0
+
+
+def _str(s):
+    b = s.encode("utf-8")
+    return struct.pack("<I", len(b)) + b
+
+
+def _kv_bytes(key, typ, value):
+    out = _str(key) + struct.pack("<I", typ)
+    if typ == T_I32:
+        out += struct.pack("<i", int(value))
+    elif typ == T_F32:
+        out += struct.pack("<f", float(value))
+    elif typ == T_F64:
+        out += struct.pack("<d", float(value))
+    elif typ == T_STR:
+        out += _str(value)
+    elif typ == T_STRARR:
+        out += struct.pack("<I", len(value)) + b"".join(_str(v) for v in value)
+    else:
+        raise ValueError("bad kv type %r" % typ)
+    return out
+
+
+def write_emod(path, kvs, tensors, version=FORMAT_VERSION, magic=MAGIC):
+    """Low-level writer. kvs: list of (key, type, value); tensors: list of (name, ndarray).
+    Also used by the tests to craft malformed files."""
+    kv_blob = b"".join(_kv_bytes(k, t, v) for k, t, v in kvs)
+    data = bytearray()
+    infos = []
+    for name, arr in tensors:
+        a = np.ascontiguousarray(np.asarray(arr, dtype="<f4"))
+        pad = (-len(data)) % ALIGN
+        data += b"\0" * pad
+        infos.append(_str(name) + struct.pack("<II", DT_F32, a.ndim)
+                     + struct.pack("<%dI" % a.ndim, *a.shape) + struct.pack("<Q", len(data)))
+        data += a.tobytes()
+    info_blob = b"".join(infos)
+    head_len = 32 + len(kv_blob) + len(info_blob)
+    data_offset = head_len + ((-head_len) % ALIGN)
+    header = magic + struct.pack("<IIIQQ", version, len(kvs), len(tensors), data_offset, len(data))
+    body = header + kv_blob + info_blob + b"\0" * (data_offset - head_len) + bytes(data)
+    digest = hashlib.sha256(body).digest()
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(body + digest)
+    os.replace(tmp, path)
+    return "%s" % digest.hex()
+
+
+def _fold_bn(sd, conv, bn):
+    w = sd[conv + ".weight"].double()
+    b = sd[conv + ".bias"].double()
+    gamma, beta = sd[bn + ".weight"].double(), sd[bn + ".bias"].double()
+    mean, var = sd[bn + ".running_mean"].double(), sd[bn + ".running_var"].double()
+    scale = gamma / torch.sqrt(var + 1e-5)  # nn.BatchNorm2d default eps
+    return (w * scale.view(-1, 1, 1, 1)).float().numpy(), ((b - mean) * scale + beta).float().numpy()
+
+
+def model_to_emod(model, labels, dsp_params, name, meta, path):
+    """Writes model (an EmotionNet) to path; returns the hex SHA-256."""
+    cfg = model.config
+    if cfg["bidirectional"]:
+        raise ValueError("this model is the offline bidirectional variant (bidirectional=True): "
+                         "it cannot run as a stream, so it has no .emod export; train the "
+                         "unidirectional model (bidirectional=False) for the runtime")
+    for bn in (model.bn1, model.bn2, model.bn3):
+        if abs(bn.eps - 1e-5) > 1e-12:
+            raise ValueError("batch norm eps %g, exporter folds with 1e-5" % bn.eps)
+    dp = dict(model_lib.DEFAULT_DSP_PARAMS)
+    dp.update(dsp_params or {})
+    missing = set(model_lib.DEFAULT_DSP_PARAMS) - set(dsp_params or {})
+    if dsp_params is not None and missing:
+        raise ValueError("dsp_params lacks %s" % ", ".join(sorted(missing)))
+    if int(dp["n_mels"]) != cfg["n_mels"]:
+        raise ValueError("dsp_params n_mels=%d but the model's input has %d bands"
+                         % (dp["n_mels"], cfg["n_mels"]))
+    labels = list(labels)
+    if len(labels) != cfg["n_labels"]:
+        raise ValueError("%d labels for n_labels=%d" % (len(labels), cfg["n_labels"]))
+
+    kvs = [
+        ("general.name", T_STR, name),
+        ("labels", T_STRARR, labels),
+        ("dsp.sample_rate", T_I32, dp["sample_rate"]),
+        ("dsp.win_length", T_I32, dp["win_length"]),
+        ("dsp.hop_length", T_I32, dp["hop_length"]),
+        ("dsp.n_fft", T_I32, dp["n_fft"]),
+        ("dsp.n_mels", T_I32, dp["n_mels"]),
+        ("dsp.f_min", T_F32, dp["f_min"]),
+        ("dsp.f_max", T_F32, dp["f_max"]),
+        ("dsp.mel_scale", T_I32, dp["mel_scale"]),
+        ("dsp.log_floor", T_F32, dp["log_floor"]),
+        ("arch.n_mels", T_I32, cfg["n_mels"]),
+        ("arch.window", T_I32, cfg["window"]),
+        ("arch.min_frames", T_I32, cfg["min_frames"]),
+        ("arch.cmvn", T_STR, cfg["cmvn"]),
+        ("arch.cmvn_eps", T_F64, cfg["cmvn_eps"]),
+        ("arch.c1", T_I32, cfg["c1"]),
+        ("arch.c2", T_I32, cfg["c2"]),
+        ("arch.c3", T_I32, cfg["c3"]),
+        ("arch.lstm_hidden", T_I32, cfg["lstm_hidden"] if cfg["lstm"] else 0),
+        ("arch.lstm_layers", T_I32, cfg["lstm_layers"] if cfg["lstm"] else 0),
+        ("arch.readout", T_STR, cfg["readout"]),
+        ("arch.dense", T_I32, cfg["dense"]),
+        ("meta.json", T_STR, json.dumps(meta or {}, sort_keys=True, default=str)),
+    ]
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    t = [("norm.mean", sd["norm_mean"].numpy()), ("norm.std", sd["norm_std"].numpy())]
+    for i in (1, 2, 3):
+        w, b = _fold_bn(sd, "conv%d" % i, "bn%d" % i)
+        t += [("conv%d.weight" % i, w), ("conv%d.bias" % i, b)]
+    if cfg["lstm"]:
+        for k in range(cfg["lstm_layers"]):
+            t += [("lstm.l%d.w_ih" % k, sd["rnn.weight_ih_l%d" % k].numpy()),
+                  ("lstm.l%d.w_hh" % k, sd["rnn.weight_hh_l%d" % k].numpy()),
+                  ("lstm.l%d.bias" % k, (sd["rnn.bias_ih_l%d" % k] + sd["rnn.bias_hh_l%d" % k]).numpy())]
+    if model.use_attention:
+        t.append(("att.weight", sd["att.weight"].reshape(-1).numpy()))
+    t += [("fc1.weight", sd["fc1.weight"].numpy()), ("fc1.bias", sd["fc1.bias"].numpy()),
+          ("fc2.weight", sd["fc2.weight"].numpy()), ("fc2.bias", sd["fc2.bias"].numpy())]
+    for n, a in t:
+        if not np.all(np.isfinite(a)):
+            raise ValueError("tensor %s has non-finite values" % n)
+    return write_emod(path, kvs, t)
+
+
+def synthetic_frames(n, n_mels, seed=0):
+    """Log-mel-like test input: a slowly varying spectral envelope plus noise, with a level offset
+    (natural-log units, roughly the range dsp/ produces for speech)."""
+    rng = np.random.default_rng(seed)
+    env = np.cumsum(rng.normal(0, 0.3, size=(n, n_mels)), axis=0) * 0.2
+    base = np.linspace(-2, -9, n_mels)[None, :]
+    return (base + env + rng.normal(0, 1.0, size=(n, n_mels)) - 3.0).astype(np.float32)
+
+
+def golden(model, frames, path):
+    with torch.no_grad():
+        x = torch.from_numpy(np.asarray(frames, dtype=np.float32))[None]
+        probs_all = torch.softmax(model.forward_all(x), dim=-1)[0].numpy()
+        probs = torch.softmax(model(x), dim=-1)[0].numpy()
+    np.savez(path, frames=np.asarray(frames, dtype=np.float32), probs_all=probs_all, probs=probs)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Export an emotiond checkpoint to .emod")
+    ap.add_argument("checkpoint")
+    ap.add_argument("out")
+    ap.add_argument("--golden", help="also write reference inputs/outputs (.npz) for the C side")
+    ap.add_argument("--frames", help="golden input frames (.npy [N, n_mels]); default synthetic")
+    ap.add_argument("--golden-frames", type=int, default=300, help="synthetic golden length")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    try:
+        model, ckpt = model_lib.load_checkpoint(a.checkpoint)
+        digest = model_to_emod(model, ckpt["labels"], ckpt["dsp_params"], ckpt.get("name", "emotiond"),
+                               ckpt.get("meta"), a.out)
+    except (ValueError, KeyError, OSError) as e:
+        print("export.py: %s" % e, file=sys.stderr)
+        return 1
+    print("%s: %s@sha256:%s, %d bytes" % (a.out, ckpt.get("name", "emotiond"), digest[:16],
+                                          os.path.getsize(a.out)))
+    if a.golden:
+        frames = (np.load(a.frames) if a.frames
+                  else synthetic_frames(a.golden_frames, model.config["n_mels"], a.seed))
+        golden(model, frames, a.golden)
+        print("%s: %d frames of reference posteriors" % (a.golden, len(frames)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""Makes a small random (untrained) emotiond model file, for tests that need a model before the
+trained one exists, and for benchmarks of the default-size architecture.
+
+    make_tiny_model.py OUT.emod [--size tiny|default] [--seed S] [--checkpoint OUT.pt]
+
+tiny (the committed tests/fixtures/tiny.emod): channels 4/8/8, LSTM 16, dense 16, the default
+7 labels, default dsp params, window 300, min_frames 50. default: the full DEFAULT_CONFIG
+architecture with random weights (what the benchmarks time). The weights, batch-norm statistics
+and normalisation statistics are random but deterministic (seeded), scaled so that posteriors
+move visibly with the input: the parity tests need outputs that are not flat.
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export  # noqa: E402
+import model as model_lib  # noqa: E402
+
+TINY = {"c1": 4, "c2": 8, "c3": 8, "lstm_hidden": 16, "dense": 16}
+
+
+def random_model(config=None, labels=None, seed=0):
+    """An EmotionNet in eval mode with random weights and non-trivial BN / normalisation stats."""
+    torch.manual_seed(seed)
+    m = model_lib.make_model(config, labels)
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for bn in (m.bn1, m.bn2, m.bn3):
+            n = bn.num_features
+            bn.weight.copy_(0.5 + torch.rand(n, generator=g))
+            bn.bias.copy_(0.2 * torch.randn(n, generator=g))
+            bn.running_mean.copy_(0.1 * torch.randn(n, generator=g))
+            bn.running_var.copy_(0.5 + torch.rand(n, generator=g))
+        if m.att is not None:
+            m.att.weight.mul_(4.0)
+        m.fc2.weight.mul_(4.0)
+        M = m.config["n_mels"]
+        mean = 0.1 * torch.randn(M, generator=g)
+        std = 0.8 + 0.4 * torch.rand(M, generator=g)
+        if m.config["cmvn"] == "none":
+            mean = mean - 6.0   # raw log-mel levels
+            std = std * 3.0
+        m.set_normalisation(mean, std)
+    m.eval()
+    return m
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--size", choices=("tiny", "default"), default="tiny")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--checkpoint", help="also save the PyTorch checkpoint here")
+    a = ap.parse_args(argv)
+    cfg = dict(TINY) if a.size == "tiny" else {}
+    m = random_model(cfg, model_lib.DEFAULT_LABELS, a.seed)
+    name = "emotiond-tiny-random" if a.size == "tiny" else "emotiond-default-random"
+    meta = {"note": "random weights, for tests and benchmarks only; not a trained model",
+            "seed": a.seed, "size": a.size}
+    if a.checkpoint:
+        model_lib.save_checkpoint(a.checkpoint, m, model_lib.DEFAULT_LABELS,
+                                  model_lib.DEFAULT_DSP_PARAMS, name, meta)
+    digest = export.model_to_emod(m, model_lib.DEFAULT_LABELS, model_lib.DEFAULT_DSP_PARAMS, name,
+                                  meta, a.out)
+    print("%s: %s@sha256:%s, %d parameters, %d bytes"
+          % (a.out, name, digest[:16], model_lib.count_parameters(m), os.path.getsize(a.out)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
