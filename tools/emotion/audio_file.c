@@ -136,10 +136,6 @@ static int log_says_truncated(SNDFILE *sf, char *err, size_t errlen)
                 return 1;
             }
         }
-        if (strstr(line, "File ended unexpectedly")) {
-            snprintf(err, errlen, "truncated file: the stream ends without its end marker");
-            return 1;
-        }
         line = next;
     }
     return 0;
@@ -196,6 +192,13 @@ int audio_file_open(const char *path, audio_file **out, char *err, size_t errlen
     }
     if (log_says_truncated(f->sf, err, errlen))
         goto fail;
+    /* libsndfile takes an Ogg stream's length from the granule position of its last page; a
+     * stream cut short has no final page and comes back with an unknown length. (Its log line
+     * "File ended unexpectedly" is no evidence: complete files print it too.) */
+    if ((si.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_OGG && f->info.frames < 0) {
+        snprintf(err, errlen, "truncated file: the Ogg stream has no final page (length unknown)");
+        goto fail;
+    }
     if (f->info.frames == 0) {
         snprintf(err, errlen, "no audio: the file holds 0 frames");
         goto fail;

@@ -299,7 +299,8 @@ int features_batch_run(features_opts *o)
             cli_error(o->batch, "out of memory while scanning");
             goto out;
         }
-        qsort(jobs.v, jobs.n, sizeof *jobs.v, cmp_rel);
+        if (jobs.n > 1)
+            qsort(jobs.v, jobs.n, sizeof *jobs.v, cmp_rel);
     } else {
         root = o->root ? strdup(o->root) : cli_path_dirname(o->batch);
         if (!root || read_list(o->batch, root, &jobs) != 0)
