@@ -124,8 +124,8 @@ def _fold_bn(sd, conv, bn):
     return (w * scale.view(-1, 1, 1, 1)).float().numpy(), ((b - mean) * scale + beta).float().numpy()
 
 
-def model_to_emod(model, labels, dsp_params, name, meta, path):
-    """Writes model (an EmotionNet) to path; returns the hex SHA-256."""
+def emod_contents(model, labels, dsp_params, name, meta):
+    """The (kvs, tensors) lists write_emod takes for model (an EmotionNet)."""
     cfg = model.config
     if cfg["bidirectional"]:
         raise ValueError("this model is the offline bidirectional variant (bidirectional=True): "
@@ -189,7 +189,13 @@ def model_to_emod(model, labels, dsp_params, name, meta, path):
     for n, a in t:
         if not np.all(np.isfinite(a)):
             raise ValueError("tensor %s has non-finite values" % n)
-    return write_emod(path, kvs, t)
+    return kvs, t
+
+
+def model_to_emod(model, labels, dsp_params, name, meta, path):
+    """Writes model (an EmotionNet) to path; returns the hex SHA-256."""
+    kvs, tensors = emod_contents(model, labels, dsp_params, name, meta)
+    return write_emod(path, kvs, tensors)
 
 
 def synthetic_frames(n, n_mels, seed=0):

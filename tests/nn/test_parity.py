@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""PyTorch <-> C parity and model-file rejection tests (suite 'nn'; always run, no corpus).
+
+    test_parity.py NN_TOOL
+
+For several architectures, a random model is built in PyTorch here, exported with export.py, and
+run by the C runtime (nn-tool): C offline == torch forward, and C streaming == torch on exactly
+the published lane's frames at every frame, within 1e-4. Then crafted model files that the
+loader must refuse, each with its one-line message.
+"""
+
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+SRC = os.environ.get("EMOTIOND_SRC", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+sys.path.insert(0, os.path.join(SRC, "tools", "train"))
+import export  # noqa: E402
+import make_tiny_model  # noqa: E402
+import model as model_lib  # noqa: E402
+
+TOL = 1e-4
+NN_TOOL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.environ.get("EMOTIOND_BUILD", "build"),
+                                                             "tests", "nn", "nn-tool")
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print("FAIL: " + msg)
+
+
+def run_tool(*args):
+    return subprocess.run([NN_TOOL] + [str(a) for a in args], capture_output=True, text=True, timeout=60)
+
+
+def older_lane_start(t, W):
+    half = W // 2
+    s = half if half % 2 else half + 1
+    r0 = (t // W) * W
+    if t < s:
+        return r0
+    return min(r0, s + ((t - s) // W) * W)
+
+
+def torch_probs_all(m, frames):
+    with torch.no_grad():
+        return torch.softmax(m.forward_all(torch.from_numpy(frames)[None]), -1)[0].numpy()
+
+
+def parity_case(tmp, name, cfg, n_frames, seed):
+    dsp = dict(model_lib.DEFAULT_DSP_PARAMS)
+    dsp["n_mels"] = cfg.get("n_mels", 128)
+    m = make_tiny_model.random_model(cfg, model_lib.DEFAULT_LABELS[: cfg.pop("_k", 7)], seed)
+    path = os.path.join(tmp, name + ".emod")
+    export.model_to_emod(m, model_lib.DEFAULT_LABELS[: m.config["n_labels"]], dsp, name, {}, path)
+    frames = export.synthetic_frames(n_frames, m.config["n_mels"], seed)
+    fpath = os.path.join(tmp, name + ".f32")
+    frames.tofile(fpath)
+
+    r = run_tool("offline", path, fpath)
+    check(r.returncode == 0, "%s: offline failed: %s" % (name, r.stderr.strip()))
+    if r.returncode:
+        return
+    c = np.array(r.stdout.split(), dtype=np.float64)
+    with torch.no_grad():
+        t = torch.softmax(m(torch.from_numpy(frames)[None]), -1)[0].numpy()
+    d_off = np.abs(c - t).max()
+    check(d_off <= TOL, "%s: C offline vs torch %.3g" % (name, d_off))
+    spread = t.max() - t.min()
+    check(spread > 0.02, "%s: posteriors too flat for a meaningful test (spread %.3g)" % (name, spread))
+
+    r = run_tool("stream", path, fpath)
+    check(r.returncode == 0, "%s: stream failed: %s" % (name, r.stderr.strip()))
+    rows = [line.split() for line in r.stdout.splitlines()]
+    check(len(rows) == n_frames, "%s: %d stream rows for %d frames" % (name, len(rows), n_frames))
+    W, minf = m.config["window"], m.config["min_frames"]
+    cache, worst, n_cmp = {}, 0.0, 0
+    for ti, row in enumerate(rows):
+        start = older_lane_start(ti, W)
+        ready = ti + 1 - start >= minf
+        check(row[0] == ("1" if ready else "0"), "%s: frame %d ready=%s expected %d" % (name, ti, row[0], ready))
+        if row[0] != "1":
+            continue
+        if start not in cache:
+            cache[start] = torch_probs_all(m, frames[start:start + W])
+        ref = cache[start][(ti + 1 - start) // 2 - 1]
+        d = np.abs(np.array(row[1:], dtype=np.float64) - ref).max()
+        worst = max(worst, d)
+        n_cmp += 1
+    check(worst <= TOL, "%s: C stream vs torch %.3g" % (name, worst))
+    print("%-14s offline vs torch %.2e   stream vs torch %.2e over %d frames (%d lanes)"
+          % (name, d_off, worst, n_cmp, len(cache)))
+
+
+def test_parity(tmp):
+    cases = [
+        ("tiny-att", dict(make_tiny_model.TINY), 700),
+        ("cnn-only", dict(make_tiny_model.TINY, lstm=False, readout="mean"), 451),
+        ("cnn-att", dict(make_tiny_model.TINY, lstm=False), 333),
+        ("raw-2layer", dict(make_tiny_model.TINY, cmvn="none", lstm_layers=2), 401),
+        ("mean-40mel", dict(c1=3, c2=5, c3=6, lstm_hidden=12, dense=8, n_mels=40, window=40,
+                            min_frames=6, readout="mean", _k=4), 263),
+        ("odd-mels", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=20,
+                          min_frames=10, cmvn_eps=0.05), 97),
+        ("default-size", {}, 620),
+    ]
+    for i, (name, cfg, n) in enumerate(cases):
+        parity_case(tmp, name, cfg, n, 100 + i)
+
+
+def test_export_cli(tmp):
+    """The checkpoint -> export.py CLI -> --golden path, compared with C."""
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY), None, 7)
+    ck = os.path.join(tmp, "c.pt")
+    model_lib.save_checkpoint(ck, m, model_lib.DEFAULT_LABELS, None, "cli-test", {"run": "x"})
+    out, gold = os.path.join(tmp, "c.emod"), os.path.join(tmp, "c.npz")
+    r = subprocess.run([sys.executable, os.path.join(SRC, "tools", "train", "export.py"), ck, out,
+                        "--golden", gold, "--golden-frames", "301"], capture_output=True, text=True)
+    check(r.returncode == 0, "export.py failed: %s" % r.stderr.strip())
+    if r.returncode:
+        return
+    g = np.load(gold)
+    fpath = os.path.join(tmp, "c.f32")
+    g["frames"].tofile(fpath)
+    r = run_tool("offline", out, fpath)
+    d = np.abs(np.array(r.stdout.split(), dtype=np.float64) - g["probs"]).max() if r.returncode == 0 else 1
+    check(d <= TOL, "golden: C offline vs exported reference %.3g" % d)
+    r = run_tool("check", out)
+    check(r.returncode == 0 and r.stdout.startswith("cli-test@sha256:"), "check id: %r" % r.stdout)
+
+    bi = model_lib.make_model(dict(make_tiny_model.TINY, bidirectional=True))
+    ckb = os.path.join(tmp, "bi.pt")
+    model_lib.save_checkpoint(ckb, bi, model_lib.DEFAULT_LABELS)
+    r = subprocess.run([sys.executable, os.path.join(SRC, "tools", "train", "export.py"), ckb,
+                        os.path.join(tmp, "bi.emod")], capture_output=True, text=True)
+    check(r.returncode == 1 and "bidirectional" in r.stderr and r.stderr.count("\n") == 1,
+          "bidirectional export must be refused with one line: rc %d %r" % (r.returncode, r.stderr))
+    check(not os.path.exists(os.path.join(tmp, "bi.emod")), "refused export left a file")
+
+
+def test_rejections(tmp):
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY), None, 3)
+    kvs0, tens0 = export.emod_contents(m, model_lib.DEFAULT_LABELS, None, "rej", {})
+
+    def kv_set(kvs, key, value, typ=None):
+        return [(k, typ or t, value) if k == key else (k, t, v) for k, t, v in kvs]
+
+    def tens_set(tens, name, arr):
+        return [(n, arr) if n == name else (n, a) for n, a in tens]
+
+    conv2 = dict(tens0)["conv2.weight"]
+    nan_fc1 = dict(tens0)["fc1.weight"].copy()
+    nan_fc1[3, 2] = np.nan
+    cases = [
+        ("n_mels mismatch", kv_set(kvs0, "dsp.n_mels", 64), tens0, -6,
+         "takes 128 mel bands but its feature parameters give n_mels=64"),
+        ("bad dsp params", kv_set(kvs0, "dsp.f_max", 9000.0), tens0, -6, "feature parameters in the model: f_max"),
+        ("wrong shape", kvs0, tens_set(tens0, "conv2.weight", np.zeros((8, 5, 3, 3), np.float32)), -6,
+         "tensor 'conv2.weight' has shape [8,5,3,3], expected [8,4,3,3]"),
+        ("wrong rank", kvs0, tens_set(tens0, "conv2.weight", conv2.reshape(8, 4, 9)), -6,
+         "has shape [8,4,9], expected [8,4,3,3]"),
+        ("missing tensor", kvs0, [x for x in tens0 if x[0] != "fc2.bias"], -6, "missing tensor 'fc2.bias'"),
+        ("extra tensor", kvs0, tens0 + [("lstm.l1.w_ih", np.zeros((64, 16), np.float32))], -6,
+         "unexpected tensor 'lstm.l1.w_ih'"),
+        ("labels vs classes", kv_set(kvs0, "labels", ["a", "b", "c"]), tens0, -6,
+         "tensor 'fc2.weight' has shape [7,16], expected [3,16]"),
+        ("unknown key", kvs0 + [("arch.heads", 1, 4)], tens0, -4, "unknown key 'arch.heads'"),
+        ("missing key", [x for x in kvs0 if x[0] != "arch.window"], tens0, -4, "missing key 'arch.window'"),
+        ("duplicate key", kvs0 + [("arch.c1", 1, 4)], tens0, -4, "key 'arch.c1' appears twice"),
+        ("wrong key type", kv_set(kvs0, "arch.window", 300.0, 2), tens0, -4, "key 'arch.window' has type 2"),
+        ("odd window", kv_set(kvs0, "arch.window", 301), tens0, -4, "arch.window 301"),
+        ("bad cmvn", kv_set(kvs0, "arch.cmvn", "instance"), tens0, -4, "arch.cmvn 'instance'"),
+        ("non-finite", kvs0, tens_set(tens0, "fc1.weight", nan_fc1), -4, "tensor 'fc1.weight' has a non-finite"),
+        ("zero std", kvs0, tens_set(tens0, "norm.std", np.zeros(128, np.float32)), -4, "norm.std[0] = 0"),
+    ]
+    for name, kvs, tens, code, needle in cases:
+        path = os.path.join(tmp, "rej.emod")
+        export.write_emod(path, kvs, tens)
+        r = run_tool("check", path)
+        ok = (r.returncode == 1 and r.stdout.startswith("error %d:" % code) and needle in r.stdout
+              and r.stdout.count("\n") == 1)
+        check(ok, "%s: expected code %d with %r, got rc %d %r" % (name, code, needle, r.returncode, r.stdout))
+
+    # Version and magic with a valid checksum (not just a damaged byte).
+    path = os.path.join(tmp, "v2.emod")
+    export.write_emod(path, kvs0, tens0, version=2)
+    r = run_tool("check", path)
+    check(r.returncode == 1 and "error -5:" in r.stdout and "version 2" in r.stdout, "version 2: %r" % r.stdout)
+    export.write_emod(path, kvs0, tens0, magic=b"GGUF")
+    r = run_tool("check", path)
+    check(r.returncode == 1 and "error -4:" in r.stdout and "magic" in r.stdout, "magic: %r" % r.stdout)
+
+    # A tensor offset pointing outside the data section, checksum recomputed.
+    good = os.path.join(tmp, "good.emod")
+    export.write_emod(good, kvs0, tens0)
+    b = bytearray(open(good, "rb").read()[:-32])
+    name = b"fc2.bias"
+    i = b.index(struct.pack("<I", len(name)) + name) + 4 + len(name)
+    i += 8 + 4  # dtype, rank, one dim
+    struct.pack_into("<Q", b, i, 1 << 40)
+    import hashlib
+    with open(path, "wb") as f:
+        f.write(bytes(b) + hashlib.sha256(bytes(b)).digest())
+    r = run_tool("check", path)
+    check(r.returncode == 1 and "tensor 'fc2.bias': offset" in r.stdout, "offset out of bounds: %r" % r.stdout)
+    r = run_tool("check", good)
+    check(r.returncode == 0, "unmodified crafted file must load: %r" % r.stdout)
+    print("rejections: %d crafted files checked" % (len(cases) + 3))
+
+
+def main():
+    if not os.access(NN_TOOL, os.X_OK):
+        print("nn-tool not found at %s" % NN_TOOL)
+        return 1
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        test_parity(tmp)
+        test_export_cli(tmp)
+        test_rejections(tmp)
+    if failures:
+        print("%d failure(s)" % len(failures))
+        return 1
+    print("test_parity: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
