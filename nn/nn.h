@@ -9,6 +9,20 @@
  *
  * Errors: negative NN_E* codes; functions taking err/errlen also write one line naming the
  * problem (what was found, what was expected).
+ *
+ * The network and the file format are defined by tools/train/model.py and export.py (docs/nn.md).
+ *
+ * Bounded context: a stream runs two lanes, each a full copy of the network state. Lane 0 resets
+ * at frames 0, W, 2W, ... and lane 1 at s, s + W, ... where W = nn_model_window_frames() and s is
+ * the odd one of W/2 and W/2 + 1 (so the lanes' 50 Hz steps fall on alternate frames). The
+ * posteriors come from the older lane and equal nn_offline_run() over exactly that lane's frames
+ * (parity <= 1e-4, tested). The network updates on every 2nd frame of a lane (time pooling); on
+ * the frames in between nn_stream_push repeats the lane's last posteriors.
+ *
+ * Threads: the layers call OpenBLAS, whose thread pool is process-global. A real-time process
+ * should call openblas_set_num_threads(1) (or run with OPENBLAS_NUM_THREADS=1) once at start-up:
+ * the per-hop GEMMs are far too small to gain from threads, and idle BLAS workers spin on the
+ * other core. The library does not do it itself because it has no global state.
  */
 #ifndef EMOTIOND_NN_H
 #define EMOTIOND_NN_H
@@ -37,7 +51,7 @@ typedef struct nn_model nn_model;
 typedef struct nn_stream nn_stream;
 
 /* Loads a model file. On success *out is owned by the caller (nn_model_free) and must outlive
- * every nn_stream made from it. */
+ * every nn_stream made from it. The error line starts with the path. */
 int nn_model_load_file(const char *path, nn_model **out, char *err, size_t errlen);
 /* Same from memory; buf is copied. */
 int nn_model_load_buffer(const void *buf, size_t len, nn_model **out, char *err, size_t errlen);
@@ -57,12 +71,15 @@ int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen);
 void nn_stream_free(nn_stream *s);
 /* Back to the state of a new stream (e.g. at a speech boundary). */
 void nn_stream_reset(nn_stream *s);
-/* Advances one frame (n_mels floats). Writes the current posteriors (n_labels floats, summing
- * to 1) into probs and returns 1 when they are defined, 0 while the stream is too young. */
+/* Advances one frame (n_mels finite floats, as dsp_logmel makes them). Writes the current
+ * posteriors (n_labels floats, summing to 1) into probs and returns 1 when they are defined
+ * (the older lane has seen the model's min_frames frames, 0.5 s by default), 0 while the stream
+ * is too young (probs untouched). No allocation, lock or system call. */
 int nn_stream_push(nn_stream *s, const float *frame, float *probs);
 
 /* Offline runner: posteriors of the whole frame matrix [n_frames][n_mels] taken as one window
- * (what training saw). Allocates its scratch per call. Returns 0 or a negative code. */
+ * (what training saw; n_frames >= 2, any length, a trailing odd frame is ignored). Allocates
+ * its scratch per call. Returns 0 or a negative code (NN_EINVAL for < 2 or non-finite frames). */
 int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *probs,
                    char *err, size_t errlen);
 
