@@ -1,0 +1,164 @@
+"""Waveform-level augmentation and test-time noise, done BEFORE the C front end.
+
+Each "version" of the corpus is a full set of 16 kHz mono WAV (float32) files under
+CACHE/wav/<version>/<corpus>/<path>.wav; `emotion features --batch` then turns each version into
+features (features.py), so training and inference see the same front end. A training epoch picks
+one version per utterance at random, so more versions cost disk, not epoch time.
+
+Versions
+--------
+orig       the corpus FLAC itself (no WAV copy is made)
+sp09/sp11  sox `speed 0.9` / `speed 1.1` (tempo and pitch together, as speed perturbation in ASR)
+pu/pd      sox `pitch +250` / `pitch -250` cents (pitch only, tempo kept)
+white      white Gaussian noise at a random SNR in [5, 30] dB, plus a random gain in [-10, +10] dB
+babble     babble at a random SNR in [5, 30] dB, plus a random gain: the sum of 5 utterances of the
+           OTHER corpus (non-held-out speakers), so babble never carries a voice that some
+           protocol tests on
+white10 / babble10   protocol 3 test sets: exactly 10 dB SNR, no gain change; babble10 is the sum of
+           5 utterances of OTHER speakers of the SAME corpus (the issue's definition).
+SNR is measured over the whole utterance (speech power including its pauses) against the whole
+noise segment. Every random draw is seeded by (seed, version, utterance), so a version is
+reproducible file by file.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+from scipy.io import wavfile
+
+import data as D
+
+SR = 16000
+TRAIN_VERSIONS = ("orig", "sp09", "sp11", "pu", "pd", "white", "babble")
+TEST_NOISE_VERSIONS = ("white10", "babble10")
+SOX_EFFECTS = {
+    "sp09": ["speed", "0.9", "rate", "-h", "16000"],
+    "sp11": ["speed", "1.1", "rate", "-h", "16000"],
+    "pu": ["pitch", "250", "rate", "-h", "16000"],
+    "pd": ["pitch", "-250", "rate", "-h", "16000"],
+}
+
+
+def rng_for(seed, version, key):
+    h = hashlib.sha256(("%s|%s|%s" % (seed, version, key)).encode()).digest()
+    return np.random.default_rng(int.from_bytes(h[:8], "little"))
+
+
+def read_audio(path):
+    """Any file sox reads -> float32 mono 16 kHz samples."""
+    out = subprocess.run(["sox", path, "-t", "f32", "-c", "1", "-r", str(SR), "-"],
+                         check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE).stdout
+    return np.frombuffer(out, dtype=np.float32).copy()
+
+
+def write_wav(path, x):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    wavfile.write(tmp, SR, np.asarray(x, dtype=np.float32))
+    os.replace(tmp, path)
+
+
+def wav_path(cache, version, key):
+    return os.path.join(cache, "wav", version, os.path.splitext(key)[0] + ".wav")
+
+
+def power(x):
+    return float(np.mean(np.asarray(x, dtype=np.float64) ** 2)) + 1e-20
+
+
+def mix_at_snr(x, noise, snr_db):
+    g = np.sqrt(power(x) / (power(noise) * 10.0 ** (snr_db / 10.0)))
+    return (x + g * noise).astype(np.float32)
+
+
+def babble(rng, pool, n_samples, n_talkers=5):
+    """Sum of n_talkers utterances from pool (list of arrays), each from a random offset, looped to
+    n_samples, each scaled to unit power first so that no talker dominates."""
+    out = np.zeros(n_samples, dtype=np.float64)
+    for k in rng.choice(len(pool), size=n_talkers, replace=False):
+        s = pool[k]
+        s = s / np.sqrt(power(s))
+        off = int(rng.integers(0, len(s)))
+        reps = int(np.ceil((n_samples + off) / len(s))) + 1
+        out += np.tile(s, reps)[off:off + n_samples]
+    return out.astype(np.float32)
+
+
+def clip_gain(x, gain_db):
+    y = x * (10.0 ** (gain_db / 20.0))
+    peak = float(np.max(np.abs(y))) if len(y) else 0.0
+    if peak > 0.999:  # never clip: a clipped copy would teach distortion, not level
+        y *= 0.999 / peak
+    return y.astype(np.float32)
+
+
+def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stderr):
+    """Writes the WAV copies of `items` for `version` (skips files that exist)."""
+    root = D.data_dir(root)
+    todo = [it for it in items if not os.path.exists(wav_path(cache, version, D.item_key(it)))]
+    if not todo:
+        return 0
+    pools = {}
+    if version in ("babble", "babble10"):
+        heldout = set(D.HELDOUT_SPEAKERS)
+        for c in D.CORPORA:
+            pools[c] = [(it["speaker"], read_audio(os.path.join(root, it["corpus"], it["path"])))
+                        for it in all_items if it["corpus"] == c and it["speaker"] not in heldout]
+    for i, it in enumerate(todo):
+        key = D.item_key(it)
+        src = os.path.join(root, it["corpus"], it["path"])
+        dst = wav_path(cache, version, key)
+        if version in SOX_EFFECTS:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            subprocess.run(["sox", src, "-e", "floating-point", "-b", "32", dst + ".tmp.wav"]
+                           + SOX_EFFECTS[version], check=True, stderr=subprocess.PIPE)
+            os.replace(dst + ".tmp.wav", dst)
+            continue
+        rng = rng_for(seed, version, key)
+        x = read_audio(src)
+        if version in ("white", "white10"):
+            noise = rng.standard_normal(len(x)).astype(np.float32)
+        elif version == "babble":
+            other = "emodb" if it["corpus"] == "ravdess" else "ravdess"
+            noise = babble(rng, [a for _, a in pools[other]], len(x))
+        elif version == "babble10":
+            noise = babble(rng, [a for s, a in pools[it["corpus"]] if s != it["speaker"]], len(x))
+        else:
+            raise ValueError("unknown version %r" % version)
+        if version.endswith("10"):
+            y = mix_at_snr(x, noise, 10.0)
+            peak = float(np.max(np.abs(y)))
+            if peak > 0.999:
+                y = (y * (0.999 / peak)).astype(np.float32)
+        else:
+            y = mix_at_snr(x, noise, float(rng.uniform(5.0, 30.0)))
+            y = clip_gain(y, float(rng.uniform(-10.0, 10.0)))
+        write_wav(dst, y)
+        if log and (i + 1) % 200 == 0:
+            print("augment %s: %d/%d" % (version, i + 1, len(todo)), file=log, flush=True)
+    return len(todo)
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description="make augmented / noisy WAV copies of the corpora")
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--versions", default=",".join(TRAIN_VERSIONS[1:] + TEST_NOISE_VERSIONS))
+    ap.add_argument("--seed", type=int, default=1234)
+    a = ap.parse_args(argv)
+    all_items = []
+    for c in D.CORPORA:
+        all_items += D.load_corpus(c, a.data)
+    for v in a.versions.split(","):
+        if v == "orig":
+            continue
+        n = make_version(v, all_items, all_items, a.data, a.cache, a.seed)
+        print("augment %s: %d files written" % (v, n), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

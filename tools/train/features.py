@@ -1,0 +1,101 @@
+"""Feature cache: log-mel frames made by OUR C front end (`emotion features --batch`), never by a
+Python re-implementation, so that training sees exactly the numbers the daemon computes.
+
+Layout: CACHE/feat/<version>/<corpus>/<path>.npy (float32 [frames, n_mels]), mirrored from
+  version "orig": the corpus dir itself (FLAC), and
+  other versions: CACHE/wav/<version>/ (augment.py).
+`emotion` is found via $EMOTION_BIN, else <repo>/build-train/tools/emotion, else PATH.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+import augment as A
+import data as D
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+DEFAULT_CACHE = os.environ.get("EMOTIOND_CACHE", "/var/tmp/emotiond-cache")
+
+
+def emotion_bin():
+    cands = [os.environ.get("EMOTION_BIN"),
+             os.path.join(REPO, "build-train", "tools", "emotion"),
+             os.path.join(REPO, "build-train", "tools", "emotion", "emotion"),
+             shutil.which("emotion")]
+    for c in cands:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    raise FileNotFoundError("no `emotion` binary: build it (meson setup build-train && ninja -C "
+                            "build-train) or set EMOTION_BIN")
+
+
+def feat_path(cache, version, key):
+    return os.path.join(cache, "feat", version, os.path.splitext(key)[0] + ".npy")
+
+
+def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr):
+    """Runs the C front end over one whole version (all corpora), skipping existing outputs."""
+    src = D.data_dir(root) if version == "orig" else os.path.join(cache, "wav", version)
+    if not os.path.isdir(src):
+        raise FileNotFoundError("%s: no audio for version %r (run augment.py first)" % (src, version))
+    out = os.path.join(cache, "feat", version)
+    os.makedirs(out, exist_ok=True)
+    cmd = [emotion_bin(), "features", "--batch", src, "-o", out, "--skip-existing"]
+    print("features: " + " ".join(cmd), file=log, flush=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+class FeatureStore:
+    """Memory-mapped view of the cached features: get(key, version) -> [T, M] float32."""
+
+    def __init__(self, cache=DEFAULT_CACHE, versions=("orig",)):
+        self.cache = cache
+        self.versions = list(versions)
+        self._mem = {}
+
+    def has(self, key, version="orig"):
+        return os.path.exists(feat_path(self.cache, version, key))
+
+    def get(self, key, version="orig"):
+        k = (key, version)
+        x = self._mem.get(k)
+        if x is None:
+            p = feat_path(self.cache, version, key)
+            if not os.path.exists(p):
+                raise FileNotFoundError("%s: missing features (run features.py --versions %s)"
+                                        % (p, version))
+            x = np.load(p, mmap_mode="r")
+            self._mem[k] = x
+        return x
+
+    def check(self, items, versions=None):
+        missing = [(D.item_key(it), v) for v in (versions or self.versions) for it in items
+                   if not self.has(D.item_key(it), v)]
+        if missing:
+            raise FileNotFoundError("%d feature files missing, e.g. %s (version %s)"
+                                    % (len(missing), missing[0][0], missing[0][1]))
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description="cache C front-end features of corpus versions")
+    ap.add_argument("--cache", default=DEFAULT_CACHE)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--versions", default=",".join(A.TRAIN_VERSIONS + A.TEST_NOISE_VERSIONS))
+    a = ap.parse_args(argv)
+    for v in a.versions.split(","):
+        extract(v, a.cache, a.data)
+    items = []
+    for c in D.CORPORA:
+        items += D.load_corpus(c, a.data)
+    FeatureStore(a.cache, a.versions.split(",")).check(items)
+    print("features: all %d x %d present" % (len(items), len(a.versions.split(","))),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

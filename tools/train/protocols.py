@@ -1,0 +1,152 @@
+"""Evaluation protocols for the networks: trains one model per fold, evaluates it on the fold's
+test speakers/utterances (clean, and the 10 dB white / babble versions = protocol 3), writes the
+figures, and summarises mean ± std over folds plus the pooled confusion matrix.
+
+    /usr/bin/python3 tools/train/protocols.py --protocol p2 --corpus emodb \
+        --config tools/train/configs/stream.json --out runs/p2/stream/emodb [--folds 0,3] [--epochs N]
+
+Per fold: OUT/<fold>/{checkpoint.pt, run.json, test.json, lists/*.csv}; OUT/summary.json and
+OUT/confusion.png. Folds whose test.json exists are skipped (resume after a stop), so a long
+protocol can run in pieces. Model selection (early stopping) only ever sees the fold's validation
+speakers (splits.py); the test part is touched once, after training.
+
+--c-eval: also exports each fold's checkpoint (export.py) and evaluates it with the C runtime
+(`emotion eval`), recording both figures. The per-corpus protocol models use the corpus' native
+labels (RAVDESS 8 classes, EMO-DB 7), as the literature reports them.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data as D  # noqa: E402
+import features as FE  # noqa: E402
+import metrics as MX  # noqa: E402
+import splits as S  # noqa: E402
+import train as T  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NOISE_VERSIONS = ("white10", "babble10")
+
+
+def c_eval(ckpt, out_dir, test_items, data_root):
+    """Export + `emotion eval` over the test list; returns the C figures (dict) or raises."""
+    emod = os.path.join(out_dir, "model.emod")
+    subprocess.run([sys.executable, os.path.join(HERE, "export.py"), ckpt, emod], check=True,
+                   stdout=subprocess.DEVNULL)
+    lst = os.path.join(out_dir, "lists", "test.csv")
+    res = os.path.join(out_dir, "test_c.json")
+    subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", lst, "--data",
+                    D.data_dir(data_root), "--json", res, "--quiet"], check=True,
+                   stdout=subprocess.DEVNULL)
+    with open(res) as f:
+        return json.load(f)
+
+
+def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.DEFAULT_CACHE,
+        noise=True, with_c=False, log=sys.stderr):
+    items, labels = D.load_items([corpus], "native", data_root)
+    cfg = dict(cfg)
+    cfg["corpora"] = [corpus]
+    cfg["label_set"] = "native"
+    cfg["split"] = protocol
+    store = FE.FeatureStore(cache, cfg.get("versions", T.DEFAULTS["versions"]))
+    results = []
+    for k, (name, tr, va, te) in enumerate(S.folds(protocol, items)):
+        fdir = os.path.join(out, name)
+        tfile = os.path.join(fdir, "test.json")
+        if os.path.exists(tfile):
+            with open(tfile) as f:
+                results.append(json.load(f))
+            continue
+        if folds_wanted is not None and k not in folds_wanted:
+            continue
+        os.makedirs(os.path.join(fdir, "lists"), exist_ok=True)
+        for part, its in (("train", tr), ("val", va), ("test", te)):
+            D.write_list(os.path.join(fdir, "lists", part + ".csv"), its)
+        fcfg = dict(cfg)
+        fcfg["name"] = "%s-%s-%s" % (protocol, corpus, name)
+        model, meta = T.train(fcfg, tr, va, labels, store, fdir, log=log)
+        res = {"fold": name, "test_speakers": D.speakers(te), "val_speakers": meta["val_speakers"],
+               "best_epoch": meta["best_epoch"], "epochs_run": meta["epochs_run"],
+               "train_seconds": meta["train_seconds"]}
+        res["orig"], _ = T.evaluate(model, te, store, labels, "orig")
+        if noise:
+            for v in NOISE_VERSIONS:
+                res[v], _ = T.evaluate(model, te, store, labels, v)
+        if with_c:
+            res["c_runtime"] = c_eval(os.path.join(fdir, "checkpoint.pt"), fdir, te, data_root)
+        MX.save_json(tfile, res)
+        results.append(res)
+        print("%s %s %s: %s%s" % (protocol, corpus, name, MX.fmt(res["orig"]),
+              "".join("  %s acc %.1f %%" % (v, 100 * res[v]["accuracy"]) for v in NOISE_VERSIONS
+                      if v in res)), file=log, flush=True)
+    summary = summarise(results, labels)
+    summary.update({"protocol": protocol, "corpus": corpus, "config": cfg,
+                    "folds_total": len(list(S.folds(protocol, items)))})
+    MX.save_json(os.path.join(out, "summary.json"), summary)
+    if results:
+        MX.plot_confusion(summary["orig"]["pooled"], os.path.join(out, "confusion.png"),
+                          "%s %s (%d folds pooled): acc %.1f %%, UAR %.1f %%" % (
+                              protocol, corpus, len(results),
+                              100 * summary["orig"]["pooled"]["accuracy"],
+                              100 * summary["orig"]["pooled"]["uar"]))
+    return summary
+
+
+def summarise(results, labels):
+    s = {"folds_done": [r["fold"] for r in results]}
+    for v in ("orig",) + NOISE_VERSIONS:
+        rs = [r[v] for r in results if v in r]
+        if not rs:
+            continue
+        s[v] = {"accuracy": MX.mean_std([r["accuracy"] for r in rs]),
+                "uar": MX.mean_std([r["uar"] for r in rs]),
+                "macro_f1": MX.mean_std([r["macro_f1"] for r in rs]),
+                "pooled": MX.pooled(rs, labels)}
+    for v in NOISE_VERSIONS:
+        if v in s:
+            s["drop_" + v] = {
+                "accuracy_points": 100 * (s["orig"]["accuracy"]["mean"] - s[v]["accuracy"]["mean"]),
+                "uar_points": 100 * (s["orig"]["uar"]["mean"] - s[v]["uar"]["mean"])}
+    s["train_seconds_total"] = sum(r.get("train_seconds", 0) for r in results)
+    return s
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="run an evaluation protocol (trains per fold)")
+    ap.add_argument("--protocol", choices=["p1", "p2"], required=True,
+                    help="p1 random 80/10/10 x 5 seeds; p2 speaker-independent (noise p3 is "
+                    "evaluated on every fold's model unless --no-noise)")
+    ap.add_argument("--corpus", choices=list(D.CORPORA), required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--folds", default=None, help="comma-separated fold indices to run now")
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--no-noise", action="store_true")
+    ap.add_argument("--c-eval", action="store_true", help="also evaluate with the C runtime")
+    ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
+    ap.add_argument("--data", default=None)
+    a = ap.parse_args(argv)
+    with open(a.config) as f:
+        cfg = json.load(f)
+    if a.epochs:
+        cfg["epochs"] = a.epochs
+    folds = None if a.folds is None else {int(x) for x in a.folds.split(",")}
+    t0 = time.time()
+    s = run(a.protocol, a.corpus, cfg, a.out, folds, a.data, a.cache, not a.no_noise, a.c_eval)
+    for v in ("orig",) + NOISE_VERSIONS:
+        if v in s:
+            print("%s %s [%s] %d/%d folds: acc %.1f ± %.1f %%  UAR %.1f ± %.1f %%  F1 %.3f" % (
+                a.protocol, a.corpus, v, len(s["folds_done"]), s["folds_total"],
+                100 * s[v]["accuracy"]["mean"], 100 * s[v]["accuracy"]["std"],
+                100 * s[v]["uar"]["mean"], 100 * s[v]["uar"]["std"], s[v]["macro_f1"]["mean"]))
+    print("wall %.0f s" % (time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()

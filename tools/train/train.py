@@ -1,0 +1,306 @@
+"""Training of the streaming CNN-LSTM (model.py) on cached C front-end features.
+
+Usage (the shipped model):
+    /usr/bin/python3 tools/train/train.py --config tools/train/configs/default.json \
+        --out runs/default
+writes runs/default/{checkpoint.pt, run.json, config.json}. protocols.py calls train() per fold.
+
+What a run does (all of it reproducible from the config's seed):
+- split: "shipped" = every speaker except data.HELDOUT_SPEAKERS, with data.SHIPPED_VAL_SPEAKERS as
+  the validation (early stopping) set; protocols pass explicit train/val lists instead.
+- each epoch visits every training utterance once, in a version drawn at random ("orig" with
+  probability p_orig, else one of the augmented versions: speed, pitch, noise: augment.py);
+- crops: one length per batch drawn uniformly in [crop_min, crop_max] frames (1.5-3 s: what the
+  streaming runner's older lane has seen when it publishes), each utterance cropped at a random
+  offset (shorter utterances taken whole, right-padded by wrapping and masked);
+- SpecAugment-style masking on the raw log-mel crop (masked cells set to the crop's band mean);
+- loss: class-weighted cross-entropy on the logits after EVERY pooled step from supervise_from
+  frames to the crop's end (model.forward_all), so the stream is right at every context length it
+  publishes from, not only at the crop's end;
+- Adam, cosine learning-rate decay over `epochs`, early stopping on validation UAR (patience);
+  the best epoch's weights are kept. Validation uses eval_file(), the file-level rule below.
+
+File-level decision (eval_file; `emotion eval` in C does the same): posteriors = mean of the softmax
+of offline windows of `window` frames at a hop of window/2, the last window aligned to the file's
+end; a file shorter than one window is one window.
+"""
+
+import copy
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data as D  # noqa: E402
+import features as FE  # noqa: E402
+import metrics as MX  # noqa: E402
+import model as M  # noqa: E402
+
+DEFAULTS = {
+    "name": "emotiond",
+    "corpora": ["ravdess", "emodb"],
+    "label_set": "unified7",
+    "split": "shipped",
+    "model": {},
+    "seed": 1,
+    "epochs": 30,
+    "patience": 8,
+    "batch": 32,
+    "lr": 1e-3,
+    "weight_decay": 1e-4,
+    "crop_min": 150,
+    "crop_max": 300,
+    "p_orig": 0.4,
+    "versions": ["orig", "sp09", "sp11", "pu", "pd", "white", "babble"],
+    "specaug": {"freq_masks": 2, "freq_width": 12, "time_masks": 2, "time_width": 20},
+    "class_weights": True,
+    "supervise_from": 50,
+    "label_smoothing": 0.05,
+    "threads": 1,
+}
+
+
+def full_config(cfg):
+    out = copy.deepcopy(DEFAULTS)
+    for k, v in (cfg or {}).items():
+        if k not in out:
+            raise ValueError("unknown training config key %r (known: %s)" % (k, ", ".join(sorted(out))))
+        out[k] = v
+    if not 2 <= out["crop_min"] <= out["crop_max"]:
+        raise ValueError("need 2 <= crop_min <= crop_max")
+    return out
+
+
+# ---- file-level inference (the rule `emotion eval` implements in C) ----
+
+def windows(n_frames, window):
+    if n_frames <= window:
+        return [(0, n_frames)]
+    hop = window // 2
+    starts = list(range(0, n_frames - window + 1, hop))
+    if starts[-1] + window < n_frames:
+        starts.append(n_frames - window)
+    return [(s, s + window) for s in starts]
+
+
+@torch.no_grad()
+def eval_file(model, x):
+    """x [T, M] -> mean softmax over the file's windows (numpy [K])."""
+    window = model.config["window"]
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[0] < 2:
+        raise ValueError("utterance shorter than 2 frames")
+    w = windows(x.shape[0], window)
+    batch = torch.from_numpy(np.stack([x[a:b] for a, b in w]))
+    return torch.softmax(model(batch), dim=1).mean(0).numpy()
+
+
+@torch.no_grad()
+def evaluate(model, items, store, labels, version="orig"):
+    model.eval()
+    probs = np.stack([eval_file(model, store.get(D.item_key(it), version)) for it in items])
+    pred = probs.argmax(1)
+    fig = MX.figures([it["label"] for it in items], pred, labels)
+    return fig, probs
+
+
+# ---- batches ----
+
+def specaugment(x, rng, sa):
+    t, m = x.shape
+    band_mean = x.mean(0)
+    for _ in range(sa.get("freq_masks", 0)):
+        w = int(rng.integers(0, sa.get("freq_width", 0) + 1))
+        if w:
+            f0 = int(rng.integers(0, m - w + 1))
+            x[:, f0:f0 + w] = band_mean[f0:f0 + w]
+    for _ in range(sa.get("time_masks", 0)):
+        w = int(rng.integers(0, min(sa.get("time_width", 0), t // 5) + 1))
+        if w:
+            t0 = int(rng.integers(0, t - w + 1))
+            x[t0:t0 + w] = band_mean
+    return x
+
+
+def make_batch(items, store, cfg, rng, versions, train=True):
+    L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
+    L -= L % 2
+    crops, lengths = [], []
+    for it in items:
+        if train and len(versions) > 1 and rng.random() >= cfg["p_orig"]:
+            v = versions[1 + int(rng.integers(0, len(versions) - 1))]
+        else:
+            v = versions[0]
+        x = store.get(D.item_key(it), v)
+        n = x.shape[0]
+        if n > L:
+            off = int(rng.integers(0, n - L + 1))
+            c = np.array(x[off:off + L], dtype=np.float32)
+        else:
+            c = np.array(x, dtype=np.float32)
+        if train and cfg["specaug"]:
+            c = specaugment(c, rng, cfg["specaug"])
+        lengths.append(len(c) - len(c) % 2)
+        crops.append(c)
+    T = max(lengths)
+    out = np.empty((len(crops), T, crops[0].shape[1]), dtype=np.float32)
+    for i, c in enumerate(crops):
+        # Wrap-pad: realistic frames keep batch-norm statistics sane; the loss masks them anyway.
+        out[i] = np.resize(c[:lengths[i]], (T, c.shape[1])) if lengths[i] < T else c[:T]
+    return torch.from_numpy(out), torch.tensor(lengths)
+
+
+def step_loss(model, x, lengths, y, cfg, weight):
+    logits = model.forward_all(x)                      # [B, T2, K]
+    b, t2, k = logits.shape
+    steps = torch.arange(t2).view(1, -1)
+    last = (lengths // 2).view(-1, 1)                   # valid steps: j < last
+    first = max(cfg["supervise_from"] // 2 - 1, 0)
+    # Short utterances (< supervise_from frames) still supervise their final step.
+    lo = torch.clamp(last - 1, max=first)
+    mask = (steps < last) & (steps >= lo)
+    yy = y.view(-1, 1).expand(b, t2)
+    ce = F.cross_entropy(logits.reshape(-1, k), yy.reshape(-1), weight=weight, reduction="none",
+                         label_smoothing=cfg["label_smoothing"]).view(b, t2)
+    m = mask.float()
+    # Each utterance counts once, whatever its number of supervised steps.
+    return ((ce * m).sum(1) / m.sum(1)).mean()
+
+
+# ---- the run ----
+
+def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, dsp_params=None):
+    cfg = full_config(cfg)
+    os.makedirs(out_dir, exist_ok=True)
+    torch.set_num_threads(int(cfg["threads"]))
+    torch.manual_seed(cfg["seed"])
+    rng = np.random.default_rng(cfg["seed"])
+    versions = list(cfg["versions"])
+    store.check(train_items, versions)
+    store.check(val_items, ["orig"])
+    model = M.make_model(cfg["model"], labels)
+    if model.config["bidirectional"]:
+        cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
+    # Global z-score statistics after cmvn, from the training utterances' first window (the
+    # stream normalises from a lane reset).
+    W = model.config["window"]
+    mean, std = M.normalisation_stats(
+        (np.asarray(store.get(D.item_key(it), "orig")[:W]) for it in train_items), model.config)
+    model.set_normalisation(mean, std)
+    counts = D.class_counts(train_items, len(labels))
+    if cfg["class_weights"]:
+        present = [c for c in counts if c]
+        w = [(sum(present) / (len(present) * c)) if c else 0.0 for c in counts]
+        weight = torch.tensor(w, dtype=torch.float32)
+    else:
+        weight = None
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    n_batches = math.ceil(len(train_items) / cfg["batch"])
+    total_steps = cfg["epochs"] * n_batches
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
+    y_all = torch.tensor([it["label"] for it in train_items])
+    best = {"uar": -1.0}
+    best_state = None
+    history = []
+    t0 = time.time()
+    print("train %s: %d train / %d val utterances, %d params, %d batches/epoch, labels %s"
+          % (cfg["name"], len(train_items), len(val_items), M.count_parameters(model), n_batches,
+             ",".join(labels)), file=log, flush=True)
+    bad = 0
+    for epoch in range(1, cfg["epochs"] + 1):
+        model.train()
+        order = rng.permutation(len(train_items))
+        tl, te = 0.0, time.time()
+        for bi in range(n_batches):
+            idx = order[bi * cfg["batch"]:(bi + 1) * cfg["batch"]]
+            if len(idx) < 2:
+                continue
+            x, lengths = make_batch([train_items[i] for i in idx], store, cfg, rng, versions)
+            y = y_all[idx]
+            if model.config["bidirectional"]:
+                loss = F.cross_entropy(model(x[:, :int(lengths.min())]), y, weight=weight,
+                                       label_smoothing=cfg["label_smoothing"])
+            else:
+                loss = step_loss(model, x, lengths, y, cfg, weight)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            tl += float(loss)
+        vfig, _ = evaluate(model, val_items, store, labels)
+        rec = {"epoch": epoch, "loss": tl / n_batches, "val_acc": vfig["accuracy"],
+               "val_uar": vfig["uar"], "seconds": time.time() - te}
+        history.append(rec)
+        improved = vfig["uar"] > best["uar"]
+        if improved:
+            best = {"uar": vfig["uar"], "acc": vfig["accuracy"], "epoch": epoch}
+            best_state = copy.deepcopy(model.state_dict())
+            bad = 0
+        else:
+            bad += 1
+        print("  epoch %2d  loss %.3f  val acc %.1f %% UAR %.1f %%  %.0f s%s"
+              % (epoch, rec["loss"], 100 * vfig["accuracy"], 100 * vfig["uar"], rec["seconds"],
+                 "  *" if improved else ""), file=log, flush=True)
+        if bad >= cfg["patience"]:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    elapsed = time.time() - t0
+    meta = {"train_config": cfg, "best_epoch": best["epoch"], "epochs_run": len(history),
+            "val_uar": best["uar"], "val_acc": best["acc"], "train_seconds": elapsed,
+            "n_train": len(train_items), "n_val": len(val_items),
+            "train_speakers": D.speakers(train_items), "val_speakers": D.speakers(val_items),
+            "history": history}
+    M.save_checkpoint(os.path.join(out_dir, "checkpoint.pt"), model, labels, dsp_params,
+                      name=cfg["name"], meta=meta)
+    MX.save_json(os.path.join(out_dir, "run.json"), meta)
+    print("train %s: best epoch %d (val UAR %.1f %%), %.0f s" % (cfg["name"], best["epoch"],
+          100 * best["uar"], elapsed), file=log, flush=True)
+    return model, meta
+
+
+def shipped_split(items):
+    pool = D.without_speakers(items, D.HELDOUT_SPEAKERS)
+    val = D.by_speakers(pool, D.SHIPPED_VAL_SPEAKERS)
+    tr = D.without_speakers(pool, D.SHIPPED_VAL_SPEAKERS)
+    return tr, val, D.by_speakers(items, D.HELDOUT_SPEAKERS)
+
+
+def main(argv=None):
+    import argparse
+    ap = argparse.ArgumentParser(description="train the emotiond model on cached features")
+    ap.add_argument("--config", required=True, help="JSON run config (keys: train.DEFAULTS)")
+    ap.add_argument("--out", required=True, help="run directory (checkpoint.pt, run.json)")
+    ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    a = ap.parse_args(argv)
+    with open(a.config) as f:
+        cfg = full_config(json.load(f))
+    if a.epochs:
+        cfg["epochs"] = a.epochs
+    if cfg["split"] != "shipped":
+        raise SystemExit("train.py: split %r: only 'shipped' from the command line; protocols.py "
+                         "runs the others" % cfg["split"])
+    items, labels = D.load_items(cfg["corpora"], cfg["label_set"], a.data)
+    tr, val, held = shipped_split(items)
+    os.makedirs(a.out, exist_ok=True)
+    MX.save_json(os.path.join(a.out, "config.json"), cfg)
+    store = FE.FeatureStore(a.cache, cfg["versions"])
+    model, meta = train(cfg, tr, val, labels, store, a.out)
+    fig, _ = evaluate(model, held, store, labels)
+    meta["heldout_pytorch"] = fig
+    MX.save_json(os.path.join(a.out, "run.json"), meta)
+    print("held-out (PyTorch, %s): %s" % (",".join(D.HELDOUT_SPEAKERS), MX.fmt(fig)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
