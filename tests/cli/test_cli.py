@@ -423,6 +423,8 @@ def bad_inputs(tmp):
     b["rate_1hz"] = (tmp / "rate1.wav", ["sample rate 1 Hz", "8000..192000"])
     (tmp / "rate1m.wav").write_bytes(riff_wav(1000000, 1, 1, 16, pcm))
     b["rate_1mhz"] = (tmp / "rate1m.wav", ["sample rate 1000000 Hz"])
+    (tmp / "ch40.wav").write_bytes(riff_wav(16000, 40, 1, 16, bytes(40 * 2 * 4000)))
+    b["channels_40"] = (tmp / "ch40.wav", ["channel count 40", "1..32"])
     (tmp / "short.wav").write_bytes(riff_wav(16000, 1, 1, 16, pcm[:200]))
     b["too_short"] = (tmp / "short.wav", ["too short"])
     (tmp / "adir.wav").mkdir()

@@ -24,7 +24,7 @@ typedef struct job {
     char *out;      /* output .npy; is malloc'd (NULL when problem is set) */
     char *problem;  /* set when the entry itself is bad (list syntax, duplicate); is malloc'd */
     const char *where; /* what the problem line names (list file:line or the input) */
-    char where_buf[64];
+    char where_buf[512];
 } job;
 
 typedef struct job_list {
@@ -172,7 +172,7 @@ static int read_list(const char *list, const char *root, job_list *jobs)
             rc = -1;
             break;
         }
-        snprintf(j->where_buf, sizeof j->where_buf, "%.40s:%ld", list, lineno);
+        snprintf(j->where_buf, sizeof j->where_buf, "%s:%ld", list, lineno);
         const char *rel = NULL;
         const char *why = relative_entry(s, root_real, &rel);
         j->in = cli_path_join(root, s);
