@@ -11,6 +11,7 @@
 
 int cmd_features(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_listen(int argc, char **argv);
 
 typedef struct emotion_cmd {
     const char *name;
@@ -21,6 +22,7 @@ typedef struct emotion_cmd {
 static const emotion_cmd g_commands[] = {
     {"features", cmd_features, "log-mel features of audio files as float32 .npy (one file or --batch)"},
     {"info", cmd_info, "format, rate, channels, frames and duration of audio files"},
+    {"listen", cmd_listen, "print a running emotiond's messages (ws://...), or stream a file to it (--send)"},
 };
 
 #define N_COMMANDS (sizeof g_commands / sizeof g_commands[0])
