@@ -15,7 +15,7 @@ typedef struct dsp__melbank {
     int *start;        /* n_mels, is malloc'd */
     int *len;          /* n_mels, is malloc'd */
     int *off;          /* n_mels, is malloc'd */
-    float *weights;    /* sum(len), is malloc'd */
+    double *weights;   /* sum(len), is malloc'd */
 } dsp__melbank;
 
 /* Hz <-> mel on the scale chosen in p (double precision, shared by check and build). */

@@ -2,7 +2,13 @@
  * win_length contiguous samples: streaming keeps a linear buffer of the last win_length samples
  * (shifted by hop_length after each frame), batch points straight into the caller's signal. The
  * float values entering frame_compute are therefore identical, and so are the frames, bit for bit,
- * whatever the chunking. */
+ * whatever the chunking.
+ *
+ * Arithmetic inside a frame is double (window, FFTW's double r2c, power, mel sums, log); only the
+ * output is float. A float32 FFT's rounding error is relative to the whole frame's energy, so
+ * bands 50-60 dB below a strong tone came out 3e-4 off the exact value; in double they are
+ * within 2e-5 (tests/dsp/test_reference.py). It is also not slower here: 1.8 us per frame in
+ * double against 2.5 us with fftwf and logf on the 2-core EPYC used for BENCHMARKS.md. */
 #include "dsp_internal.h"
 
 #include <fftw3.h>
@@ -15,13 +21,13 @@ struct dsp_logmel {
     int n_bins;            /* n_fft/2 + 1 */
     int fill;              /* samples currently in buf */
     int64_t index;         /* index of the next frame */
-    float *window;         /* win_length, periodic Hamming, is malloc'd */
+    double *window;        /* win_length, periodic Hamming, is malloc'd */
     float *buf;            /* win_length newest samples, is malloc'd */
-    float *power;          /* n_bins, is malloc'd */
+    double *power;         /* n_bins, is malloc'd */
     float *frame;          /* n_mels, the frame handed to the callback, is malloc'd */
-    float *fft_in;         /* n_fft, fftwf_malloc'd (aligned for SIMD codelets) */
-    fftwf_complex *fft_out; /* n_bins, fftwf_malloc'd */
-    fftwf_plan plan;
+    double *fft_in;        /* n_fft, fftw_malloc'd (aligned for SIMD codelets) */
+    fftw_complex *fft_out; /* n_bins, fftw_malloc'd */
+    fftw_plan plan;
     dsp__melbank mel;
 };
 
@@ -31,24 +37,25 @@ struct dsp_logmel {
 __attribute__((noinline)) static void frame_compute(dsp_logmel *s, const float *x, float *dst)
 {
     const int win = s->p.win_length, n_fft = s->p.n_fft, n_bins = s->n_bins;
-    float *in = s->fft_in;
+    double *in = s->fft_in;
     for (int i = 0; i < win; i++)
-        in[i] = x[i] * s->window[i];
+        in[i] = (double)x[i] * s->window[i];
     for (int i = win; i < n_fft; i++)
-        in[i] = 0.0f;
-    fftwf_execute(s->plan);
-    const fftwf_complex *X = s->fft_out;
+        in[i] = 0.0;
+    fftw_execute(s->plan);
+    const fftw_complex *X = s->fft_out;
     for (int k = 0; k < n_bins; k++)
         s->power[k] = X[k][0] * X[k][0] + X[k][1] * X[k][1];
-    const float floor_ = s->p.log_floor;
+    /* The floor is the float32 log_floor, so silence gives exactly (float)ln(log_floor). */
+    const double floor_ = (double)s->p.log_floor;
     const dsp__melbank *mb = &s->mel;
     for (int b = 0; b < mb->n_mels; b++) {
-        const float *w = mb->weights + mb->off[b];
-        const float *pw = s->power + mb->start[b];
-        float e = 0.0f;
+        const double *w = mb->weights + mb->off[b];
+        const double *pw = s->power + mb->start[b];
+        double e = 0.0;
         for (int j = 0; j < mb->len[b]; j++)
             e += w[j] * pw[j];
-        dst[b] = logf(e > floor_ ? e : floor_);
+        dst[b] = (float)log(e > floor_ ? e : floor_);
     }
 }
 
@@ -62,12 +69,12 @@ int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errl
         return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_logmel: out of memory");
     s->p = *p;
     s->n_bins = p->n_fft / 2 + 1;
-    s->window = malloc(sizeof(float) * (size_t)p->win_length);
+    s->window = malloc(sizeof(double) * (size_t)p->win_length);
     s->buf = calloc((size_t)p->win_length, sizeof(float));
-    s->power = calloc((size_t)s->n_bins, sizeof(float));
+    s->power = calloc((size_t)s->n_bins, sizeof(double));
     s->frame = calloc((size_t)p->n_mels, sizeof(float));
-    s->fft_in = fftwf_malloc(sizeof(float) * (size_t)p->n_fft);
-    s->fft_out = fftwf_malloc(sizeof(fftwf_complex) * (size_t)s->n_bins);
+    s->fft_in = fftw_malloc(sizeof(double) * (size_t)p->n_fft);
+    s->fft_out = fftw_malloc(sizeof(fftw_complex) * (size_t)s->n_bins);
     if (!s->window || !s->buf || !s->power || !s->frame || !s->fft_in || !s->fft_out) {
         rc = dsp__fail(err, errlen, DSP_ENOMEM, "dsp_logmel: out of memory");
         goto fail;
@@ -79,13 +86,13 @@ int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errl
     /* Periodic Hamming (scipy get_window('hamming', N, fftbins=True), torch.hamming_window's
      * default): the window librosa/torchaudio pipelines use for STFTs. */
     for (int i = 0; i < p->win_length; i++)
-        s->window[i] = (float)(0.54 - 0.46 * cos(2.0 * M_PI * i / p->win_length));
-    memset(s->fft_in, 0, sizeof(float) * (size_t)p->n_fft);
+        s->window[i] = 0.54 - 0.46 * cos(2.0 * M_PI * i / p->win_length);
+    memset(s->fft_in, 0, sizeof(double) * (size_t)p->n_fft);
     /* FFTW_ESTIMATE: the plan depends only on size, alignment and CPU, never on timing, so every
      * process (training's feature extraction, the daemon, each sidecar stream) computes the same
      * floats; MEASURE could pick a different algorithm per run. Planning is not thread-safe in
      * FFTW, which is why it happens here and nowhere else. */
-    s->plan = fftwf_plan_dft_r2c_1d(p->n_fft, s->fft_in, s->fft_out, FFTW_ESTIMATE);
+    s->plan = fftw_plan_dft_r2c_1d(p->n_fft, s->fft_in, s->fft_out, FFTW_ESTIMATE);
     if (!s->plan) {
         rc = dsp__fail(err, errlen, DSP_EFFTW, "dsp_logmel: FFTW could not plan a %d-point r2c",
                        (int)p->n_fft);
@@ -103,9 +110,9 @@ void dsp_logmel_free(dsp_logmel *s)
     if (!s)
         return;
     if (s->plan)
-        fftwf_destroy_plan(s->plan);
-    fftwf_free(s->fft_in);
-    fftwf_free(s->fft_out);
+        fftw_destroy_plan(s->plan);
+    fftw_free(s->fft_in);
+    fftw_free(s->fft_out);
     free(s->window);
     free(s->buf);
     free(s->power);

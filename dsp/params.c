@@ -203,7 +203,7 @@ int dsp__melbank_build(const dsp_params *p, dsp__melbank *mb)
             double lower = (f - edge[b]) / (edge[b + 1] - edge[b]);
             double upper = (edge[b + 2] - f) / (edge[b + 2] - edge[b + 1]);
             double w = fmax(0.0, fmin(lower, upper));
-            mb->weights[mb->off[b] + j] = (float)(w * norm);
+            mb->weights[mb->off[b] + j] = w * norm;
         }
     }
     free(edge);

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int t_failures;
+static int t_failures __attribute__((unused));
 
 #define CHECK(cond, ...)                                                                     \
     do {                                                                                     \
@@ -28,8 +28,8 @@ static int t_failures;
 
 /* xorshift64*: reproducible across platforms, unlike rand(). */
 static uint64_t t_rng_state = 88172645463325252ull;
-static void t_seed(uint64_t s) { t_rng_state = s ? s : 1; }
-static uint64_t t_next(void)
+static inline void t_seed(uint64_t s) { t_rng_state = s ? s : 1; }
+static inline uint64_t t_next(void)
 {
     t_rng_state ^= t_rng_state >> 12;
     t_rng_state ^= t_rng_state << 25;
@@ -37,11 +37,11 @@ static uint64_t t_next(void)
     return t_rng_state * 2685821657736338717ull;
 }
 /* uniform in [0, 1) */
-static double t_uniform(void) { return (double)(t_next() >> 11) * (1.0 / 9007199254740992.0); }
+static inline double t_uniform(void) { return (double)(t_next() >> 11) * (1.0 / 9007199254740992.0); }
 
 /* Kinds of test signal: 0 white noise, 1 chirp 50 Hz..7.9 kHz, 2 voiced-speech-like harmonic
  * series (F0 glide, formant-ish envelope, syllabic amplitude modulation, bits of silence). */
-static void t_signal(int kind, float *x, size_t n, double rate, uint64_t seed)
+static inline void t_signal(int kind, float *x, size_t n, double rate, uint64_t seed)
 {
     t_seed(seed);
     double phase = 0;

@@ -201,7 +201,7 @@ static void test_silence_floor(void)
     float *x = calloc(n, sizeof(float));
     int64_t frames = dsp_logmel_frame_count(&p, n);
     float *out = malloc(sizeof(float) * (size_t)frames * 128);
-    const float want = logf(p.log_floor);
+    const float want = (float)log((double)p.log_floor);
     dsp_logmel_batch(&p, x, n, out, (size_t)frames);
     int bad = 0;
     for (int64_t i = 0; i < frames * 128; i++)
@@ -223,7 +223,7 @@ static void test_silence_floor(void)
     dsp_logmel_batch(&p, x, n, out, (size_t)frames);
     bad = 0;
     for (int64_t i = 0; i < frames * 128; i++)
-        bad += !(out[i] >= logf(1e-3f));
+        bad += !(out[i] >= (float)log((double)1e-3f));
     CHECK(bad == 0, "%d values below ln(1e-3)", bad);
     free(out);
     free(x);
