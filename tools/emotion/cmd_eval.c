@@ -1,0 +1,560 @@
+/* `emotion eval`: accuracy of a model file over a labelled list of audio files, computed by the C
+ * runtime (dsp/ front end + nn/ offline runner), i.e. exactly what the daemon would compute.
+ *
+ * File-level decision (the same rule as tools/train/train.py eval_file, which selects the
+ * training epoch): offline windows of nn_model_window_frames() frames at a hop of half a window,
+ * the last one aligned to the file's end (a file shorter than a window is one window); the
+ * file's posteriors are the mean of the windows' posteriors; the prediction is their argmax.
+ *
+ * Figures: accuracy, macro-F1 and unweighted average recall (UAR), both averaged over the classes
+ * present in the list's truth (a model may know labels a corpus lacks), and the confusion matrix
+ * (rows = true, columns = predicted). --protocol hands over to tools/train/protocols.py, which
+ * trains one model per fold and calls this command on each.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audio_file.h"
+#include "cli_util.h"
+#include "dsp.h"
+#include "nn.h"
+
+static const char *const CMD = "eval";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+"usage: emotion eval --model MODEL.emod --list LIST.csv [--data DIR] [--json OUT.json]\n"
+"                    [--png OUT.png] [--quiet]\n"
+"       emotion eval --protocol p1|p2 ARGS...   (runs tools/train/protocols.py ARGS)\n"
+"\n"
+"Runs MODEL through the C runtime over every file of LIST and prints accuracy, macro-F1,\n"
+"unweighted average recall (UAR) and the confusion matrix (rows true, columns predicted).\n"
+"\n"
+"  -m, --model PATH   model file (.emod)\n"
+"  -l, --list PATH    CSV with a header row naming at least the columns 'path' and 'label';\n"
+"                     label = one of the model's label names; path relative to --data\n"
+"  -d, --data DIR     directory the list's paths are relative to (default: the list's dir)\n"
+"  --json PATH        write the figures, the confusion matrix and each file's prediction\n"
+"  --png PATH         write the confusion matrix as a PNG (needs /usr/bin/python3 with\n"
+"                     matplotlib)\n"
+"  -q, --quiet        no progress output\n"
+"  --protocol P       exec /usr/bin/python3 tools/train/protocols.py --protocol P ARGS (trains\n"
+"                     a model per fold; see docs/train.md). The script is looked up in\n"
+"                     $EMOTIOND_TRAIN_DIR, then ../../tools/train relative to this binary.\n"
+"  -h, --help         this text\n"
+"\n"
+"File-level rule: mean posteriors of windows of the model's window length (hop: half a\n"
+"window, last window aligned to the end).\n"
+"\n"
+"Exit status: 0 success, 1 a file could not be evaluated (the others still count; the\n"
+"figures say how many were skipped), 2 usage error.\n");
+}
+
+typedef struct entry {
+    char *path;
+    int label;
+    int pred;
+    float *probs;
+} entry;
+
+/* Splits one CSV line in place (double-quoted fields with "" escapes supported). */
+static int csv_split(char *line, char **fields, int max)
+{
+    int n = 0;
+    char *p = line;
+    while (n < max) {
+        char *w = p;
+        fields[n++] = w;
+        if (*p == '"') {
+            p++;
+            for (;;) {
+                if (*p == '\0')
+                    break;
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            while (*p && *p != ',')
+                p++;
+        } else {
+            while (*p && *p != ',')
+                *w++ = *p++;
+        }
+        int more = *p == ',';
+        *w = '\0';
+        if (!more)
+            break;
+        p++;
+    }
+    return n;
+}
+
+static void chomp(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+        s[--n] = '\0';
+}
+
+/* Reads LIST into entries; labels are mapped to the model's indices. Returns count or -1. */
+static int read_list(const char *list, const char *data, const nn_model *m, entry **out, int *n)
+{
+    FILE *f = fopen(list, "r");
+    if (!f) {
+        cli_error(list, "cannot open: %s", strerror(errno));
+        return -1;
+    }
+    char line[8192];
+    char *fields[32];
+    int col_path = -1, col_label = -1, lineno = 1, cap = 0, rc = -1;
+    entry *e = NULL;
+    *n = 0;
+    if (!fgets(line, sizeof line, f)) {
+        cli_error(list, "empty list (expected a header row with 'path' and 'label')");
+        goto done;
+    }
+    chomp(line);
+    int nf = csv_split(line, fields, 32);
+    for (int i = 0; i < nf; i++) {
+        if (strcmp(fields[i], "path") == 0)
+            col_path = i;
+        else if (strcmp(fields[i], "label") == 0)
+            col_label = i;
+    }
+    if (col_path < 0 || col_label < 0) {
+        cli_error(list, "line 1: header must name the columns 'path' and 'label'");
+        goto done;
+    }
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        chomp(line);
+        if (line[0] == '\0')
+            continue;
+        nf = csv_split(line, fields, 32);
+        if (nf <= col_path || nf <= col_label) {
+            cli_error(list, "line %d: %d fields, expected at least %d", lineno, nf,
+                      (col_path > col_label ? col_path : col_label) + 1);
+            goto done;
+        }
+        int lab = -1;
+        for (int k = 0; k < nn_model_n_labels(m); k++)
+            if (strcmp(nn_model_label(m, k), fields[col_label]) == 0)
+                lab = k;
+        if (lab < 0) {
+            cli_error(list, "line %d: label '%s' is not one of the model's labels", lineno,
+                      fields[col_label]);
+            goto done;
+        }
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            entry *ne = realloc(e, sizeof *e * (size_t)cap);
+            if (!ne) {
+                cli_error(list, "out of memory");
+                goto done;
+            }
+            e = ne;
+        }
+        e[*n].path = cli_path_join(data, fields[col_path]);
+        e[*n].label = lab;
+        e[*n].pred = -1;
+        e[*n].probs = NULL;
+        if (!e[*n].path) {
+            cli_error(list, "out of memory");
+            goto done;
+        }
+        (*n)++;
+    }
+    if (*n == 0) {
+        cli_error(list, "no files listed");
+        goto done;
+    }
+    rc = 0;
+done:
+    fclose(f);
+    *out = e;
+    return rc;
+}
+
+/* Posteriors of one file by the windowing rule above into probs[K]. 0 or -1 (error printed). */
+static int eval_file(const nn_model *m, const char *path, float *probs)
+{
+    char err[1024];
+    const dsp_params *p = nn_model_features(m);
+    int K = nn_model_n_labels(m), W = nn_model_window_frames(m), rc = -1;
+    float *x = NULL, *feat = NULL, *wp = NULL;
+    size_t n = 0;
+    if (audio_file_load_mono(path, p->sample_rate, &x, &n, err, sizeof err) != 0) {
+        cli_error(path, "%s", err);
+        goto done;
+    }
+    int64_t T = dsp_logmel_frame_count(p, n);
+    if (T < 2) {
+        cli_error(path, "too short: %lld feature frames, the model needs at least 2", (long long)T);
+        goto done;
+    }
+    feat = malloc(sizeof(float) * (size_t)T * (size_t)p->n_mels);
+    wp = malloc(sizeof(float) * (size_t)K);
+    if (!feat || !wp) {
+        cli_error(path, "out of memory");
+        goto done;
+    }
+    int64_t got = dsp_logmel_batch(p, x, n, feat, (size_t)T);
+    if (got != T) {
+        cli_error(path, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
+        goto done;
+    }
+    for (int k = 0; k < K; k++)
+        probs[k] = 0.0f;
+    int nw = 0;
+    int64_t hop = W / 2, start = 0;
+    for (;;) {
+        int64_t len = T < W ? T : W;
+        if (start + len > T)
+            start = T - len;
+        int r = nn_offline_run(m, feat + (size_t)start * (size_t)p->n_mels, (int)len, wp, err,
+                               sizeof err);
+        if (r != 0) {
+            cli_error(path, "model: %s", err);
+            goto done;
+        }
+        for (int k = 0; k < K; k++)
+            probs[k] += wp[k];
+        nw++;
+        if (start + len >= T)
+            break;
+        start += hop;
+    }
+    for (int k = 0; k < K; k++)
+        probs[k] /= (float)nw;
+    rc = 0;
+done:
+    free(x);
+    free(feat);
+    free(wp);
+    return rc;
+}
+
+static void json_str(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(out, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(out, "\\u%04x", *c);
+        else
+            fputc(*c, out);
+    }
+    fputc('"', out);
+}
+
+typedef struct figures {
+    int n, failed;
+    double acc, uar, f1;
+    long *cm; /* K x K */
+} figures;
+
+static void compute(const entry *e, int n, int K, figures *fg)
+{
+    memset(fg->cm, 0, sizeof(long) * (size_t)K * (size_t)K);
+    fg->n = 0;
+    fg->failed = 0;
+    long correct = 0;
+    for (int i = 0; i < n; i++) {
+        if (e[i].pred < 0) {
+            fg->failed++;
+            continue;
+        }
+        fg->cm[e[i].label * K + e[i].pred]++;
+        fg->n++;
+        correct += e[i].label == e[i].pred;
+    }
+    fg->acc = fg->n ? (double)correct / fg->n : 0.0;
+    double rs = 0.0, fs = 0.0;
+    int present = 0;
+    for (int k = 0; k < K; k++) {
+        long sup = 0, pred = 0;
+        for (int j = 0; j < K; j++) {
+            sup += fg->cm[k * K + j];
+            pred += fg->cm[j * K + k];
+        }
+        if (!sup)
+            continue;
+        present++;
+        double tp = (double)fg->cm[k * K + k], rec = tp / sup, prec = pred ? tp / pred : 0.0;
+        rs += rec;
+        fs += prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0.0;
+    }
+    fg->uar = present ? rs / present : 0.0;
+    fg->f1 = present ? fs / present : 0.0;
+}
+
+static int write_json(const char *path, const nn_model *m, const char *list, const entry *e,
+                      int n, const figures *fg)
+{
+    int K = nn_model_n_labels(m);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        cli_error(path, "cannot create: %s", strerror(errno));
+        return -1;
+    }
+    fprintf(f, "{\"model\": ");
+    json_str(f, nn_model_id(m));
+    fprintf(f, ", \"list\": ");
+    json_str(f, list);
+    fprintf(f, ", \"n\": %d, \"failed\": %d, \"accuracy\": %.6f, \"uar\": %.6f, "
+               "\"macro_f1\": %.6f,\n \"labels\": [", fg->n, fg->failed, fg->acc, fg->uar, fg->f1);
+    for (int k = 0; k < K; k++) {
+        fprintf(f, k ? ", " : "");
+        json_str(f, nn_model_label(m, k));
+    }
+    fprintf(f, "],\n \"confusion\": [");
+    for (int i = 0; i < K; i++) {
+        fprintf(f, "%s[", i ? ", " : "");
+        for (int j = 0; j < K; j++)
+            fprintf(f, "%s%ld", j ? ", " : "", fg->cm[i * K + j]);
+        fprintf(f, "]");
+    }
+    fprintf(f, "],\n \"files\": [");
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s\n  {\"path\": ", i ? "," : "");
+        json_str(f, e[i].path);
+        fprintf(f, ", \"label\": ");
+        json_str(f, nn_model_label(m, e[i].label));
+        if (e[i].pred < 0) {
+            fprintf(f, ", \"pred\": null}");
+            continue;
+        }
+        fprintf(f, ", \"pred\": ");
+        json_str(f, nn_model_label(m, e[i].pred));
+        fprintf(f, ", \"probs\": [");
+        for (int k = 0; k < K; k++)
+            fprintf(f, "%s%.5f", k ? ", " : "", e[i].probs[k]);
+        fprintf(f, "]}");
+    }
+    fprintf(f, "\n]}\n");
+    if (fclose(f) != 0) {
+        cli_error(path, "write failed: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The PNG is drawn by matplotlib from the JSON just written: one small inline script, so the
+ * binary needs no plotting library and no script path. */
+static const char PLOT_PY[] =
+    "import json, sys\n"
+    "import matplotlib\n"
+    "matplotlib.use('Agg')\n"
+    "import matplotlib.pyplot as plt\n"
+    "import numpy as np\n"
+    "r = json.load(open(sys.argv[1]))\n"
+    "cm = np.array(r['confusion'], float); lab = r['labels']; k = len(lab)\n"
+    "rn = cm / np.maximum(cm.sum(1, keepdims=True), 1)\n"
+    "f, ax = plt.subplots(figsize=(1 + 0.8 * k, 0.8 + 0.7 * k))\n"
+    "ax.imshow(rn, cmap='Blues', vmin=0, vmax=1)\n"
+    "ax.set_xticks(range(k)); ax.set_xticklabels(lab, rotation=45, ha='right')\n"
+    "ax.set_yticks(range(k)); ax.set_yticklabels(lab)\n"
+    "ax.set_xlabel('predicted'); ax.set_ylabel('true')\n"
+    "[ax.text(j, i, '%d' % cm[i, j], ha='center', va='center', fontsize=8,\n"
+    "         color='white' if rn[i, j] > 0.5 else 'black')\n"
+    " for i in range(k) for j in range(k) if cm[i, j]]\n"
+    "ax.set_title('%s\\nacc %.1f %%, UAR %.1f %%, n=%d' % (r['model'], 100 * r['accuracy'],\n"
+    "             100 * r['uar'], r['n']), fontsize=8)\n"
+    "f.tight_layout(); f.savefig(sys.argv[2], dpi=110)\n";
+
+static int run_python(char *const argv[])
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("python", "fork failed: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        execv(argv[0], argv);
+        cli_error(argv[0], "cannot execute: %s", strerror(errno));
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        cli_error(argv[0], "plotting failed (is matplotlib installed for /usr/bin/python3?)");
+        return -1;
+    }
+    return 0;
+}
+
+/* --protocol: replace this process with protocols.py (training is Python's job). */
+static int exec_protocols(int argc, char **argv)
+{
+    const char *dir = getenv("EMOTIOND_TRAIN_DIR");
+    char exe[4096], script[4200];
+    if (!dir) {
+        ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (k <= 0) {
+            cli_error(CMD, "cannot locate tools/train: set EMOTIOND_TRAIN_DIR");
+            return CLI_EXIT_FAIL;
+        }
+        exe[k] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(script, sizeof script, "%s/../../tools/train/protocols.py", exe);
+    } else {
+        snprintf(script, sizeof script, "%s/protocols.py", dir);
+    }
+    if (access(script, R_OK) != 0) {
+        cli_error(script, "not found (set EMOTIOND_TRAIN_DIR to the tools/train directory)");
+        return CLI_EXIT_FAIL;
+    }
+    char **av = calloc((size_t)argc + 3, sizeof *av);
+    if (!av) {
+        cli_error(CMD, "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    av[0] = "/usr/bin/python3";
+    av[1] = script;
+    for (int i = 1; i < argc; i++)
+        av[i + 1] = argv[i];
+    execv(av[0], av);
+    cli_error(av[0], "cannot execute: %s", strerror(errno));
+    free(av);
+    return CLI_EXIT_FAIL;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--protocol") == 0 || strncmp(argv[i], "--protocol=", 11) == 0)
+            return exec_protocols(argc, argv);
+    enum { OPT_JSON = 256, OPT_PNG };
+    static const struct option opts[] = {
+        {"model", required_argument, NULL, 'm'}, {"list", required_argument, NULL, 'l'},
+        {"data", required_argument, NULL, 'd'},  {"json", required_argument, NULL, OPT_JSON},
+        {"png", required_argument, NULL, OPT_PNG}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+    const char *model = NULL, *list = NULL, *data = NULL, *json = NULL, *png = NULL;
+    int quiet = 0, c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:l:d:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'l': list = optarg; break;
+        case 'd': data = optarg; break;
+        case OPT_JSON: json = optarg; break;
+        case OPT_PNG: png = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return CLI_EXIT_OK;
+        case ':': cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]); return CLI_EXIT_USAGE;
+        default: cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]); return CLI_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!model || !list) {
+        cli_usage_error(CMD, "missing %s", !model ? "--model" : "--list");
+        return CLI_EXIT_USAGE;
+    }
+    char err[1024];
+    nn_model *m = NULL;
+    entry *e = NULL;
+    int n = 0, rc = CLI_EXIT_FAIL;
+    char *listdir = NULL;
+    figures fg = {0};
+    if (nn_model_load_file(model, &m, err, sizeof err) != 0) {
+        cli_error(model, "%s", err);
+        return CLI_EXIT_FAIL;
+    }
+    int K = nn_model_n_labels(m);
+    if (!data)
+        data = listdir = cli_path_dirname(list);
+    if (!data || read_list(list, data, m, &e, &n) != 0)
+        goto done;
+    fg.cm = calloc((size_t)K * (size_t)K, sizeof(long));
+    if (!fg.cm) {
+        cli_error(CMD, "out of memory");
+        goto done;
+    }
+    cli_progress prog;
+    cli_progress_init(&prog, 0, quiet);
+    for (int i = 0; i < n; i++) {
+        cli_progress_item(&prog, (size_t)i + 1, (size_t)n, e[i].path);
+        e[i].probs = malloc(sizeof(float) * (size_t)K);
+        if (!e[i].probs) {
+            cli_error(CMD, "out of memory");
+            goto done;
+        }
+        if (eval_file(m, e[i].path, e[i].probs) != 0)
+            continue;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (e[i].probs[k] > e[i].probs[best])
+                best = k;
+        e[i].pred = best;
+    }
+    compute(e, n, K, &fg);
+    printf("model %s\nfiles %d (failed %d)\naccuracy %.2f %%\nmacro_f1 %.4f\nuar %.2f %%\n",
+           nn_model_id(m), fg.n, fg.failed, 100 * fg.acc, fg.f1, 100 * fg.uar);
+    printf("confusion (rows true, columns predicted)\n%-10s", "");
+    for (int j = 0; j < K; j++)
+        printf(" %9.9s", nn_model_label(m, j));
+    printf("\n");
+    for (int i = 0; i < K; i++) {
+        printf("%-10.10s", nn_model_label(m, i));
+        for (int j = 0; j < K; j++)
+            printf(" %9ld", fg.cm[i * K + j]);
+        printf("\n");
+    }
+    if (json && write_json(json, m, list, e, n, &fg) != 0)
+        goto done;
+    if (png) {
+        char tmp[] = "/tmp/emotion-eval-XXXXXX";
+        const char *src = json;
+        int fd = -1;
+        if (!src) {
+            fd = mkstemp(tmp);
+            if (fd < 0 || write_json(tmp, m, list, e, n, &fg) != 0) {
+                if (fd >= 0) {
+                    close(fd);
+                    unlink(tmp);
+                }
+                cli_error(png, "cannot write the temporary JSON for plotting");
+                goto done;
+            }
+            src = tmp;
+        }
+        char *av[] = {"/usr/bin/python3", "-c", (char *)PLOT_PY, (char *)src, (char *)png, NULL};
+        int pr = run_python(av);
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        if (pr != 0)
+            goto done;
+    }
+    rc = fg.failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+done:
+    for (int i = 0; i < n; i++) {
+        free(e[i].path);
+        free(e[i].probs);
+    }
+    free(e);
+    free(fg.cm);
+    free(listdir);
+    nn_model_free(m);
+    return rc;
+}
