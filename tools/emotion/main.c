@@ -9,6 +9,8 @@
 #include "atomic_file.h"
 #include "cli_util.h"
 
+int cmd_analyze(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_features(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_listen(int argc, char **argv);
@@ -20,6 +22,8 @@ typedef struct emotion_cmd {
 } emotion_cmd;
 
 static const emotion_cmd g_commands[] = {
+    {"analyze", cmd_analyze, "emotion posteriors of an audio file, whole file and over time (JSON or CSV)"},
+    {"eval", cmd_eval, "accuracy, macro-F1, UAR and confusion matrix of a model over a labelled list"},
     {"features", cmd_features, "log-mel features of audio files as float32 .npy (one file or --batch)"},
     {"info", cmd_info, "format, rate, channels, frames and duration of audio files"},
     {"listen", cmd_listen, "print a running emotiond's messages (ws://...), or stream a file to it (--send)"},

@@ -1,0 +1,136 @@
+#!/usr/bin/python3
+"""`emotion analyze` tests (suite 'nn'): output structure and timing, CSV == JSON, whole-file
+posteriors against the offline runner, default model lookup, and each error's exit code and
+one-line message.
+
+    test_analyze.py EMOTION NN_TOOL TINY.emod
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+
+import numpy as np
+
+EMOTION, NN_TOOL, TINY = sys.argv[1:4]
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print("FAIL: " + msg)
+
+
+def run(*args, env=None):
+    e = dict(os.environ)
+    e.pop("EMOTIOND_MODEL", None)
+    e.update(env or {})
+    return subprocess.run([EMOTION, "analyze"] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=60, env=e)
+
+
+def write_wav(path, seconds, rate=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    f0 = 150 + 50 * np.sin(2 * np.pi * 0.5 * t)
+    ph = 2 * np.pi * np.cumsum(f0) / rate
+    x = 0.2 * (0.5 + 0.5 * np.sin(2 * np.pi * 2.3 * t)) * (np.sin(ph) + 0.4 * np.sin(3 * ph))
+    x += 0.01 * rng.standard_normal(len(t))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def main():
+    labels = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+    with tempfile.TemporaryDirectory() as tmp:
+        long_wav, short_wav = os.path.join(tmp, "long.wav"), os.path.join(tmp, "short.wav")
+        write_wav(long_wav, 7.3, 22050, 1)   # resampled to the model rate by the CLI
+        write_wav(short_wav, 2.0, 16000, 2)
+
+        r = run(long_wav, "--model", TINY)
+        check(r.returncode == 0, "analyze long: rc %d %s" % (r.returncode, r.stderr))
+        j = json.loads(r.stdout)
+        check(j["labels"] == labels, "labels %r" % j["labels"])
+        check(j["model"].startswith("emotiond-tiny-random@sha256:"), "model id %r" % j["model"])
+        check(abs(sum(j["probs"]) - 1) < 1e-4 and j["top"] == labels[int(np.argmax(j["probs"]))],
+              "file probs/top %r %r" % (j["probs"], j["top"]))
+        check(abs(j["duration"] - 7.3) < 0.01, "duration %r" % j["duration"])
+        # 7.3 s -> 728 frames; windows start 0, 150, 300, then 428 (aligned to the end): 4.
+        check(j["frames"] == 728 and j["windows"] == 4, "frames %r windows %r" % (j["frames"], j["windows"]))
+        ts = [row["t"] for row in j["timeline"]]
+        check(abs(ts[0] - 0.515) < 1e-9, "first row at %r, expected 0.515 (frame 49 ends)" % ts[0])
+        check(np.allclose(np.diff(ts), 0.1), "rows every 0.1 s")
+        check(len(ts) == (728 - 50) // 10 + 1, "%d rows" % len(ts))
+        check(all(abs(sum(row["probs"]) - 1) < 1e-4 for row in j["timeline"]), "row probs sum to 1")
+
+        r2 = run(long_wav, "--model", TINY, "--csv")
+        lines = r2.stdout.strip().split("\n")
+        check(lines[0] == "t," + ",".join(labels) + ",top", "csv header %r" % lines[0])
+        check(len(lines) == len(ts) + 2 and lines[-1].startswith("file,"), "csv rows")
+        last = lines[-1].split(",")
+        check(np.allclose([float(v) for v in last[1:-1]], j["probs"], atol=1e-6) and last[-1] == j["top"],
+              "csv file row == json")
+        row5 = lines[6].split(",")
+        check(abs(float(row5[0]) - ts[5]) < 1e-9 and np.allclose([float(v) for v in row5[1:-1]],
+                                                                  j["timeline"][5]["probs"], atol=1e-6),
+              "csv row == json row")
+
+        # Short file: one window == the whole file; the stream's last posteriors are the same.
+        r = run(short_wav, "--model", TINY, "--hop-out", "10")
+        js = json.loads(r.stdout)
+        check(js["windows"] == 1 and js["frames"] == 198, "short: %r frames %r windows" % (js["frames"], js["windows"]))
+        d = np.abs(np.array(js["timeline"][-1]["probs"]) - js["probs"]).max()
+        check(d < 1e-4, "short: last stream row vs whole file %.3g" % d)
+        # ... and equal nn_offline_run on the features (nn-tool) via `emotion features`.
+        npy = os.path.join(tmp, "short.npy")
+        rf = subprocess.run([EMOTION, "features", short_wav, "-o", npy], capture_output=True, text=True)
+        if rf.returncode == 0:
+            feats = np.load(npy).astype(np.float32)
+            f32 = os.path.join(tmp, "short.f32")
+            feats.tofile(f32)
+            ro = subprocess.run([NN_TOOL, "offline", TINY, f32], capture_output=True, text=True)
+            d = np.abs(np.array(ro.stdout.split(), float) - js["probs"]).max()
+            check(d < 1e-5, "short: analyze vs nn_offline_run on `emotion features` %.3g" % d)
+        else:
+            print("note: `emotion features` unavailable (%s); offline cross-check skipped" % rf.stderr.strip())
+
+        out = os.path.join(tmp, "out.json")
+        r = run(short_wav, "-o", out, env={"EMOTIOND_MODEL": TINY})
+        check(r.returncode == 0 and r.stdout == "" and json.load(open(out))["probs"] == js["probs"],
+              "EMOTIOND_MODEL + -o: rc %d %s" % (r.returncode, r.stderr))
+
+        errors = [
+            (run(short_wav, "--model", os.path.join(tmp, "none.emod")), 1, "none.emod: cannot open"),
+            (run(short_wav, "--model", short_wav), 1, "not an emotiond model file"),
+            (run(os.path.join(tmp, "missing.wav"), "--model", TINY), 1, "missing.wav"),
+            (run(short_wav, "--model", TINY, "--hop-out", "5"), 2, "--hop-out"),
+            (run(short_wav, "--model", TINY, "--hop-out", "1x"), 2, "--hop-out"),
+            (run("--model", TINY), 2, "missing input file"),
+            (run(short_wav, short_wav, "--model", TINY), 2, "one input file"),
+            (run(short_wav, "--bogus"), 2, "--bogus"),
+            (run(short_wav, env={"EMOTIOND_MODEL": os.path.join(tmp, "gone.emod")}), 1, "gone.emod"),
+        ]
+        tiny_wav = os.path.join(tmp, "tiny.wav")
+        write_wav(tiny_wav, 0.02)
+        errors.append((run(tiny_wav, "--model", TINY), 1, "too short"))
+        for i, (res, code, needle) in enumerate(errors):
+            one_line = res.stderr.count("\n") == 1 and res.stderr.startswith("emotion")
+            check(res.returncode == code and needle in res.stderr and one_line and res.stdout == "",
+                  "error case %d: rc %d (want %d), stderr %r (want %r)" % (i, res.returncode, code,
+                                                                           res.stderr, needle))
+    if failures:
+        print("%d failure(s)" % len(failures))
+        return 1
+    print("test_analyze: all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
