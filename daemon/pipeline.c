@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "events.h"
 #include "gate.h"
@@ -38,7 +39,20 @@ struct pipeline {
     uint64_t hops, seq;
     int speech;
     pipeline_result last;            /* the newest hop, for flush */
+    struct timespec hop_t0;          /* start of the current hop's work (for on_hop) */
 };
+
+static struct timespec now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+static double elapsed_s(struct timespec a, struct timespec b)
+{
+    return (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+}
 
 const char *pipeline_strerror(int code)
 {
@@ -223,11 +237,18 @@ static void on_logmel(void *user, const float *frame, int64_t index)
     } else {
         p->last_published = 0;
     }
+    if (p->cb.on_hop) {
+        /* the next hop's work starts now (its front-end share runs before its callback) */
+        struct timespec t1 = now_mono();
+        p->cb.on_hop(p->user, elapsed_s(p->hop_t0, t1));
+        p->hop_t0 = t1;
+    }
 }
 
 static int run_mono(pipeline *p, const float *in, size_t frames)
 {
     size_t n = 0;
+    if (p->cb.on_hop) p->hop_t0 = now_mono();
     if (dsp_resampler_process(p->rs, in, frames, p->mono, p->mono_cap, &n) < 0) return PIPELINE_EDSP;
     p->in_frames += (int64_t)frames;
     if (n && dsp_logmel_push(p->lm, p->mono, n, on_logmel, p) < 0) return PIPELINE_EDSP;
@@ -269,6 +290,7 @@ int pipeline_push(pipeline *p, const void *pcm, size_t frames)
 int pipeline_flush(pipeline *p)
 {
     size_t n = 0;
+    if (p->cb.on_hop) p->hop_t0 = now_mono();
     if (dsp_resampler_flush(p->rs, p->mono, p->mono_cap, &n) < 0) return PIPELINE_EDSP;
     if (n && dsp_logmel_push(p->lm, p->mono, n, on_logmel, p) < 0) return PIPELINE_EDSP;
     if (!p->last_published && p->hops > 0) {
@@ -319,3 +341,5 @@ double pipeline_in_rate(const pipeline *p) { return p->in_rate; }
 int pipeline_channels(const pipeline *p) { return p->channels; }
 uint64_t pipeline_hops(const pipeline *p) { return p->hops; }
 double pipeline_time(const pipeline *p) { return (double)p->in_frames / p->in_rate; }
+int64_t pipeline_in_frames(const pipeline *p) { return p->in_frames; }
+double pipeline_delay_s(const pipeline *p) { return dsp_resampler_delay(p->rs) / p->model_rate; }

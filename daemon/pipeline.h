@@ -122,6 +122,9 @@ typedef struct pipeline_callbacks {
     void (*on_event)(void *user, const pipeline_event *e);
     /* Every hop, only while pipeline_set_frames(p, 1): the log-mel frame. May be NULL. */
     void (*on_frame)(void *user, const float *logmel, int n_mels, int speech, double t);
+    /* Every hop, last: the processing time of the hop in seconds (resampling and front end
+     * share of the push, model, gate, smoothing, the callbacks above). May be NULL. */
+    void (*on_hop)(void *user, double seconds);
 } pipeline_callbacks;
 
 typedef struct pipeline pipeline;
@@ -148,7 +151,7 @@ int pipeline_flush(pipeline *p);
  * (same ranges as pipeline_config_check) and then change nothing. */
 int pipeline_set_publish_hz(pipeline *p, double hz);
 int pipeline_set_smoothing(pipeline *p, double alpha);
-/* Replaces gate and event settings (a SIGHUP reload); smoothing state is kept. */
+/* Replaces every setting (a SIGHUP reload); smoothing, gate and event state are kept. */
 int pipeline_set_config(pipeline *p, const pipeline_config *cfg, char *err, size_t errlen);
 /* Turns the per-hop on_frame callback on or off. */
 void pipeline_set_frames(pipeline *p, int on);
@@ -163,8 +166,11 @@ double pipeline_hop_rate(const pipeline *p);   /* hops per second (100 for 10 ms
 double pipeline_in_rate(const pipeline *p);
 int pipeline_channels(const pipeline *p);
 uint64_t pipeline_hops(const pipeline *p);     /* hops processed since new */
-/* Stream time (s) of everything pushed so far. */
+/* Stream time (s) of everything pushed so far, and the same in input frames. */
 double pipeline_time(const pipeline *p);
+int64_t pipeline_in_frames(const pipeline *p);
+/* Algorithmic delay of the resampler (s): a hop at stream time t holds input up to t - this. */
+double pipeline_delay_s(const pipeline *p);
 
 #ifdef __cplusplus
 }

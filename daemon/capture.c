@@ -1,0 +1,378 @@
+/* capture: see capture.h. */
+#include "capture.h"
+
+#include <alsa/asoundlib.h>
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <portaudio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define RING_SECONDS 3.0
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 10000
+#define WATCH_MS 500
+#define STALL_TICKS 4 /* callbacks silent for 2 s = the device is gone */
+
+struct capture {
+    uv_loop_t *loop;
+    uv_async_t async;        /* audio thread -> loop */
+    uv_timer_t retry;        /* reopen with backoff */
+    uv_timer_t watch;        /* stream health while running */
+    int open_handles;
+    capture_callbacks cb;
+    void *user;
+    void (*done)(void *user);
+    int closing;
+
+    char want_device[256];
+    double want_rate;
+    int want_channels;
+
+    int pa_ready;            /* Pa_Initialize succeeded and not yet terminated */
+    PaStream *stream;        /* NULL unless running */
+    ring *ring;              /* is malloc'd; replaced when a reopen needs another size */
+    double rate;
+    int channels;
+    char name[256];
+    int state;
+    unsigned backoff_ms;
+    uint64_t opens;
+
+    /* written by the audio thread */
+    atomic_uint_fast64_t callbacks;
+    atomic_uint_fast64_t pa_overflows;
+    uint64_t seen_callbacks;
+    int stall;
+    /* overruns of rings already replaced */
+    uint64_t old_over_frames, old_over_chunks;
+};
+
+static void quiet_alsa(const char *file, int line, const char *fn, int err, const char *fmt, ...)
+{
+    /* ALSA's library prints enumeration noise (unknown PCMs of the default config) straight to
+     * stderr; PortAudio's return codes carry what we need. */
+    (void)file; (void)line; (void)fn; (void)err; (void)fmt;
+}
+
+static int pa_callback(const void *input, void *output, unsigned long frames,
+                       const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags flags, void *user)
+{
+    capture *c = user;
+    (void)output;
+    if (input) {
+        double st = NAN;
+        if (ti) st = ti->inputBufferAdcTime != 0 ? ti->inputBufferAdcTime
+                   : ti->currentTime != 0 ? ti->currentTime : NAN;
+        ring_write(c->ring, input, (size_t)frames * (size_t)c->channels, st);
+    }
+    if (flags & paInputOverflow) atomic_fetch_add_explicit(&c->pa_overflows, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->callbacks, 1, memory_order_relaxed);
+    uv_async_send(&c->async);
+    return paContinue;
+}
+
+static void set_state(capture *c, int state, const char *msg)
+{
+    c->state = state;
+    if (c->cb.on_state) c->cb.on_state(c->user, state, msg);
+}
+
+static void pa_down(capture *c)
+{
+    if (c->stream) {
+        Pa_AbortStream(c->stream);
+        Pa_CloseStream(c->stream);
+        c->stream = NULL;
+    }
+    if (c->pa_ready) {
+        Pa_Terminate();
+        c->pa_ready = 0;
+    }
+}
+
+/* Index, exact name, or unique case-insensitive substring among input devices. */
+static int find_device(const char *want, char *err, size_t errlen)
+{
+    int n = Pa_GetDeviceCount();
+    if (n < 0) {
+        snprintf(err, errlen, "PortAudio: %s", Pa_GetErrorText(n));
+        return -1;
+    }
+    if (want[0] == '\0') {
+        int d = Pa_GetDefaultInputDevice();
+        if (d == paNoDevice) snprintf(err, errlen, "no default input device (%d devices seen)", n);
+        return d == paNoDevice ? -1 : d;
+    }
+    char *end;
+    long idx = strtol(want, &end, 10);
+    if (*want && *end == '\0') {
+        if (idx < 0 || idx >= n) {
+            snprintf(err, errlen, "device index %ld does not exist (%d devices; see --list-devices)", idx, n);
+            return -1;
+        }
+        const PaDeviceInfo *di = Pa_GetDeviceInfo((int)idx);
+        if (!di || di->maxInputChannels < 1) {
+            snprintf(err, errlen, "device %ld is not an input device", idx);
+            return -1;
+        }
+        return (int)idx;
+    }
+    int found = -1, matches = 0;
+    for (int i = 0; i < n; i++) {
+        const PaDeviceInfo *di = Pa_GetDeviceInfo(i);
+        if (di && di->maxInputChannels > 0 && !strcmp(di->name, want)) return i;
+    }
+    for (int i = 0; i < n; i++) {
+        const PaDeviceInfo *di = Pa_GetDeviceInfo(i);
+        if (di && di->maxInputChannels > 0 && strcasestr(di->name, want)) {
+            found = i;
+            matches++;
+        }
+    }
+    if (matches == 1) return found;
+    if (matches == 0)
+        snprintf(err, errlen, "no input device named '%s' (see --list-devices)", want);
+    else
+        snprintf(err, errlen, "'%s' matches %d input devices; give the exact name or index", want, matches);
+    return -1;
+}
+
+static int try_open(capture *c, char *err, size_t errlen)
+{
+    PaError pe;
+    if (!c->pa_ready) {
+        if ((pe = Pa_Initialize()) != paNoError) {
+            snprintf(err, errlen, "PortAudio initialisation: %s", Pa_GetErrorText(pe));
+            return -1;
+        }
+        c->pa_ready = 1;
+    }
+    int dev = find_device(c->want_device, err, errlen);
+    if (dev < 0) goto fail;
+    const PaDeviceInfo *di = Pa_GetDeviceInfo(dev);
+    int ch = c->want_channels ? c->want_channels : (di->maxInputChannels < 2 ? 1 : 2);
+    if (ch > di->maxInputChannels) {
+        snprintf(err, errlen, "device '%s' has %d input channels, %d asked", di->name, di->maxInputChannels, ch);
+        goto fail;
+    }
+    double rate = c->want_rate > 0 ? c->want_rate : di->defaultSampleRate;
+    if (!(rate >= 8000 && rate <= 192000)) {
+        snprintf(err, errlen, "device '%s' reports rate %g Hz; give --mic-rate", di->name, rate);
+        goto fail;
+    }
+    size_t need = (size_t)(RING_SECONDS * rate) * (size_t)ch;
+    if (!c->ring || ring_capacity(c->ring) < need || c->channels != ch) {
+        if (c->ring) {
+            c->old_over_frames += ring_overrun_frames(c->ring);
+            c->old_over_chunks += ring_overrun_chunks(c->ring);
+            ring_free(c->ring);
+        }
+        c->ring = ring_new(need, ch);
+        if (!c->ring) {
+            snprintf(err, errlen, "out of memory for the capture ring");
+            goto fail;
+        }
+    } else {
+        ring_reset(c->ring);
+    }
+    c->channels = ch;
+    c->rate = rate;
+    PaStreamParameters ip = { dev, ch, paFloat32, di->defaultLowInputLatency, NULL };
+    pe = Pa_OpenStream(&c->stream, &ip, NULL, rate, paFramesPerBufferUnspecified, paNoFlag,
+                       pa_callback, c);
+    if (pe != paNoError) {
+        c->stream = NULL;
+        snprintf(err, errlen, "cannot open '%s' at %g Hz x %d: %s", di->name, rate, ch, Pa_GetErrorText(pe));
+        goto fail;
+    }
+    if ((pe = Pa_StartStream(c->stream)) != paNoError) {
+        snprintf(err, errlen, "cannot start '%s': %s", di->name, Pa_GetErrorText(pe));
+        goto fail;
+    }
+    snprintf(c->name, sizeof c->name, "%s", di->name);
+    return 0;
+fail:
+    pa_down(c);
+    return -1;
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void schedule_retry(capture *c)
+{
+    if (c->closing) return;
+    uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
+}
+
+static void on_watch(uv_timer_t *t);
+
+static void attempt(capture *c)
+{
+    char err[512], msg[600];
+    if (c->state != CAPTURE_WAITING || c->opens > 0) set_state(c, CAPTURE_REOPENING, "reopening the input device");
+    if (try_open(c, err, sizeof err) == 0) {
+        c->opens++;
+        c->backoff_ms = BACKOFF_MIN_MS;
+        c->seen_callbacks = atomic_load(&c->callbacks);
+        c->stall = 0;
+        uv_timer_start(&c->watch, on_watch, WATCH_MS, WATCH_MS);
+        snprintf(msg, sizeof msg, "capturing from '%s' at %g Hz, %d channel%s", c->name, c->rate,
+                 c->channels, c->channels > 1 ? "s" : "");
+        set_state(c, CAPTURE_RUNNING, msg);
+        return;
+    }
+    snprintf(msg, sizeof msg, "%s; retrying in %.1f s", err, c->backoff_ms / 1000.0);
+    set_state(c, c->opens ? CAPTURE_LOST : CAPTURE_WAITING, msg);
+    schedule_retry(c);
+    c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    attempt(t->data);
+}
+
+static void lost(capture *c, const char *why)
+{
+    char msg[600];
+    uv_timer_stop(&c->watch);
+    pa_down(c);
+    c->backoff_ms = BACKOFF_MIN_MS;
+    snprintf(msg, sizeof msg, "input device '%s' lost: %s; reopening in %.1f s", c->name, why,
+             c->backoff_ms / 1000.0);
+    set_state(c, CAPTURE_LOST, msg);
+    schedule_retry(c);
+}
+
+static void on_watch(uv_timer_t *t)
+{
+    capture *c = t->data;
+    if (!c->stream) return;
+    PaError a = Pa_IsStreamActive(c->stream);
+    if (a != 1) {
+        lost(c, a < 0 ? Pa_GetErrorText(a) : "the stream stopped");
+        return;
+    }
+    uint64_t n = atomic_load_explicit(&c->callbacks, memory_order_relaxed);
+    if (n == c->seen_callbacks) {
+        if (++c->stall >= STALL_TICKS) lost(c, "no audio for 2 s");
+    } else {
+        c->stall = 0;
+        c->seen_callbacks = n;
+    }
+}
+
+static void on_async(uv_async_t *a)
+{
+    capture *c = a->data;
+    if (c->stream && c->cb.on_data) c->cb.on_data(c->user);
+}
+
+int capture_new(uv_loop_t *loop, const char *device, double rate, int channels,
+                const capture_callbacks *cb, void *user, capture **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    capture *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snd_lib_error_set_handler(quiet_alsa);
+    c->loop = loop;
+    c->cb = *cb;
+    c->user = user;
+    snprintf(c->want_device, sizeof c->want_device, "%s", device ? device : "");
+    c->want_rate = rate;
+    c->want_channels = channels;
+    c->state = CAPTURE_WAITING;
+    c->backoff_ms = BACKOFF_MIN_MS;
+    atomic_init(&c->callbacks, 0);
+    atomic_init(&c->pa_overflows, 0);
+    if (uv_async_init(loop, &c->async, on_async) < 0) {
+        snprintf(err, errlen, "uv_async_init failed");
+        free(c);
+        return -1;
+    }
+    uv_timer_init(loop, &c->retry);
+    uv_timer_init(loop, &c->watch);
+    c->async.data = c->retry.data = c->watch.data = c;
+    *out = c;
+    return 0;
+}
+
+void capture_start(capture *c)
+{
+    attempt(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    capture *c = h->data;
+    if (--c->open_handles > 0) return;
+    void (*done)(void *) = c->done;
+    void *user = c->user;
+    ring_free(c->ring);
+    free(c);
+    if (done) done(user);
+}
+
+void capture_close(capture *c, void (*done)(void *user))
+{
+    c->closing = 1;
+    c->done = done;
+    pa_down(c); /* joins the audio thread: no callback runs after this */
+    c->open_handles = 3;
+    uv_close((uv_handle_t *)&c->async, on_handle_closed);
+    uv_close((uv_handle_t *)&c->retry, on_handle_closed);
+    uv_close((uv_handle_t *)&c->watch, on_handle_closed);
+}
+
+int capture_state(const capture *c) { return c->state; }
+ring *capture_ring(capture *c) { return c->ring; }
+double capture_rate(const capture *c) { return c->rate; }
+int capture_channels(const capture *c) { return c->channels; }
+const char *capture_device_name(const capture *c) { return c->name[0] ? c->name : c->want_device; }
+uint64_t capture_opens(const capture *c) { return c->opens; }
+
+double capture_now(const capture *c)
+{
+    return c->stream ? Pa_GetStreamTime(c->stream) : NAN;
+}
+
+uint64_t capture_overrun_frames(const capture *c)
+{
+    return c->old_over_frames + (c->ring ? ring_overrun_frames(c->ring) : 0);
+}
+
+uint64_t capture_overrun_chunks(const capture *c)
+{
+    return c->old_over_chunks + (c->ring ? ring_overrun_chunks(c->ring) : 0) +
+           atomic_load_explicit(&c->pa_overflows, memory_order_relaxed);
+}
+
+int capture_list_devices(FILE *f)
+{
+    snd_lib_error_set_handler(quiet_alsa);
+    PaError pe = Pa_Initialize();
+    if (pe != paNoError) {
+        fprintf(stderr, "<3>PortAudio initialisation: %s\n", Pa_GetErrorText(pe));
+        return -1;
+    }
+    int n = Pa_GetDeviceCount(), inputs = 0, def = Pa_GetDefaultInputDevice();
+    fprintf(f, "%-5s %-50s %-12s %8s %10s\n", "index", "name", "host API", "channels", "rate");
+    for (int i = 0; i < n; i++) {
+        const PaDeviceInfo *di = Pa_GetDeviceInfo(i);
+        if (!di || di->maxInputChannels < 1) continue;
+        const PaHostApiInfo *hi = Pa_GetHostApiInfo(di->hostApi);
+        fprintf(f, "%-5d %-50s %-12s %8d %10.0f%s\n", i, di->name, hi ? hi->name : "?",
+                di->maxInputChannels, di->defaultSampleRate, i == def ? "  (default)" : "");
+        inputs++;
+    }
+    if (inputs == 0) fprintf(f, "(no input devices)\n");
+    Pa_Terminate();
+    return inputs;
+}

@@ -1,0 +1,669 @@
+/* emotiond: the daemon. main() reads as its steps: settings, logging, model, server, input,
+ * signals, READY; then the loop; then the shutdown order of STYLE.md. Publishing (encode once,
+ * fan out, JSON lines), status, the sidecar streams, SIGHUP reload and the watchdog live here;
+ * the sources (microphone, file, stdin) are in input.c. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "log.h"
+
+void openblas_set_num_threads(int num_threads);
+
+static const double hop_le[APP_HIST_BUCKETS] = { 25e-6, 50e-6, 100e-6, 200e-6, 300e-6, 500e-6,
+                                                 1e-3, 2e-3, 3e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3 };
+static const double lat_le[APP_HIST_BUCKETS] = { 5e-3, 10e-3, 15e-3, 20e-3, 25e-3, 30e-3, 40e-3,
+                                                 50e-3, 75e-3, 100e-3, 150e-3, 250e-3, 500e-3, 1.0 };
+
+uint64_t app_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void app_hist_add(app_hist *h, double v)
+{
+    int i = 0;
+    while (i < APP_HIST_BUCKETS && v > h->le[i]) i++;
+    h->counts[i]++;
+    h->sum += v;
+    h->n++;
+    if (v > h->max) h->max = v;
+}
+
+/* Quantile from the histogram, linear within a bucket; seconds, or -1 when empty. */
+static double hist_quantile(const app_hist *h, double q)
+{
+    if (h->n == 0) return -1;
+    double want = q * (double)h->n, acc = 0;
+    for (int i = 0; i <= APP_HIST_BUCKETS; i++) {
+        if (acc + (double)h->counts[i] >= want && h->counts[i] > 0) {
+            double lo = i ? h->le[i - 1] : 0, hi = i < APP_HIST_BUCKETS ? h->le[i] : h->max;
+            return lo + (hi - lo) * (want - acc) / (double)h->counts[i];
+        }
+        acc += (double)h->counts[i];
+    }
+    return h->max;
+}
+
+/* ---- publishing ------------------------------------------------------------------------ */
+
+static char *msg_buf(app *a, size_t *cap)
+{
+    if (a->srv) {
+        char *b = server_publish_buf(a->srv, cap);
+        if (b) return b;
+    }
+    *cap = sizeof a->msg;
+    return a->msg;
+}
+
+/* Sends what was encoded into msg_buf's buffer: one broadcast and, if asked, one JSON line. */
+static void msg_commit(app *a, unsigned kind, char *buf, int len, const char *what)
+{
+    if (len < 0) {
+        log_msg(LOG_WARNING, "could not encode %s: %s", what, proto_strerror(len));
+        return;
+    }
+    if (a->cfg.json_lines == 1 && kind != PROTO_STREAM_FRAMES) {
+        buf[len] = '\n';
+        if (fwrite(buf, 1, (size_t)len + 1, stdout) != (size_t)len + 1 && !a->stopping)
+            log_msg(LOG_WARNING, "stdout: %s", strerror(errno));
+        if (!a->cfg.fast) fflush(stdout);
+        buf[len] = '\0';
+    }
+    if (a->srv && buf != a->msg) server_publish_commit(a->srv, kind, (size_t)len);
+    else if (a->srv) server_publish(a->srv, kind, buf, (size_t)len);
+}
+
+static void main_on_posteriors(void *user, const pipeline_result *r)
+{
+    app *a = user;
+    size_t cap;
+    char *b = msg_buf(a, &cap);
+    proto_posteriors m = { a->seq++, a->t_offset + r->t, wall_ms(), a->labels, r->probs,
+                           r->n_labels, r->speech, r->top, r->conf };
+    msg_commit(a, PROTO_STREAM_POSTERIORS, b, proto_encode_posteriors(&m, b, cap - 1), "posteriors");
+
+    /* Capture-to-publish latency: the ADC time of the newest input sample this hop holds. */
+    if (a->cap && capture_state(a->cap) == CAPTURE_RUNNING) {
+        int64_t f = (int64_t)llround((r->t - pipeline_delay_s(a->pipe)) * a->main_rate) - 1 + a->ring_off;
+        double st = ring_stamp_for(capture_ring(a->cap), f < 0 ? 0 : f, a->main_rate);
+        double now = capture_now(a->cap);
+        if (isfinite(st) && isfinite(now) && now >= st) app_hist_add(&a->lat_hist, now - st);
+    }
+    /* the frames stream runs only while somebody watches it */
+    if (a->srv) pipeline_set_frames(a->pipe, server_subscribers(a->srv, PROTO_STREAM_FRAMES) > 0);
+}
+
+static void main_on_event(void *user, const pipeline_event *e)
+{
+    app *a = user;
+    size_t cap;
+    char *b = msg_buf(a, &cap);
+    proto_event m = { a->seq, a->t_offset + e->t, wall_ms(), a->labels[e->label],
+                      e->state == PIPELINE_ONSET ? PROTO_ONSET : PROTO_OFFSET, e->held_s, e->prob };
+    log_msg(LOG_DEBUG, "event %s %s at %.2f s (held %.2f s)", m.label,
+            m.state == PROTO_ONSET ? "onset" : "offset", m.t, m.held_s);
+    msg_commit(a, PROTO_STREAM_EVENTS, b, proto_encode_event(&m, b, cap - 1), "event");
+}
+
+static void main_on_frame(void *user, const float *logmel, int n_mels, int speech, double t)
+{
+    app *a = user;
+    if (n_mels > 512) return;
+    if (a->frame_n == 0) a->frame_t0 = a->t_offset + t;
+    memcpy(a->frame_batch + (size_t)a->frame_n * (size_t)n_mels, logmel, (size_t)n_mels * sizeof(float));
+    a->frame_gate[a->frame_n] = (float)speech;
+    if (++a->frame_n < APP_FRAME_BATCH) return;
+    size_t cap;
+    char *b = msg_buf(a, &cap);
+    /* ln-power range of speech through the front end: -20 (quiet) .. 5 (loud) */
+    proto_frames m = { a->frame_seq, a->frame_t0, a->frame_n, n_mels, a->frame_batch, -20.0f, 5.0f,
+                       a->frame_gate };
+    msg_commit(a, PROTO_STREAM_FRAMES, b, proto_encode_frames(&m, b, cap - 1), "frames");
+    a->frame_seq += (uint64_t)a->frame_n;
+    a->frame_n = 0;
+}
+
+static void main_on_hop(void *user, double s)
+{
+    app *a = user;
+    a->hops_total++;
+    app_hist_add(&a->hop_hist, s);
+}
+
+static const pipeline_callbacks main_cb = { main_on_posteriors, main_on_event, main_on_frame,
+                                            main_on_hop };
+
+void app_publish_status(app *a)
+{
+    server_stats ss = { 0 };
+    if (a->srv) server_get_stats(a->srv, &ss);
+    size_t cap;
+    char *b = msg_buf(a, &cap);
+    proto_status m = {
+        a->t_offset + (a->pipe ? pipeline_time(a->pipe) : 0), wall_ms(), a->dev_state,
+        a->input.device, a->hops_total, a->cap ? capture_overrun_chunks(a->cap) : 0, ss.drops,
+        ss.subscribers, ss.sidecars,
+        a->hop_hist.n ? 1e3 * hist_quantile(&a->hop_hist, 0.5) : -1,
+        a->hop_hist.n ? 1e3 * hist_quantile(&a->hop_hist, 0.99) : -1,
+        a->hop_hist.n ? 1e3 * a->hop_hist.max : -1,
+        a->lat_hist.n ? 1e3 * hist_quantile(&a->lat_hist, 0.5) : -1,
+        a->lat_hist.n ? 1e3 * hist_quantile(&a->lat_hist, 0.99) : -1 };
+    msg_commit(a, PROTO_STREAM_STATUS, b, proto_encode_status(&m, b, cap - 1), "status");
+}
+
+static void send_hello(app *a, int broadcast)
+{
+    const pipeline_config *pc = a->pipe ? pipeline_get_config(a->pipe) : &a->cfg.pipe;
+    const dsp_params *fp = nn_model_features(a->model);
+    proto_hello h = { EMOTIOND_VERSION, nn_model_id(a->model), a->labels, a->n_labels,
+                      1000.0 * fp->hop_length / fp->sample_rate, pc->publish_hz, pc->smoothing,
+                      a->input, PROTO_STREAMS_DEFAULT };
+    if (a->srv) {
+        int rc = server_set_hello(a->srv, &h, broadcast);
+        if (rc < 0) log_msg(LOG_ERR, "hello refused: %s", proto_strerror(rc));
+    }
+    if (a->cfg.json_lines == 1) {
+        int len = proto_encode_hello(&h, a->msg, sizeof a->msg - 1);
+        if (len > 0) {
+            fwrite(a->msg, 1, (size_t)len, stdout);
+            fputc('\n', stdout);
+            fflush(stdout);
+        }
+    }
+}
+
+void app_set_state(app *a, int state, const char *msg)
+{
+    int changed = state != a->dev_state;
+    a->dev_state = state;
+    if (msg) log_msg(state == PROTO_DEV_RUNNING || state == PROTO_DEV_ENDED ? LOG_INFO : LOG_WARNING, "%s", msg);
+    if (msg) sd_notifyf(0, "STATUS=%s", msg);
+    if (changed) app_publish_status(a);
+}
+
+static void set_labels(app *a)
+{
+    a->n_labels = nn_model_n_labels(a->model);
+    for (int i = 0; i < a->n_labels && i < PIPELINE_MAX_LABELS; i++) a->labels[i] = nn_model_label(a->model, i);
+}
+
+int app_make_main_pipeline(app *a, double rate, int channels, enum pipeline_format fmt,
+                           char *err, size_t errlen)
+{
+    pipeline *np;
+    int rc = pipeline_new(a->model, rate, channels, fmt, &a->cfg.pipe, &main_cb, a, 0, &np, err, errlen);
+    if (rc < 0) return rc;
+    if (a->pipe) {
+        a->t_offset += pipeline_time(a->pipe);
+        pipeline_free(a->pipe);
+    }
+    a->pipe = np;
+    a->main_rate = rate;
+    a->main_channels = channels;
+    a->main_fmt = fmt;
+    a->ring_off = a->ring_read;
+    a->frame_n = 0;
+    a->input.rate = rate;
+    a->input.channels = channels;
+    send_hello(a, 1);
+    return 0;
+}
+
+/* ---- sidecars -------------------------------------------------------------------------- */
+
+static void side_on_posteriors(void *user, const pipeline_result *r)
+{
+    app_sidecar *s = user;
+    app *a = s->app;
+    proto_posteriors m = { s->seq++, s->t_offset + r->t, wall_ms(), a->labels, r->probs,
+                           r->n_labels, r->speech, r->top, r->conf };
+    int len = proto_encode_posteriors(&m, a->msg, sizeof a->msg);
+    if (len > 0) server_send_to(s->conn, PROTO_STREAM_POSTERIORS, a->msg, (size_t)len);
+}
+
+static void side_on_event(void *user, const pipeline_event *e)
+{
+    app_sidecar *s = user;
+    app *a = s->app;
+    proto_event m = { s->seq, s->t_offset + e->t, wall_ms(), a->labels[e->label],
+                      e->state == PIPELINE_ONSET ? PROTO_ONSET : PROTO_OFFSET, e->held_s, e->prob };
+    int len = proto_encode_event(&m, a->msg, sizeof a->msg);
+    if (len > 0) server_send_to(s->conn, PROTO_STREAM_EVENTS, a->msg, (size_t)len);
+}
+
+static const pipeline_callbacks side_cb = { side_on_posteriors, side_on_event, NULL, NULL };
+
+static int side_pipeline(app *a, app_sidecar *s, nn_model *m, const pipeline_config *pc,
+                         pipeline **out, char *err, size_t errlen)
+{
+    int fmt = s->audio.u.audio.format == PROTO_PCM_F32LE ? PIPELINE_F32LE : PIPELINE_S16LE;
+    (void)a;
+    return pipeline_new(m, s->audio.u.audio.rate, s->audio.u.audio.channels, fmt, pc, &side_cb, s,
+                        0, out, err, errlen);
+}
+
+static int on_sidecar_open(void *user, server_conn *c, const proto_cmd *audio, void **stream,
+                           char *err, size_t errlen)
+{
+    app *a = user;
+    app_sidecar *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return PROTO_EINTERNAL;
+    }
+    s->app = a;
+    s->conn = c;
+    s->audio = *audio;
+    if (side_pipeline(a, s, a->model, &a->cfg.pipe, &s->pipe, err, errlen) < 0) {
+        free(s);
+        return PROTO_ERANGE;
+    }
+    s->next = a->sidecars;
+    a->sidecars = s;
+    *stream = s;
+    log_msg(LOG_INFO, "sidecar #%llu: %s %d Hz x %d", (unsigned long long)server_conn_id(c),
+            audio->u.audio.format == PROTO_PCM_F32LE ? "f32le" : "s16le", audio->u.audio.rate,
+            audio->u.audio.channels);
+    return 0;
+}
+
+static void on_sidecar_audio(void *user, server_conn *c, void *stream, const void *pcm, size_t frames)
+{
+    app_sidecar *s = stream;
+    (void)user;
+    (void)c;
+    if (pipeline_push(s->pipe, pcm, frames) == PIPELINE_EINPUT) {
+        const char *e = "NaN or Inf samples: chunk dropped";
+        char buf[256];
+        int len = proto_encode_error(PROTO_ERANGE, e, "audio", NULL, buf, sizeof buf);
+        if (len > 0) server_send_to(s->conn, 0, buf, (size_t)len);
+    }
+}
+
+static void on_sidecar_close(void *user, server_conn *c, void *stream)
+{
+    app *a = user;
+    app_sidecar *s = stream;
+    (void)c;
+    for (app_sidecar **pp = &a->sidecars; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    pipeline_free(s->pipe);
+    free(s);
+}
+
+static int on_command(void *user, server_conn *c, void *stream, const proto_cmd *cmd, char *err,
+                      size_t errlen)
+{
+    app *a = user;
+    app_sidecar *s = stream;
+    pipeline *p = s ? s->pipe : a->pipe;
+    (void)c;
+    if (!p) {
+        snprintf(err, errlen, "no input running yet");
+        return PROTO_ESTATE;
+    }
+    int rc = 0;
+    if (cmd->type == PROTO_CMD_RATE) rc = pipeline_set_publish_hz(p, cmd->u.rate.hz);
+    else if (cmd->type == PROTO_CMD_SMOOTHING) rc = pipeline_set_smoothing(p, cmd->u.smoothing.alpha);
+    else {
+        snprintf(err, errlen, "command not handled by the daemon");
+        return PROTO_ETYPE;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "value out of range");
+        return PROTO_ERANGE;
+    }
+    if (!s) send_hello(a, 1); /* everybody shares the main stream: tell them its new rates */
+    return 0;
+}
+
+static void on_stats(void *user, server_daemon_stats *o)
+{
+    app *a = user;
+    memset(o, 0, sizeof *o);
+    o->state = a->dev_state;
+    o->input = a->input_desc;
+    o->model = nn_model_id(a->model);
+    o->uptime_s = (double)(app_now_ns() - a->start_mono_ns) / 1e9;
+    o->hops = a->hops_total;
+    o->overruns = a->cap ? capture_overrun_chunks(a->cap) : 0;
+    o->hop = (server_histogram){ APP_HIST_BUCKETS, a->hop_hist.le, a->hop_hist.counts, a->hop_hist.sum };
+    o->latency = (server_histogram){ a->lat_hist.n ? APP_HIST_BUCKETS : 0, a->lat_hist.le,
+                                     a->lat_hist.counts, a->lat_hist.sum };
+}
+
+/* ---- reload ---------------------------------------------------------------------------- */
+
+static void reload(app *a)
+{
+    config nc;
+    char err[1024], path[CONFIG_PATH_MAX];
+    nn_model *nm = NULL;
+    pipeline *np = NULL;
+    log_msg(LOG_INFO, "SIGHUP: reloading settings and model");
+    sd_notify(0, "RELOADING=1\nSTATUS=reloading");
+    if (config_load(&nc, a->argc, a->argv, err, sizeof err) < 0) {
+        log_msg(LOG_ERR, "reload refused: %s; keeping the running settings and model", err);
+        goto done;
+    }
+    if (!config_model_path(&nc, path, sizeof path, err, sizeof err)) {
+        log_msg(LOG_ERR, "reload refused: %s; keeping the running model", err);
+        goto done;
+    }
+    if (nn_model_load_file(path, &nm, err, sizeof err) < 0) {
+        log_msg(LOG_ERR, "reload refused: model %s: %s; keeping %s", path, err, nn_model_id(a->model));
+        goto done;
+    }
+    if (nn_model_n_labels(nm) > PIPELINE_MAX_LABELS) {
+        log_msg(LOG_ERR, "reload refused: model %s has %d labels, at most %d", path,
+                nn_model_n_labels(nm), PIPELINE_MAX_LABELS);
+        goto fail;
+    }
+    /* Build every new stream before touching the old ones: all or nothing. */
+    if (a->pipe && pipeline_new(nm, a->main_rate, a->main_channels, a->main_fmt, &nc.pipe, &main_cb,
+                                a, 0, &np, err, sizeof err) < 0) {
+        log_msg(LOG_ERR, "reload refused: %s", err);
+        goto fail;
+    }
+    int n_side = 0;
+    for (app_sidecar *s = a->sidecars; s; s = s->next) n_side++;
+    pipeline **sp = calloc((size_t)n_side + 1, sizeof *sp);
+    int i = 0, ok = sp != NULL;
+    for (app_sidecar *s = a->sidecars; ok && s; s = s->next, i++)
+        ok = side_pipeline(a, s, nm, &nc.pipe, &sp[i], err, sizeof err) == 0;
+    if (!ok) {
+        log_msg(LOG_ERR, "reload refused: sidecar stream: %s", sp ? err : "out of memory");
+        for (int k = 0; sp && k < n_side; k++) pipeline_free(sp[k]);
+        free(sp);
+        pipeline_free(np);
+        goto fail;
+    }
+    /* Commit. Settings that need a restart keep their running values. */
+    if (strcmp(nc.listen_host, a->cfg.listen_host) || nc.listen_port != a->cfg.listen_port ||
+        strcmp(nc.token, a->cfg.token) || strcmp(nc.origins, a->cfg.origins) ||
+        nc.input != a->cfg.input || strcmp(nc.device, a->cfg.device) || strcmp(nc.file, a->cfg.file) ||
+        nc.max_subscribers != a->cfg.max_subscribers || nc.max_sidecars != a->cfg.max_sidecars)
+        log_msg(LOG_WARNING, "reload: listen address, token, origins, limits and input change only on restart");
+    a->cfg.pipe = nc.pipe;
+    a->cfg.log_level = nc.log_level;
+    snprintf(a->cfg.model, sizeof a->cfg.model, "%s", nc.model);
+    log_set_level(nc.log_level);
+    i = 0;
+    for (app_sidecar *s = a->sidecars; s; s = s->next, i++) {
+        s->t_offset += pipeline_time(s->pipe);
+        pipeline_free(s->pipe);
+        s->pipe = sp[i];
+    }
+    free(sp);
+    if (a->pipe) {
+        a->t_offset += pipeline_time(a->pipe);
+        pipeline_free(a->pipe);
+        a->pipe = np;
+        a->ring_off = a->ring_read;
+        a->frame_n = 0;
+    }
+    nn_model_free(a->model);
+    a->model = nm;
+    snprintf(a->model_path, sizeof a->model_path, "%s", path);
+    set_labels(a);
+    send_hello(a, 1);
+    log_msg(LOG_INFO, "reloaded: model %s (%s)", nn_model_id(a->model), path);
+    goto done;
+fail:
+    nn_model_free(nm);
+done:
+    sd_notify(0, "READY=1\nSTATUS=running");
+}
+
+/* ---- signals, timers, shutdown ---------------------------------------------------------- */
+
+static void on_closed(uv_handle_t *h)
+{
+    app *a = h->data;
+    a->handles_open--;
+}
+
+static void close_handle(app *a, uv_handle_t *h)
+{
+    if (!uv_is_closing(h)) {
+        h->data = a;
+        uv_close(h, on_closed);
+    }
+}
+
+static void begin_shutdown(app *a, int code, const char *why)
+{
+    if (a->stopping) return;
+    a->stopping = 1;
+    a->exit_code = code;
+    log_msg(LOG_INFO, "shutting down: %s", why);
+    sd_notify(0, "STOPPING=1");
+    input_stop(a); /* drains what was captured, then closes the source */
+    if (a->srv) server_stop(a->srv);
+    uv_handle_t *hs[] = { (uv_handle_t *)&a->sig_term, (uv_handle_t *)&a->sig_int,
+                          (uv_handle_t *)&a->sig_hup, (uv_handle_t *)&a->watchdog,
+                          (uv_handle_t *)&a->status_timer, (uv_handle_t *)&a->end_timer };
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) close_handle(a, hs[i]);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    app *a = s->data;
+    if (signum == SIGHUP) reload(a);
+    else begin_shutdown(a, 0, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    app_publish_status(t->data);
+}
+
+static void on_end_timer(uv_timer_t *t)
+{
+    begin_shutdown(t->data, 0, "end of input");
+}
+
+void app_input_ended(app *a)
+{
+    if (a->ended || a->stopping) return;
+    a->ended = 1;
+    if (a->pipe) pipeline_flush(a->pipe);
+    if (a->cfg.json_lines == 1) fflush(stdout);
+    app_set_state(a, PROTO_DEV_ENDED, "end of input");
+    /* Leave the server a moment to write the last messages to subscribers. */
+    if (a->cfg.exit_at_end) uv_timer_start(&a->end_timer, on_end_timer, 200, 0);
+}
+
+static void start_timers(app *a)
+{
+    uv_signal_t *sigs[] = { &a->sig_term, &a->sig_int, &a->sig_hup };
+    int nums[] = { SIGTERM, SIGINT, SIGHUP };
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&a->loop, sigs[i]);
+        sigs[i]->data = a;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+    }
+    uv_timer_init(&a->loop, &a->watchdog);
+    uv_timer_init(&a->loop, &a->status_timer);
+    uv_timer_init(&a->loop, &a->end_timer);
+    a->watchdog.data = a->status_timer.data = a->end_timer.data = a;
+    a->handles_open = 6;
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+        uint64_t ms = usec / 2000;
+        uv_timer_start(&a->watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+        log_msg(LOG_DEBUG, "watchdog heartbeat every %llu ms", (unsigned long long)ms);
+    }
+    uv_timer_start(&a->status_timer, on_status_timer, 2000, 2000);
+}
+
+static int check_config(app *a)
+{
+    char err[1024], path[CONFIG_PATH_MAX];
+    nn_model *m;
+    if (!config_model_path(&a->cfg, path, sizeof path, err, sizeof err)) {
+        fprintf(stderr, "emotiond: %s\n", err);
+        return 1;
+    }
+    if (nn_model_load_file(path, &m, err, sizeof err) < 0) {
+        fprintf(stderr, "emotiond: model %s: %s\n", path, err);
+        return 1;
+    }
+    printf("OK: model %s (%s, %d labels), listen %s:%d, publish %g Hz\n", nn_model_id(m), path,
+           nn_model_n_labels(m), a->cfg.listen_host, a->cfg.listen_port, a->cfg.pipe.publish_hz);
+    nn_model_free(m);
+    return 0;
+}
+
+static int start_server(app *a, char *err, size_t errlen)
+{
+    server_config sc;
+    server_callbacks cb = { on_sidecar_open, on_sidecar_audio, on_sidecar_close, on_command, on_stats };
+    char www[CONFIG_PATH_MAX];
+    server_config_default(&sc);
+    sc.address = a->cfg.listen_host;
+    sc.port = a->cfg.listen_port;
+    sc.max_subscribers = a->cfg.max_subscribers;
+    sc.max_sidecars = a->cfg.max_sidecars;
+    sc.max_command = a->cfg.max_message < PROTO_MAX_COMMAND ? a->cfg.max_message : PROTO_MAX_COMMAND;
+    if (a->cfg.max_message > sc.max_audio) sc.max_audio = a->cfg.max_message;
+    sc.token = a->cfg.token;
+    sc.origins = a->cfg.origins;
+    if (a->cfg.web_root[0]) snprintf(www, sizeof www, "%s", a->cfg.web_root);
+    else if (access(EMOTIOND_WEBDIR "/index.html", R_OK) == 0) snprintf(www, sizeof www, "%s", EMOTIOND_WEBDIR);
+    else snprintf(www, sizeof www, "%s/web", EMOTIOND_SRCDIR);
+    sc.www_dir = www;
+    if (!config_host_is_loopback(a->cfg.listen_host) && !a->cfg.token[0])
+        log_msg(LOG_WARNING, "listening on %s without a token: anyone who can reach it sees the posteriors",
+                a->cfg.listen_host);
+    int rc = server_new(&a->loop, &sc, &cb, a, &a->srv, err, errlen);
+    if (rc < 0) return rc;
+    log_msg(LOG_INFO, "listening on http://%s%s%s:%d/ (dashboard), ws://…/ws",
+            strchr(a->cfg.listen_host, ':') ? "[" : "", a->cfg.listen_host,
+            strchr(a->cfg.listen_host, ':') ? "]" : "", server_port(a->srv));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static app A;
+    app *a = &A;
+    char err[1024];
+
+    /* 1. settings */
+    a->argc = argc;
+    a->argv = argv;
+    int rc = config_load(&a->cfg, argc, argv, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "emotiond: %s\n", err);
+        return rc == -2 ? 2 : 1;
+    }
+    switch (a->cfg.action) {
+    case CONFIG_HELP: config_print_help(argv[0]); return 0;
+    case CONFIG_VERSION: printf("emotiond %s\n", EMOTIOND_VERSION); return 0;
+    case CONFIG_LIST_DEVICES: return capture_list_devices(stdout) < 0;
+    case CONFIG_CHECK: return check_config(a);
+    default: break;
+    }
+    if (a->cfg.json_lines < 0) a->cfg.json_lines = a->cfg.input == CONFIG_INPUT_STDIN;
+
+    /* 2. logging, process-wide settings */
+    log_set_level(a->cfg.log_level);
+    openblas_set_num_threads(1); /* the model runs on the loop thread; no BLAS thread pool */
+    for (int i = 0; i < APP_HIST_BUCKETS; i++) {
+        a->hop_hist.le[i] = hop_le[i];
+        a->lat_hist.le[i] = lat_le[i];
+    }
+    a->start_mono_ns = app_now_ns();
+    a->dev_state = PROTO_DEV_WAITING;
+
+    /* 3. model */
+    if (!config_model_path(&a->cfg, a->model_path, sizeof a->model_path, err, sizeof err)) {
+        log_msg(LOG_ERR, "%s", err);
+        return 1;
+    }
+    if (nn_model_load_file(a->model_path, &a->model, err, sizeof err) < 0) {
+        log_msg(LOG_ERR, "model %s: %s", a->model_path, err);
+        return 1;
+    }
+    if (nn_model_n_labels(a->model) > PIPELINE_MAX_LABELS) {
+        log_msg(LOG_ERR, "model %s has %d labels, at most %d", a->model_path, nn_model_n_labels(a->model),
+                PIPELINE_MAX_LABELS);
+        return 1;
+    }
+    set_labels(a);
+    log_msg(LOG_INFO, "emotiond %s: model %s (%s)", EMOTIOND_VERSION, nn_model_id(a->model), a->model_path);
+
+    /* 4. loop, server */
+    if (uv_loop_init(&a->loop) < 0) {
+        log_msg(LOG_ERR, "uv_loop_init failed");
+        return 1;
+    }
+    if (a->cfg.listen_port > 0 && (rc = start_server(a, err, sizeof err)) < 0) {
+        log_msg(LOG_ERR, "%s", err);
+        nn_model_free(a->model);
+        uv_loop_close(&a->loop);
+        return 1;
+    }
+
+    /* 5. signals and timers, then the input (which may end at once with --fast) */
+    start_timers(a);
+    if (input_start(a, err, sizeof err) < 0) {
+        log_msg(LOG_ERR, "%s", err);
+        begin_shutdown(a, 1, "input failed");
+    } else {
+        send_hello(a, 0);
+        /* 6. READY once listeners are up and the input is started */
+        sd_notifyf(0, "READY=1\nSTATUS=%s", a->dev_state == PROTO_DEV_RUNNING ? "running" : "waiting for input");
+    }
+
+    /* 7. run; begin_shutdown closes everything and the loop returns */
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+
+    /* 8. free after the loop has run the closes; uv_loop_close must succeed */
+    server_free(a->srv);
+    pipeline_free(a->pipe);
+    while (a->sidecars) {
+        app_sidecar *s = a->sidecars;
+        a->sidecars = s->next;
+        pipeline_free(s->pipe);
+        free(s);
+    }
+    nn_model_free(a->model);
+    free(a->drain);
+    if (a->cfg.json_lines == 1) fflush(stdout);
+    rc = uv_loop_close(&a->loop);
+    if (rc != 0) {
+        log_msg(LOG_ERR, "loop did not close cleanly: %s", uv_strerror(rc));
+        return 1;
+    }
+    log_msg(LOG_INFO, "stopped");
+    return a->exit_code;
+}

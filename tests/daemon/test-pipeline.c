@@ -1,0 +1,250 @@
+/* pipeline with the tiny test model (tests/fixtures/tiny.emod) on generated signals:
+ * chunking invariance, publish rate, s16/f32 equivalence, gate-off parity with the model,
+ * silence -> speech:false and near-uniform probs, NaN refusal, flush, and no allocation
+ * per hop (malloc is wrapped and counted while pushing). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "pipeline.h"
+
+/* ---- counting allocator: glibc's malloc under the wrap ---- */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+static int counting;
+static long allocs;
+void *malloc(size_t n) { if (counting) allocs++; return __libc_malloc(n); }
+void *calloc(size_t a, size_t b) { if (counting) allocs++; return __libc_calloc(a, b); }
+void *realloc(void *p, size_t n) { if (counting) allocs++; return __libc_realloc(p, n); }
+
+static nn_model *model;
+
+#define MAXR 2000
+struct rec {
+    int n;
+    pipeline_result r[MAXR];
+    float probs[MAXR][PIPELINE_MAX_LABELS];
+    float raw[MAXR][PIPELINE_MAX_LABELS];
+    int events, hops;
+};
+
+static void on_post(void *user, const pipeline_result *r)
+{
+    struct rec *x = user;
+    if (x->n >= MAXR) return;
+    x->r[x->n] = *r;
+    memcpy(x->probs[x->n], r->probs, (size_t)r->n_labels * sizeof(float));
+    memcpy(x->raw[x->n], r->raw, (size_t)r->n_labels * sizeof(float));
+    x->n++;
+}
+static void on_event(void *user, const pipeline_event *e) { (void)e; ((struct rec *)user)->events++; }
+static void on_hop(void *user, double s) { (void)s; ((struct rec *)user)->hops++; }
+static const pipeline_callbacks cbs = { on_post, on_event, NULL, on_hop };
+
+static float *tone_bursts(size_t n, double rate, int ch)
+{
+    float *x = calloc(n * (size_t)ch, sizeof *x);
+    uint32_t s = 7;
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)i / rate;
+        double env = fmod(t, 0.5) < 0.3 ? 1.0 : 0.0;
+        s = s * 1664525u + 1013904223u;
+        double v = env * 0.2 * (sin(2 * M_PI * 180 * t) + 0.5 * sin(2 * M_PI * 360 * t) +
+                                0.3 * sin(2 * M_PI * 1100 * t)) + 1e-4 * ((s >> 8) / 16777216.0 - 0.5);
+        for (int c = 0; c < ch; c++) x[i * (size_t)ch + (size_t)c] = (float)v;
+    }
+    return x;
+}
+
+static pipeline *make(double rate, int ch, enum pipeline_format f, const pipeline_config *c, struct rec *x)
+{
+    pipeline *p = NULL;
+    char err[256];
+    int rc = pipeline_new(model, rate, ch, f, c, &cbs, x, 1024, &p, err, sizeof err);
+    CHECKF(rc == 0, "%s", err);
+    return p;
+}
+
+static void chunking_and_rate(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    size_t n = 48000 * 3;
+    float *x = tone_bursts(n, 48000, 2);
+    static struct rec a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    pipeline *pa = make(48000, 2, PIPELINE_F32LE, &c, &a);
+    pipeline *pb = make(48000, 2, PIPELINE_F32LE, &c, &b);
+    CHECK(pipeline_push(pa, x, n) == 0); /* larger than max_chunk: split inside */
+    size_t at = 0, k = 1;
+    while (at < n) {
+        size_t m = k < n - at ? k : n - at;
+        pipeline_push(pb, x + 2 * at, m);
+        at += m;
+        k = k * 3 % 997 + 1;
+    }
+    CHECK(a.n == b.n && a.n > 0);
+    int same = 1;
+    for (int i = 0; i < a.n && i < b.n; i++) {
+        same &= a.r[i].seq == (uint64_t)i && a.r[i].t == b.r[i].t && a.r[i].speech == b.r[i].speech;
+        same &= !memcmp(a.probs[i], b.probs[i], (size_t)a.r[i].n_labels * sizeof(float));
+    }
+    CHECK(same);
+    /* 10 Hz of 100 hops/s: every 10th hop, t advancing 0.1 s */
+    CHECK(a.hops >= 10 * a.n && a.hops < 10 * (a.n + 1));
+    CHECK(a.n >= 2 && fabs(a.r[1].t - a.r[0].t - 0.1) < 1e-9);
+    CHECK(pipeline_set_publish_hz(pa, 50) == 0);
+    CHECK(pipeline_set_publish_hz(pa, 0) == PIPELINE_EINVAL);
+    int before = a.n;
+    pipeline_push(pa, x, 48000);
+    CHECKF(a.n - before >= 49 && a.n - before <= 51, "%d publishes in 1 s at 50 Hz", a.n - before);
+    pipeline_free(pa);
+    pipeline_free(pb);
+    free(x);
+}
+
+static void s16_matches_f32(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    size_t n = 16000 * 2;
+    float *x = tone_bursts(n, 16000, 1);
+    int16_t *s = malloc(n * 2);
+    unsigned char *le = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        s[i] = (int16_t)lrintf(x[i] * 32768.0f);
+        x[i] = (float)s[i] / 32768.0f;
+        le[2 * i] = (unsigned char)(s[i] & 0xff);
+        le[2 * i + 1] = (unsigned char)((uint16_t)s[i] >> 8);
+    }
+    static struct rec a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    pipeline *pa = make(16000, 1, PIPELINE_F32LE, &c, &a);
+    pipeline *pb = make(16000, 1, PIPELINE_S16LE, &c, &b);
+    pipeline_push(pa, x, n);
+    pipeline_push(pb, le, n);
+    CHECK(a.n == b.n && a.n > 0);
+    int same = 1;
+    for (int i = 0; i < a.n; i++) same &= !memcmp(a.probs[i], b.probs[i], sizeof a.probs[i]);
+    CHECK(same);
+    pipeline_free(pa);
+    pipeline_free(pb);
+    free(x);
+    free(s);
+    free(le);
+}
+
+static void gate_off_is_the_model(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    c.gate.mode = PIPELINE_GATE_OFF;
+    c.smoothing = 1;
+    static struct rec a;
+    memset(&a, 0, sizeof a);
+    float *x = tone_bursts(32000, 16000, 1);
+    pipeline *p = make(16000, 1, PIPELINE_F32LE, &c, &a);
+    pipeline_push(p, x, 32000);
+    int same = 1;
+    for (int i = 0; i < a.n; i++) {
+        CHECK(a.r[i].speech == 1);
+        for (int l = 0; l < a.r[i].n_labels; l++) same &= a.probs[i][l] == a.raw[i][l];
+    }
+    CHECK(same && a.n > 0);
+    pipeline_free(p);
+    free(x);
+}
+
+static void silence_publishes_no_confident_emotion(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    static struct rec a;
+    memset(&a, 0, sizeof a);
+    size_t n = 16000 * 4;
+    float *x = calloc(n, sizeof *x);
+    pipeline *p = make(16000, 1, PIPELINE_F32LE, &c, &a);
+    pipeline_push(p, x, n);
+    int nl = nn_model_n_labels(model);
+    CHECK(a.n > 30);
+    for (int i = 0; i < a.n; i++) {
+        CHECK(a.r[i].speech == 0);
+        CHECKF(fabsf(a.r[i].conf - 1.0f / (float)nl) < 1e-5, "conf %g at %d", a.r[i].conf, i);
+    }
+    CHECK(a.events == 0);
+    pipeline_free(p);
+    free(x);
+}
+
+static void bad_input_and_flush(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    static struct rec a;
+    memset(&a, 0, sizeof a);
+    char err[256];
+    pipeline *p = NULL;
+    CHECK(pipeline_new(model, 4000, 1, PIPELINE_F32LE, &c, &cbs, &a, 0, &p, err, sizeof err) == PIPELINE_EINVAL);
+    CHECKF(strstr(err, "4000"), "%s", err);
+    CHECK(pipeline_new(model, 16000, 0, PIPELINE_F32LE, &c, &cbs, &a, 0, &p, err, sizeof err) == PIPELINE_EINVAL);
+    c.smoothing = 0;
+    CHECK(pipeline_new(model, 16000, 1, PIPELINE_F32LE, &c, &cbs, &a, 0, &p, err, sizeof err) == PIPELINE_EINVAL);
+    CHECKF(strstr(err, "smoothing"), "%s", err);
+    pipeline_config_default(&c);
+    p = make(16000, 1, PIPELINE_F32LE, &c, &a);
+    float x[1000];
+    for (int i = 0; i < 1000; i++) x[i] = 0.1f * (float)sin(i * 0.1);
+    x[500] = NAN;
+    CHECK(pipeline_push(p, x, 1000) == PIPELINE_EINPUT);
+    CHECK(pipeline_in_frames(p) == 0);
+    x[500] = 0;
+    pipeline_push(p, x, 1000);      /* 1000 samples -> 4 hops, no publish yet at 10 Hz */
+    CHECK(a.n == 0);
+    CHECK(pipeline_flush(p) == 0);  /* the last hop gets published */
+    CHECK(a.n == 1 && a.r[0].seq == 0);
+    pipeline_reset(p);
+    CHECK(pipeline_time(p) == 0);
+    pipeline_free(p);
+}
+
+static void no_allocation_per_hop(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    static struct rec a;
+    memset(&a, 0, sizeof a);
+    float *x = tone_bursts(44100 * 2, 44100, 2);
+    pipeline *p = make(44100, 2, PIPELINE_F32LE, &c, &a);
+    pipeline_push(p, x, 4410); /* warm-up */
+    allocs = 0;
+    counting = 1;
+    for (size_t at = 4410; at + 441 <= 44100 * 2; at += 441) pipeline_push(p, x + 2 * at, 441);
+    counting = 0;
+    CHECKF(allocs == 0, "%ld allocations while pushing %d hops", allocs, a.hops);
+    CHECK(a.hops > 150);
+    pipeline_free(p);
+    free(x);
+}
+
+int main(void)
+{
+    const char *src = getenv("EMOTIOND_SRC");
+    char path[1024], err[256];
+    snprintf(path, sizeof path, "%s/tests/fixtures/tiny.emod", src ? src : ".");
+    if (nn_model_load_file(path, &model, err, sizeof err) < 0) {
+        fprintf(stderr, "cannot load %s: %s\n", path, err);
+        return 1;
+    }
+    RUN(chunking_and_rate);
+    RUN(s16_matches_f32);
+    RUN(gate_off_is_the_model);
+    RUN(silence_publishes_no_confident_emotion);
+    RUN(bad_input_and_flush);
+    RUN(no_allocation_per_hop);
+    nn_model_free(model);
+    return check_failures != 0;
+}
