@@ -382,6 +382,10 @@ def case_info(tmp):
         t = run(["info", path]).stdout
         for key in ("format:", "sample rate:", "channels:", "frames:", "duration:", "feature frames:"):
             check(key in t, f"info text has {key}")
+    odd = tmp / 'we"ird\\name\t.wav'
+    shutil.copy(tmp / "m16.wav", odd)
+    p = run(["info", "--json", odd])
+    check(p.returncode == 0 and json.loads(p.stdout)["file"] == str(odd), f"info --json escapes names: {p.stdout!r}")
     p = run(["info", tmp / "m16.wav", tmp / "missing.wav", tmp / "s48.flac"])
     check(p.returncode == 1 and p.stdout.count("file:") == 2 and len(p.stderr.splitlines()) == 1
           and "missing.wav" in p.stderr, "info with one bad file among good ones")

@@ -144,6 +144,20 @@ void cli_progress_done(cli_progress *p)
     p->last_pct = -1;
 }
 
+void cli_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(out, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(out, "\\u%04x", *c);
+        else
+            fputc(*c, out);
+    }
+    fputc('"', out);
+}
+
 char *cli_path_join(const char *a, const char *b)
 {
     if (b[0] == '/' || a[0] == '\0')

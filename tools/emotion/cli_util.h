@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes of every subcommand (documented in `emotion --help`). */
 enum {
@@ -53,6 +54,9 @@ void cli_progress_item(cli_progress *p, size_t k, size_t n, const char *name);
  * every 10 %). cli_progress_done ends the line on a terminal. */
 void cli_progress_pct(cli_progress *p, const char *name, double fraction);
 void cli_progress_done(cli_progress *p);
+
+/* Writes s as a JSON string literal (quotes, and the escapes RFC 8259 requires). */
+void cli_json_string(FILE *out, const char *s);
 
 /* ---- paths ---- */
 /* Newly allocated a + "/" + b (just b when b is absolute or a is empty). NULL on ENOMEM. */

@@ -31,21 +31,6 @@ static void usage(FILE *out)
 "2 usage error.\n");
 }
 
-/* JSON string body with the escapes RFC 8259 requires. */
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(out, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(out, "\\u%04x", *c);
-        else
-            fputc(*c, out);
-    }
-    fputc('"', out);
-}
-
 static int info_one(const char *path, int json, int first)
 {
     char err[1024];
@@ -76,9 +61,9 @@ static int info_one(const char *path, int json, int first)
         char pj[512];
         features_params_json(&p, pj, sizeof pj);
         printf("{\"file\": ");
-        json_string(stdout, path);
+        cli_json_string(stdout, path);
         printf(", \"format\": ");
-        json_string(stdout, ai->format);
+        cli_json_string(stdout, ai->format);
         printf(", \"sample_rate\": %d, \"channels\": %d, \"frames\": %lld, \"duration_s\": %.6f, "
                "\"feature_frames\": %zu, \"features\": %s}\n",
                ai->rate, ai->channels, (long long)frames, dur, feat, pj);
