@@ -26,6 +26,14 @@ static int t_failures __attribute__((unused));
         fprintf(stderr, "%-40s %s\n", #fn, t_failures == before_ ? "ok" : "FAILED");         \
     } while (0)
 
+/* Exit status for main: 0 when every CHECK held. */
+static inline int t_summary(void)
+{
+    if (t_failures)
+        fprintf(stderr, "%d check(s) failed\n", t_failures);
+    return t_failures ? 1 : 0;
+}
+
 /* xorshift64*: reproducible across platforms, unlike rand(). */
 static uint64_t t_rng_state = 88172645463325252ull;
 static inline void t_seed(uint64_t s) { t_rng_state = s ? s : 1; }

@@ -329,7 +329,5 @@ int main(void)
     RUN(test_tones);
     RUN(test_silence_floor);
     RUN(test_nonfinite);
-    if (t_failures)
-        fprintf(stderr, "%d check(s) failed\n", t_failures);
-    return t_failures ? 1 : 0;
+    return t_summary();
 }

@@ -257,9 +257,7 @@ int main(void)
         CHECK(n_syscalls == 1 && last_syscall == SYS_getppid, "seccomp trap not counting");
     }
     fprintf(stderr, "%ld frames (checksum %g)\n", g_frames, (double)g_sum);
-    if (t_failures)
-        fprintf(stderr, "%d check(s) failed\n", t_failures);
     /* no cleanup: free() and exit paths are not the subject, and seccomp now forbids munmap */
-    _exit(t_failures ? 1 : 0);
+    _exit(t_summary());
 }
 #endif

@@ -256,7 +256,5 @@ int main(void)
     RUN(test_downmix);
     RUN(test_chunking);
     RUN(test_latency);
-    if (t_failures)
-        fprintf(stderr, "%d check(s) failed\n", t_failures);
-    return t_failures ? 1 : 0;
+    return t_summary();
 }
