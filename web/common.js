@@ -73,7 +73,7 @@
 
   /* States the pages show: 'connecting' (first try), 'open' (socket up, waiting for hello),
    * 'live' (hello received), 'waiting' (daemon up but its input is not: status says so),
-   * 'reconnecting' (retry scheduled at retryAt), 'rejected' (server refused: bad token, full). */
+   * 'reconnecting' (retry scheduled at retryAt), 'offline' (?ws=none). */
   class EmoClient {
     constructor(opts) {
       this.opts = Object.assign({ subscribe: [], minDelay: 500, maxDelay: 15000 }, opts || {});
@@ -106,7 +106,14 @@
       this.emit('state', this);
     }
 
-    start() { this.connect(); return this; }
+    /* ?ws=none: no connection at all; the page renders only the messages handed to feed()
+     * (recorded sessions, demos, the browser tests of the pages' rules). */
+    start() {
+      if (params().get('ws') === 'none') { this.setState('offline', 'no connection (?ws=none)'); return this; }
+      this.connect();
+      return this;
+    }
+    feed(msg) { this.dispatch(msg); }
 
     connect() {
       clearTimeout(this.timer);

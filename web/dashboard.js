@@ -8,9 +8,10 @@
  *   and only when their value changed;
  * - memory is bounded: rings of fixed size, an event log capped at EVENT_MAX rows.
  *
- * Query parameters: ?token=T (daemon bearer token), ?ws=PATH|URL (WebSocket endpoint, default
- * /ws), ?window=S (timeline seconds, 10..600, default 60), ?spec=S (spectrogram seconds, 2..60,
- * default 10), ?frames=0 (do not subscribe to the log-mel frame stream).
+ * Query parameters: ?token=T (daemon bearer token); ?ws=PATH|URL (WebSocket endpoint, default
+ * /ws; none = no connection, messages only through window.emotiondDashboard.feed(msg));
+ * ?window=S (timeline seconds, 10..600, default 60); ?spec=S (spectrogram seconds, 2..60,
+ * default 10); ?frames=0 (do not subscribe to the log-mel frame stream).
  */
 'use strict';
 
@@ -130,10 +131,11 @@
         barPct[k].set(probs ? Math.round(v * 100) + '%' : '');
       }
     }
-    if (top !== topIndex) {
+    const shownTop = speech ? top : -1;
+    if (shownTop !== topIndex) {
       if (topIndex >= 0 && barRow[topIndex]) barRow[topIndex].classList.remove('is-top');
-      if (top >= 0 && barRow[top] && speech) barRow[top].classList.add('is-top');
-      topIndex = speech ? top : -1;
+      if (shownTop >= 0 && barRow[shownTop]) barRow[shownTop].classList.add('is-top');
+      topIndex = shownTop;
     }
   }
 
@@ -380,6 +382,7 @@
   const counters = { overruns: NaN, drops: NaN, subs: NaN, sidecars: NaN,
     lat50: NaN, lat99: NaN, proc50: NaN, proc99: NaN };
   let statusLatency = false, statusProc = false;
+  let inputKind = '';
   const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
   function showCounters() {
     const fmt = (v) => isFinite(v) ? String(Math.round(v)) : '—';
@@ -388,7 +391,8 @@
     const missed = client.seqGaps;
     text['st-drops'].set(fmt(counters.drops) + (missed ? ' · this page missed ' + missed : ''));
     text['st-subs'].set(fmt(counters.subs) + (counters.sidecars > 0 ? ' · ' + counters.sidecars + ' sidecar' : ''));
-    text['st-latency'].set(isFinite(counters.lat50) ? 'p50 ' + ms(counters.lat50) + ' ms · p99 ' + ms(counters.lat99) + ' ms' : '—');
+    text['st-latency'].set(isFinite(counters.lat50) ? 'p50 ' + ms(counters.lat50) + ' ms · p99 ' + ms(counters.lat99) + ' ms'
+      : inputKind && inputKind !== 'mic' ? 'n/a (' + inputKind + ' input has no capture clock)' : '—');
     text['st-proc'].set(isFinite(counters.proc50) ? 'p50 ' + ms(counters.proc50) + ' ms · p99 ' + ms(counters.proc99) + ' ms' : '—');
   }
   function onStatus(m) {
@@ -473,14 +477,19 @@
       buildLabels();
     }
     // A new connection may be a new daemon with a new stream clock: start the views afresh.
-    tlReset(K); evMarks.n = 0; latest = null; lastT = NaN; topIndex = -1;
+    tlReset(K); evMarks.n = 0; latest = null; lastT = NaN;
+    if (topIndex >= 0 && barRow[topIndex]) barRow[topIndex].classList.remove('is-top');
+    topIndex = -1;
     spec.off = null; spec.lo = spec.hi = NaN; spec.available = null;
+    inputKind = h.input && h.input.kind ? String(h.input.kind) : '';
     const inp = Emo.inputText(h.input);
-    text['hdr-input'].set(inp); text['st-input'].set(inp || '—');
+    text['hdr-input'].set(inp.replace(/\S*\//, ''));   // the header shows file names without their directory
+    text['st-input'].set(inp || '—');
     text['hdr-model'].set(h.model || ''); text['st-model'].set(h.model || '—');
     text['st-daemon'].set('emotiond ' + (h.daemon || '?') + ' · protocol ' + (h.protocol || '?'));
     text['st-rates'].set('hop ' + hopMs + ' ms · publish ' + publishHz + ' Hz');
     text['st-conns'].set(client.connects > 1 ? client.connects + ' (reconnected ' + (client.connects - 1) + '×)' : '1');
+    showCounters();
     layoutDirty = true;
     pollMetrics();
   });
@@ -544,5 +553,5 @@
   requestAnimationFrame(frame);
   setInterval(pollMetrics, METRICS_EVERY_MS);
   client.start();
-  window.emotiondDashboard = { client: client, timeline: tl, spectrogram: spec, labels: () => labels };
+  window.emotiondDashboard = { client: client, feed: (m) => client.feed(m), timeline: tl, spectrogram: spec, labels: () => labels };
 })();

@@ -25,7 +25,8 @@
  *   ?sound=1              audible cue (WebAudio beeps) on entering the alert, repeated every
  *                         ?beep=S seconds (default 10, 0 = once) while it lasts
  *   ?map=surprised:alert,happy:calm   relabel states; ?minconf=0.4 (see above)
- *   ?token=T, ?ws=PATH    as on the dashboard
+ *   ?token=T, ?ws=PATH    as on the dashboard (?ws=none: no connection; messages only through
+ *                         window.emotiondKiosk.feed(msg), for demos and the browser tests)
  */
 'use strict';
 
@@ -70,6 +71,13 @@
   let streamT = NaN;
   let alerting = false;
   let alertSince = 0;
+  /* What happened, by the daemon's stream time (bounded; read by the browser tests and handy in
+   * the console when someone asks why the screen alerted). */
+  const history = [];
+  function note(what, label, t) {
+    history.push({ what: what, label: label || null, t: typeof t === 'number' ? t : streamT });
+    if (history.length > 200) history.shift();
+  }
 
   function setup(hello) {
     labels = (hello.labels || []).map(String);
@@ -110,6 +118,7 @@
   }
 
   function onEvent(e) {
+    note(e.state, e.label, e.t);
     const k = labels.indexOf(e.label);
     if (k < 0 || !alertLabel[k]) return;
     if (e.state === 'onset') {
@@ -129,8 +138,8 @@
       const lasted = Math.max(r.held, (isFinite(streamT) ? streamT : r.onsetT) - r.start);
       if (lasted >= HOLD_S - 1e-9 && lasted > longest) { longest = lasted; who = label; }
     });
-    if (who && !alerting) enterAlert();
-    if (!who && alerting) leaveAlert();
+    if (who && !alerting) { note('alert', who); enterAlert(); }
+    if (!who && alerting) { note('recover'); leaveAlert(); }
     if (who) {
       word.set(stateOf(who));
       detail.set('ALERT · ' + who + ' for ' + longest.toFixed(1) + ' s');
@@ -208,6 +217,7 @@
       case 'waiting': return client.detail || 'daemon waiting for input';
       case 'reconnecting': return 'reconnecting in ' + Math.ceil(client.retryIn()) + ' s';
       case 'open': return 'connected, waiting for hello';
+      case 'offline': return 'not connected (?ws=none)';
       default: return 'connecting…';
     }
   }
@@ -236,5 +246,5 @@
   }, 250);
   show('offline', 'connecting', '');
   client.start();
-  window.emotiondKiosk = { client: client, runs: runs, isAlerting: () => alerting };
+  window.emotiondKiosk = { client: client, feed: (m) => client.feed(m), runs: runs, history: history, isAlerting: () => alerting };
 })();

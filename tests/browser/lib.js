@@ -1,0 +1,264 @@
+/* Harness of the browser suite: real emotiond, real audio (espeak-ng + sox), Debian's chromium
+ * driven by playwright-core.
+ *
+ * Promises:
+ * - skip(): exit 77 (meson's SKIP) with one line naming what is missing; used only when a
+ *   program or file is genuinely absent (chromium, node_modules, espeak-ng, the built daemon).
+ * - Every process started here runs in its own process group and is killed (SIGTERM, SIGKILL
+ *   after a grace period) when the test ends: pass, failure, exception, or meson's timeout
+ *   (SIGTERM), so no daemon or browser outlives a test.
+ * - Every wait has a deadline and fails with a message saying what it waited for.
+ * - Screenshots go to $EMOTIOND_BUILD/tests/browser/screenshots (docs/screenshots/ holds the
+ *   committed copies; tests/browser/update-screenshots.sh copies them over).
+ */
+'use strict';
+
+const { spawn, spawnSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+const http = require('http');
+
+const SKIP = 77;
+const SRC = process.env.EMOTIOND_SRC || path.resolve(__dirname, '..', '..');
+const BUILD = process.env.EMOTIOND_BUILD || path.join(SRC, 'build');
+const T0 = Date.now();
+const children = new Set();
+let tmpRoot = null;
+let cleanupHooks = [];
+
+function log(...a) {
+  console.log('[' + ((Date.now() - T0) / 1000).toFixed(3).padStart(8) + ']', ...a);
+}
+
+class Skip extends Error {}
+class Fail extends Error {}
+
+function check(cond, msg) {
+  if (!cond) throw new Fail(msg);
+}
+
+function which(name) {
+  for (const dir of (process.env.PATH || '').split(':')) {
+    const p = path.join(dir || '.', name);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch (e) { /* next */ }
+  }
+  return null;
+}
+
+function needProgram(name) {
+  const p = which(name);
+  if (!p) throw new Skip('program ' + name + ' not found (tools/install-deps.sh installs it)');
+  return p;
+}
+
+function chromiumPath() {
+  const p = process.env.CHROMIUM || '/usr/bin/chromium';
+  if (!fs.existsSync(p)) throw new Skip('chromium not found at ' + p + ' (apt-get install chromium, or set CHROMIUM)');
+  return p;
+}
+
+function playwright() {
+  try {
+    return require(require.resolve('playwright-core', { paths: [__dirname] }));
+  } catch (e) {
+    throw new Skip('tests/browser/node_modules/playwright-core missing (run: cd tests/browser && npm ci)');
+  }
+}
+
+function buildFile(rel, what) {
+  const p = path.join(BUILD, rel);
+  if (!fs.existsSync(p)) throw new Skip(what + ' not built: ' + p + ' missing (ninja -C ' + BUILD + ')');
+  return p;
+}
+const emotiondBin = () => buildFile('daemon/emotiond', 'emotiond');
+const emotionBin = () => buildFile('tools/emotion', 'emotion CLI');
+
+function testModel() {
+  for (const p of [path.join(BUILD, 'tests/fixtures/tiny.emod'), path.join(SRC, 'tests/fixtures/tiny.emod')]) {
+    if (fs.existsSync(p)) return p;
+  }
+  throw new Skip('test model tests/fixtures/tiny.emod not found (build dir or source)');
+}
+
+function tmpdir() {
+  if (!tmpRoot) tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'emotiond-browser-'));
+  return tmpRoot;
+}
+
+function screenshotDir() {
+  const d = process.env.SCREENSHOT_DIR || path.join(BUILD, 'tests', 'browser', 'screenshots');
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(fn, timeoutMs, what, everyMs = 50) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try { last = await fn(); } catch (e) { last = e; }
+    if (last && !(last instanceof Error)) return last;
+    if (Date.now() > end) {
+      throw new Fail('timed out after ' + timeoutMs + ' ms waiting for ' + what + (last instanceof Error ? ' (last error: ' + last.message + ')' : ''));
+    }
+    await sleep(everyMs);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function httpGet(port, p) {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: port, path: p, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+/* A child in its own process group with stdout/stderr captured to files (and in memory). */
+function startProcess(name, cmd, args, opts = {}) {
+  const out = path.join(tmpdir(), name + '.out');
+  const err = path.join(tmpdir(), name + '.err');
+  const p = spawn(cmd, args, {
+    detached: true,
+    stdio: [opts.stdin || 'ignore', 'pipe', 'pipe'],
+    env: Object.assign({}, process.env, opts.env || {}),
+    cwd: opts.cwd || tmpdir()
+  });
+  const rec = { name: name, proc: p, stdout: '', stderr: '', exited: false, code: null, signal: null };
+  const outF = fs.createWriteStream(out), errF = fs.createWriteStream(err);
+  p.stdout.on('data', (d) => { rec.stdout += d; outF.write(d); });
+  p.stderr.on('data', (d) => { rec.stderr += d; errF.write(d); });
+  rec.done = new Promise((resolve) => p.on('close', (code, signal) => {
+    rec.exited = true; rec.code = code; rec.signal = signal; children.delete(rec); resolve(rec);
+  }));
+  p.on('error', (e) => { rec.stderr += '\nspawn failed: ' + e.message; });
+  children.add(rec);
+  return rec;
+}
+
+async function stopProcess(rec, signal = 'SIGTERM', graceMs = 5000) {
+  if (rec.exited) return rec;
+  try { process.kill(-rec.proc.pid, signal); } catch (e) { /* gone */ }
+  const t = setTimeout(() => { try { process.kill(-rec.proc.pid, 'SIGKILL'); } catch (e) { /* gone */ } }, graceMs);
+  await rec.done;
+  clearTimeout(t);
+  return rec;
+}
+
+function killAllNow() {
+  for (const rec of children) {
+    try { process.kill(-rec.proc.pid, 'SIGKILL'); } catch (e) { /* gone */ }
+  }
+}
+
+/* emotiond on 127.0.0.1:port serving the source tree's web/ folder; ready when /healthz says 200. */
+async function startDaemon(port, extra, name = 'emotiond') {
+  const args = ['--listen', '127.0.0.1:' + port, '--model', testModel(), '--web-root', path.join(SRC, 'web')]
+    .concat(extra || []);
+  log('start', name + ':', 'emotiond', args.join(' '));
+  const d = startProcess(name, emotiondBin(), args);
+  await waitUntil(async () => {
+    if (d.exited) throw new Fail('emotiond exited early (' + d.code + '): ' + d.stderr.trim().split('\n').slice(-5).join(' | '));
+    const r = await httpGet(port, '/healthz');
+    return r.status === 200;
+  }, 10000, 'emotiond /healthz on port ' + port);
+  return d;
+}
+
+/* Speech from espeak-ng, resampled to 16 kHz mono and padded with digital silence. */
+function makeSpeech(file, text, leadS, tailS) {
+  needProgram('espeak-ng');
+  needProgram('sox');
+  const raw = file + '.espeak.wav';
+  let r = spawnSync('espeak-ng', ['-w', raw, text], { encoding: 'utf8' });
+  check(r.status === 0, 'espeak-ng failed: ' + r.stderr);
+  r = spawnSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', file, 'pad', String(leadS), String(tailS)], { encoding: 'utf8' });
+  check(r.status === 0, 'sox failed: ' + r.stderr);
+  r = spawnSync('soxi', ['-D', file], { encoding: 'utf8' });
+  const dur = parseFloat(r.stdout);
+  log('audio', path.basename(file), dur.toFixed(2) + ' s (' + leadS + ' s silence, speech, ' + tailS + ' s silence)');
+  return dur;
+}
+
+async function launchBrowser() {
+  const { chromium } = playwright();
+  const exe = chromiumPath();
+  const args = ['--autoplay-policy=no-user-gesture-required', '--disable-gpu', '--disable-dev-shm-usage'];
+  if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');
+  const browser = await chromium.launch({ executablePath: exe, headless: true, args: args });
+  cleanupHooks.push(() => browser.close().catch(() => {}));
+  return browser;
+}
+
+/* Console errors and uncaught exceptions of a page, each with its time, for a final check that
+ * tolerates only what a test declares expected (e.g. the browser's own "WebSocket connection
+ * failed" lines while the test has the daemon down on purpose). */
+function watchPage(page, name) {
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push({ at: Date.now(), text: m.text(), where: name });
+    else if (m.type() === 'warning') log(name, 'console warning:', m.text());
+  });
+  page.on('pageerror', (e) => problems.push({ at: Date.now(), text: 'uncaught: ' + e.message, where: name }));
+  page.on('requestfailed', (r) => problems.push({ at: Date.now(), text: 'request failed: ' + r.url() + ' ' + (r.failure() || {}).errorText, where: name, net: true }));
+  return problems;
+}
+
+function checkNoErrors(problems, allowed) {
+  const bad = problems.filter((p) => !(allowed || []).some((a) => p.at >= a.from && p.at <= a.to && a.re.test(p.text)));
+  for (const p of problems) log(bad.includes(p) ? 'ERROR' : 'expected', p.where + ':', p.text);
+  check(bad.length === 0, bad.length + ' console error(s) / page exception(s): ' + bad.map((p) => p.text).join(' | '));
+}
+
+async function cleanup() {
+  for (const h of cleanupHooks.reverse()) { try { await h(); } catch (e) { /* best effort */ } }
+  cleanupHooks = [];
+  await Promise.all([...children].map((c) => stopProcess(c, 'SIGTERM', 3000)));
+  if (tmpRoot && !process.env.KEEP_TMP) fs.rmSync(tmpRoot, { recursive: true, force: true });
+}
+
+function main(fn) {
+  let finishing = false;
+  const finish = async (code, msg) => {
+    if (finishing) return;
+    finishing = true;
+    if (msg) console.log(msg);
+    await cleanup().catch(() => {});
+    process.exit(code);
+  };
+  process.on('SIGTERM', () => { log('SIGTERM (meson timeout?)'); killAllNow(); finish(1, 'FAIL: interrupted'); });
+  process.on('SIGINT', () => { killAllNow(); finish(1, 'FAIL: interrupted'); });
+  process.on('exit', killAllNow);
+  Promise.resolve().then(fn).then(
+    () => finish(0, 'PASS'),
+    (e) => {
+      if (e instanceof Skip) return finish(SKIP, 'SKIP: ' + e.message);
+      for (const c of children) {
+        if (c.stderr) log('--- stderr of', c.name, '(last lines) ---\n' + c.stderr.trim().split('\n').slice(-15).join('\n'));
+      }
+      console.log(e && e.stack ? e.stack : String(e));
+      return finish(1, 'FAIL: ' + (e && e.message));
+    });
+}
+
+module.exports = {
+  SRC, BUILD, SKIP, log, check, Skip, Fail, sleep, waitUntil, freePort, httpGet, startProcess,
+  stopProcess, startDaemon, makeSpeech, launchBrowser, watchPage, checkNoErrors, screenshotDir,
+  tmpdir, emotionBin, emotiondBin, testModel, chromiumPath, playwright, main, needProgram
+};
