@@ -64,6 +64,7 @@ typedef struct app {
     double t_offset;            /* stream time before the current pipeline was made */
     uint64_t hops_total;
     int ended;
+    int hello_sent;             /* the first hello went out: later changes re-send it */
 
     capture *cap;               /* owned, mic input */
     int64_t ring_off;           /* ring frame position = pipeline input frame + ring_off */

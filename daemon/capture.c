@@ -4,6 +4,8 @@
 #include <alsa/asoundlib.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <math.h>
 #include <portaudio.h>
 #include <stdatomic.h>
@@ -58,6 +60,24 @@ static void quiet_alsa(const char *file, int line, const char *fn, int err, cons
     (void)file; (void)line; (void)fn; (void)err; (void)fmt;
 }
 
+/* PortAudio's JACK host API prints "jack server is not running" and more on stderr at every
+ * Pa_Initialize when no JACK server runs (the normal case), which would flood the journal on
+ * each reopen attempt. Only PortAudio's return codes matter to us, so fd 2 points at
+ * /dev/null for the duration of the call (loop thread, at (re)open only). */
+static PaError pa_quietly(PaError (*fn)(void))
+{
+    fflush(stderr);
+    int saved = dup(2), nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && nul >= 0) dup2(nul, 2);
+    PaError e = fn();
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+    if (nul >= 0) close(nul);
+    return e;
+}
+
 static int pa_callback(const void *input, void *output, unsigned long frames,
                        const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags flags, void *user)
 {
@@ -89,7 +109,7 @@ static void pa_down(capture *c)
         c->stream = NULL;
     }
     if (c->pa_ready) {
-        Pa_Terminate();
+        pa_quietly(Pa_Terminate);
         c->pa_ready = 0;
     }
 }
@@ -145,7 +165,7 @@ static int try_open(capture *c, char *err, size_t errlen)
 {
     PaError pe;
     if (!c->pa_ready) {
-        if ((pe = Pa_Initialize()) != paNoError) {
+        if ((pe = pa_quietly(Pa_Initialize)) != paNoError) {
             snprintf(err, errlen, "PortAudio initialisation: %s", Pa_GetErrorText(pe));
             return -1;
         }
@@ -357,7 +377,7 @@ uint64_t capture_overrun_chunks(const capture *c)
 int capture_list_devices(FILE *f)
 {
     snd_lib_error_set_handler(quiet_alsa);
-    PaError pe = Pa_Initialize();
+    PaError pe = pa_quietly(Pa_Initialize);
     if (pe != paNoError) {
         fprintf(stderr, "<3>PortAudio initialisation: %s\n", Pa_GetErrorText(pe));
         return -1;
@@ -373,6 +393,6 @@ int capture_list_devices(FILE *f)
         inputs++;
     }
     if (inputs == 0) fprintf(f, "(no input devices)\n");
-    Pa_Terminate();
+    pa_quietly(Pa_Terminate);
     return inputs;
 }

@@ -175,6 +175,7 @@ static void send_hello(app *a, int broadcast)
     proto_hello h = { EMOTIOND_VERSION, nn_model_id(a->model), a->labels, a->n_labels,
                       1000.0 * fp->hop_length / fp->sample_rate, pc->publish_hz, pc->smoothing,
                       a->input, PROTO_STREAMS_DEFAULT };
+    a->hello_sent = 1;
     if (a->srv) {
         int rc = server_set_hello(a->srv, &h, broadcast);
         if (rc < 0) log_msg(LOG_ERR, "hello refused: %s", proto_strerror(rc));
@@ -193,9 +194,11 @@ void app_set_state(app *a, int state, const char *msg)
 {
     int changed = state != a->dev_state;
     a->dev_state = state;
-    if (msg) log_msg(state == PROTO_DEV_RUNNING || state == PROTO_DEV_ENDED ? LOG_INFO : LOG_WARNING, "%s", msg);
+    int level = state == PROTO_DEV_RUNNING || state == PROTO_DEV_ENDED ? LOG_INFO
+              : state == PROTO_DEV_REOPENING ? LOG_DEBUG : LOG_WARNING;
+    if (msg) log_msg(level, "%s", msg);
     if (msg) sd_notifyf(0, "STATUS=%s", msg);
-    if (changed) app_publish_status(a);
+    if (changed && a->hello_sent) app_publish_status(a);
 }
 
 static void set_labels(app *a)
@@ -222,7 +225,7 @@ int app_make_main_pipeline(app *a, double rate, int channels, enum pipeline_form
     a->frame_n = 0;
     a->input.rate = rate;
     a->input.channels = channels;
-    send_hello(a, 1);
+    if (a->hello_sent) send_hello(a, 1);
     return 0;
 }
 
@@ -640,6 +643,7 @@ int main(int argc, char **argv)
         begin_shutdown(a, 1, "input failed");
     } else {
         send_hello(a, 0);
+        app_publish_status(a);
         /* 6. READY once listeners are up and the input is started */
         sd_notifyf(0, "READY=1\nSTATUS=%s", a->dev_state == PROTO_DEV_RUNNING ? "running" : "waiting for input");
     }

@@ -1,0 +1,88 @@
+/* server internals shared by server.c (lifecycle, WebSocket) and server_http.c (HTTP, auth).
+ * Not part of the API (see server.h). */
+#ifndef EMOTIOND_SERVER_INTERNAL_H
+#define EMOTIOND_SERVER_INTERNAL_H
+
+#include <libwebsockets.h>
+#include <limits.h>
+
+#include "fanout.h"
+#include "server.h"
+
+#define SERVER_PRIV_SLOTS 8        /* replies queued per connection */
+#define SERVER_PRIV_MSG 16384      /* largest reply (hello with many labels fits) */
+#define SERVER_PCM_CHUNK 16384     /* bytes of PCM handed to on_sidecar_audio at most */
+
+/* One of these is created for each WebSocket client (at ESTABLISHED) and freed at CLOSED. */
+struct server_conn {
+    server *srv;
+    struct lws *wsi;
+    uint64_t id;
+    unsigned streams;              /* PROTO_STREAM_* bits */
+    int counted;                   /* counts as a subscriber (not busy-rejected) */
+    int closing;                   /* close once the private queue is flushed (busy) */
+    int need_hello;                /* connected before server_set_hello */
+    fanout_reader rd;              /* position in the broadcast ring */
+    fanout *priv;                  /* replies and hellos; is malloc'd */
+    fanout_reader prd;
+    /* sidecar */
+    int sidecar;
+    void *stream;                  /* the daemon's pipeline for it (on_sidecar_open) */
+    fanout *sc;                    /* its own results; is malloc'd */
+    fanout_reader scrd;
+    size_t frame_bytes;            /* sample bytes * channels */
+    unsigned char *pcm;            /* aligned scratch, pcm_cap bytes; is malloc'd */
+    size_t pcm_cap, pcm_fill;
+    /* incoming message reassembly */
+    char *rx;                      /* max_command bytes; is malloc'd */
+    size_t rx_len;
+    size_t rx_total;               /* bytes of the current message so far */
+    int rx_in_msg;                 /* between the first and the final fragment */
+    int rx_skip;                   /* discarding the rest of a refused message */
+    server_conn *prev, *next;
+};
+
+/* Per-HTTP-request state (server_http.c); is malloc'd per request. */
+typedef struct server_http_req server_http_req;
+
+/* lws per-session data, for both HTTP and WebSocket wsi. */
+typedef struct server_pss {
+    server_conn *conn;
+    server_http_req *http;
+} server_pss;
+
+struct server {
+    uv_loop_t *loop;
+    struct lws_context *ctx;       /* NULL once lws finished destroying it */
+    struct lws_vhost *vh;
+    struct lws_protocols protocols[2];
+    struct lws_protocol_vhost_options pvo_default, pvo;
+    server_config cfg;             /* strings point into the copies below */
+    char *address, *www_dir, *token, *origins; /* are malloc'd */
+    char www_real[PATH_MAX];       /* realpath of www_dir, "" if none */
+    server_callbacks cb;
+    void *user;
+    int port;
+    fanout *bcast;
+    /* hello template (deep copy) */
+    int have_hello;
+    proto_hello hello;
+    char *hello_strings;           /* daemon, model, device, labels; is malloc'd */
+    const char **hello_labels;     /* is malloc'd */
+    server_conn *conns;            /* list of every WebSocket connection */
+    int n_counted, n_sidecars;
+    int n_sub[4];                  /* non-sidecar subscribers per stream bit */
+    server_stats st;
+    uint64_t next_id;
+    uint64_t start_ns;
+    int stopping;
+};
+
+/* server_http.c */
+int server__http_cb(struct lws *wsi, enum lws_callback_reasons reason, server_pss *pss,
+                    void *in, size_t len);
+/* 0 if the WebSocket handshake on wsi may proceed; otherwise a reason for the log. */
+const char *server__check_ws(server *s, struct lws *wsi);
+double server__uptime(const server *s);
+
+#endif
