@@ -121,10 +121,11 @@
     note(e.state, e.label, e.t);
     const k = labels.indexOf(e.label);
     if (k < 0 || !alertLabel[k]) return;
+    // An event precedes the posteriors of its hop: it is the newest stream time the page knows.
+    if (typeof e.t === 'number' && !(streamT >= e.t)) streamT = e.t;
     if (e.state === 'onset') {
       const held = typeof e.held_s === 'number' ? e.held_s : 0;
       runs.set(e.label, { start: e.t - held, onsetT: e.t, held: held });
-      if (typeof e.t === 'number' && !(streamT >= e.t)) streamT = e.t;
     } else if (e.state === 'offset') {
       runs.delete(e.label);
     }

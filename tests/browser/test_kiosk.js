@@ -1,0 +1,154 @@
+/* Kiosk (/kiosk) in headless Chromium.
+ *
+ * Part 1, real daemon: the event sequence is first learned from the same daemon on the same
+ * file with --fast --json-lines (event thresholds set low so that the random test model fires
+ * one onset during the speech and its offset after it: deterministic for a given model and
+ * file). Then the daemon reads the file at real-time pace and the kiosk, told to alert on that
+ * label after a hold longer than the onset's own held time, must:
+ *   say "no speech" in the leading silence; show a state once speech plays; enter the alert
+ *   no earlier than run start + hold and within one publish period after it (by the daemon's
+ *   stream time, as the page recorded it); beep (WebAudio, ?sound=1); recover at the offset
+ *   event; say "no speech" again at the end.
+ * Part 2, the page's rules on fed messages (?ws=none): the label->state mapping with summed
+ * probabilities, hold counted from onset.t - held_s, immediate alert when held_s >= hold,
+ * recovery only when every alerting run has ended.
+ * No console errors in either. Screenshots: kiosk-nospeech.png, kiosk-state.png, kiosk-alert.png.
+ */
+'use strict';
+
+const path = require('path');
+const { spawnSync } = require('child_process');
+const L = require('./lib');
+
+const TEXT = 'Good morning. The quick brown fox jumps over the lazy dog, and then it runs ' +
+  'far away into the forest before anyone can see it.';
+const DAEMON_EVENTS = ['--event-on', '0.19', '--event-off', '0.16', '--event-min-duration', '0.5'];
+const VIEW = { width: 1280, height: 720 };
+
+function learnEvents(wav) {
+  const r = spawnSync(L.emotiondBin(), ['--input', wav, '--fast', '--json-lines', '--listen', '127.0.0.1:0',
+    '--model', L.testModel()].concat(DAEMON_EVENTS), { encoding: 'utf8', timeout: 30000 });
+  L.check(r.status === 0, 'emotiond --fast exited ' + r.status + ': ' + (r.stderr || '').slice(-400));
+  const msgs = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const events = msgs.filter((m) => m.type === 'event');
+  L.log('fast pass:', msgs.length, 'messages, events', JSON.stringify(events.map((e) => [e.label, e.state, e.t, e.held_s])));
+  const on = events.find((e) => e.state === 'onset');
+  L.check(on, 'the test model fired no onset on the test speech (thresholds ' + DAEMON_EVENTS.join(' ') + ')');
+  const off = events.find((e) => e.state === 'offset' && e.label === on.label && e.t > on.t);
+  L.check(off, 'no offset of ' + on.label + ' after its onset');
+  return { on, off };
+}
+
+async function realDaemon(browser) {
+  const wav = path.join(L.tmpdir(), 'speech.wav');
+  L.makeSpeech(wav, TEXT, 3, 4);
+  const { on, off } = learnEvents(wav);
+  const runStart = on.t - on.held_s;
+  const hold = Math.round((on.held_s + 1.0) * 10) / 10;
+  L.check(runStart + hold < off.t - 0.5, 'run too short for the hold test');
+  const shots = L.screenshotDir();
+
+  const port = await L.freePort();
+  const daemon = await L.startDaemon(port, ['--input', wav, '--keep-running'].concat(DAEMON_EVENTS));
+  const page = await browser.newPage({ viewport: VIEW });
+  const pageProblems = L.watchPage(page, 'kiosk');
+  const url = 'http://127.0.0.1:' + port + '/kiosk?alert=' + on.label + '&hold=' + hold + '&sound=1';
+  L.log('open', url, '(run starts at', runStart.toFixed(2), 's, alert due at', (runStart + hold).toFixed(2), 's, offset at', off.t, 's)');
+  await page.goto(url);
+  const body = () => page.evaluate(() => ({
+    conn: document.body.dataset.conn, state: document.body.dataset.state, alert: document.body.dataset.alert,
+    word: document.getElementById('state-word').textContent, detail: document.getElementById('state-detail').textContent,
+    beeps: +(document.body.dataset.beeps || 0)
+  }));
+  await L.waitUntil(async () => (await body()).conn === 'live', 5000, 'kiosk connected');
+
+  const quiet = await L.waitUntil(async () => { const b = await body(); return b.state === 'no-speech' && b; }, 3000, 'kiosk "no speech" in the leading silence');
+  L.check(quiet.word === 'no speech' && quiet.alert === '0', 'silence shows ' + JSON.stringify(quiet));
+  await L.sleep(400);   // let the 300 ms colour transition finish
+  await page.screenshot({ path: path.join(shots, 'kiosk-nospeech.png') });
+
+  const speaking = await L.waitUntil(async () => { const b = await body(); return !['no-speech', 'offline', 'no-input'].includes(b.state) && b; }, 6000, 'a state once speech plays');
+  L.log('speech state:', speaking.state, '/', speaking.detail);
+  L.check(speaking.alert === '0', 'alert before the hold time');
+  await L.sleep(400);
+  await page.screenshot({ path: path.join(shots, 'kiosk-state.png') });
+
+  const alerted = await L.waitUntil(async () => { const b = await body(); return b.alert === '1' && b; }, (runStart + hold + 4) * 1000, 'the alert');
+  L.log('alert:', alerted.word, '/', alerted.detail, '/ beeps', alerted.beeps);
+  L.check(/ALERT/.test(alerted.detail) && alerted.detail.includes(on.label), 'alert text ' + JSON.stringify(alerted.detail));
+  L.check(alerted.beeps >= 1, 'no audible cue (WebAudio) with ?sound=1');
+  await L.sleep(400);
+  await page.screenshot({ path: path.join(shots, 'kiosk-alert.png') });
+
+  await L.waitUntil(async () => (await body()).alert === '0', (off.t - runStart) * 1000 + 4000, 'recovery after the offset');
+  const hist = await page.evaluate(() => window.emotiondKiosk.history.slice());
+  L.log('kiosk history:', JSON.stringify(hist));
+  const iOn = hist.findIndex((h) => h.what === 'onset' && h.label === on.label);
+  const iAlert = hist.findIndex((h) => h.what === 'alert');
+  const iOff = hist.findIndex((h) => h.what === 'offset' && h.label === on.label);
+  const iRec = hist.findIndex((h) => h.what === 'recover');
+  L.check(iOn >= 0 && iAlert > iOn && iOff > iAlert && iRec > iOff, 'history order onset < alert < offset < recover: ' + JSON.stringify(hist));
+  L.check(Math.abs(hist[iOn].t - on.t) < 0.02 && Math.abs(hist[iOff].t - off.t) < 0.02, 'real-time events differ from the --fast pass');
+  const due = runStart + hold;
+  L.check(hist[iAlert].t >= due - 1e-6 && hist[iAlert].t <= due + 0.15, 'alert at stream time ' + hist[iAlert].t + ', due at ' + due.toFixed(3));
+  L.check(hist[iRec].t === hist[iOff].t, 'recovery at ' + hist[iRec].t + ', offset at ' + hist[iOff].t);
+
+  await L.waitUntil(async () => (await body()).state === 'no-speech', 6000, '"no speech" after the speech');
+  await L.stopProcess(daemon);
+  L.checkNoErrors(pageProblems, []);
+  await page.close();
+}
+
+async function fedRules(browser) {
+  const port = await L.freePort();
+  const daemon = await L.startDaemon(port, ['--input', path.join(L.tmpdir(), 'speech.wav'), '--keep-running', '--fast']);
+  const page = await browser.newPage({ viewport: VIEW });
+  const problems = L.watchPage(page, 'kiosk-fed');
+  await page.goto('http://127.0.0.1:' + port + '/kiosk?ws=none&alert=angry,distressed&hold=2');
+  const labels = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'];
+  const feed = (m) => page.evaluate((msg) => window.emotiondKiosk.feed(msg), m);
+  const look = () => page.evaluate(() => [document.body.dataset.state, document.body.dataset.alert, document.getElementById('state-word').textContent]);
+  const post = (t, probs, speech = true) => feed({ type: 'posteriors', seq: Math.round(t * 10), t, wall: '2026-01-01T00:00:00.000Z', probs, speech, top: labels[probs.indexOf(Math.max(...probs))], conf: Math.max(...probs) });
+  const ev = (t, label, state, held) => feed({ type: 'event', seq: Math.round(t * 10), t, wall: '2026-01-01T00:00:00.000Z', label, state, held_s: held, prob: 0.6 });
+  const expect = async (what, state, alert) => {
+    const [s, a, w] = await look();
+    L.check(s === state && a === alert, what + ': got state ' + s + ' alert ' + a + ' (' + w + '), expected ' + state + ' alert ' + alert);
+  };
+
+  await feed({ type: 'hello', protocol: 1, daemon: 'test', model: 'fed', labels, hop_ms: 10, publish_hz: 10, input: { kind: 'file', rate: 16000, channels: 1 }, streams: [] });
+  await post(1, [0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], false);
+  await expect('gate closed', 'no-speech', '0');
+  await post(2, [0.3, 0.3, 0.0, 0.4, 0.0, 0.0, 0.0]);
+  await expect('neutral+happy 0.6 vs angry 0.4', 'calm', '0');
+  await post(3, [0.1, 0.1, 0.1, 0.5, 0.1, 0.05, 0.05]);
+  await expect('angry+disgust 0.55', 'angry', '0');
+  await ev(10, 'angry', 'onset', 0.5);                     // run started at 9.5, alert due at 11.5
+  await post(11.4, [0.1, 0.1, 0.1, 0.5, 0.1, 0.05, 0.05]);
+  await expect('1.9 s into the run', 'angry', '0');
+  await post(11.5, [0.1, 0.1, 0.1, 0.5, 0.1, 0.05, 0.05]);
+  await expect('2.0 s into the run', 'angry', '1');
+  await ev(12, 'fearful', 'onset', 2.5);                   // distressed alerts too, at once
+  await ev(12.5, 'angry', 'offset', 3.0);
+  await expect('fearful still held', 'angry', '1');
+  await ev(13, 'fearful', 'offset', 3.5);
+  await expect('every run ended', 'angry', '0');
+  await ev(14, 'happy', 'onset', 5);                       // not an alert label
+  await post(14.1, [0.1, 0.6, 0.1, 0.05, 0.05, 0.05, 0.05]);
+  await expect('happy is not alerting', 'calm', '0');
+  await ev(20, 'angry', 'onset', 2.0);                     // held_s >= hold: alert at once
+  await expect('onset held 2.0 s', 'calm', '1');
+  await post(20.1, [0.1, 0.1, 0.1, 0.5, 0.1, 0.05, 0.05], false);
+  await expect('gate closes during an alert', 'no-speech', '1');
+  await ev(20.2, 'angry', 'offset', 2.2);
+  await expect('recovered', 'no-speech', '0');
+  L.log('fed rules: mapping, hold, immediate alert, multi-run recovery all as documented');
+  await L.stopProcess(daemon);
+  L.checkNoErrors(problems, []);
+}
+
+L.main(async () => {
+  L.chromiumPath(); L.playwright(); L.emotiondBin(); L.testModel();
+  const browser = await L.launchBrowser();
+  await realDaemon(browser);
+  await fedRules(browser);
+});
