@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""`emotion eval` on audio made here and the committed tiny fixture model (always runs):
+figures consistent with the per-file predictions, JSON and PNG written, and each bad input gives
+one clear error line.
+
+    test_eval_cli.py EMOTION_BIN CASE     CASE: ok | bad_label | no_header | usage | short_file
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+
+import numpy as np
+
+
+def write_wav(path, seconds, freq, seed):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(16000 * seconds)) / 16000.0
+    x = 0.3 * np.sin(2 * math.pi * freq * t * (1 + 0.1 * np.sin(2 * math.pi * 3 * t)))
+    x += 0.02 * rng.standard_normal(len(t))
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def run(emotion, args):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    return subprocess.run([emotion, "eval"] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env, timeout=60)
+
+
+def check(cond, msg):
+    if not cond:
+        print("FAIL: " + msg)
+        sys.exit(1)
+
+
+def one_error_line(r, needle):
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    check(len(lines) == 1, "expected one error line, got %r" % r.stderr)
+    check(needle in lines[0], "error line %r does not mention %r" % (lines[0], needle))
+
+
+def main():
+    emotion, case = sys.argv[1], sys.argv[2]
+    src = os.environ.get("EMOTIOND_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+    model = os.path.join(src, "tests", "fixtures", "tiny.emod")
+    if not os.path.isfile(model):
+        print("FAIL: %s missing" % model)
+        return 1
+    with tempfile.TemporaryDirectory() as d:
+        labels = ["neutral", "happy", "angry", "sad"]
+        rows = []
+        for i, lab in enumerate(labels):
+            write_wav(os.path.join(d, "a%d.wav" % i), 1.0 + 1.5 * i, 150 + 60 * i, i)
+            rows.append("a%d.wav,%s,spk%d" % (i, lab, i % 2))
+        lst = os.path.join(d, "list.csv")
+        with open(lst, "w") as f:
+            f.write("path,label,speaker\n" + "\n".join(rows) + "\n")
+        if case == "ok":
+            js, png = os.path.join(d, "r.json"), os.path.join(d, "r.png")
+            r = run(emotion, ["--model", model, "--list", lst, "--json", js, "--png", png, "-q"])
+            check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+            check("accuracy" in r.stdout and "uar" in r.stdout, "no figures printed: %r" % r.stdout)
+            res = json.load(open(js))
+            check(res["n"] == 4 and res["failed"] == 0, "n/failed wrong: %r" % res)
+            lab = res["labels"]
+            cm = np.array(res["confusion"])
+            check(cm.sum() == 4, "confusion sums to %d" % cm.sum())
+            correct = 0
+            for fobj in res["files"]:
+                check(abs(sum(fobj["probs"]) - 1) < 1e-3, "probs do not sum to 1")
+                check(fobj["pred"] == lab[int(np.argmax(fobj["probs"]))], "pred is not the argmax")
+                check(cm[lab.index(fobj["label"]), lab.index(fobj["pred"])] >= 1, "confusion cell")
+                correct += fobj["pred"] == fobj["label"]
+            check(abs(res["accuracy"] - correct / 4) < 1e-6, "accuracy inconsistent")
+            present = [k for k in range(len(lab)) if cm[k].sum()]
+            uar = np.mean([cm[k, k] / cm[k].sum() for k in present])
+            check(abs(res["uar"] - uar) < 1e-6, "UAR %.4f != %.4f" % (res["uar"], uar))
+            check(open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n", "PNG not written")
+        elif case == "bad_label":
+            with open(lst, "a") as f:
+                f.write("a0.wav,bored,spk0\n")
+            r = run(emotion, ["--model", model, "--list", lst])
+            check(r.returncode == 1, "exit %d, expected 1" % r.returncode)
+            one_error_line(r, "label 'bored' is not one of the model's labels")
+        elif case == "no_header":
+            with open(lst, "w") as f:
+                f.write("\n".join(rows) + "\n")
+            r = run(emotion, ["--model", model, "--list", lst])
+            check(r.returncode == 1, "exit %d, expected 1" % r.returncode)
+            one_error_line(r, "header must name the columns 'path' and 'label'")
+        elif case == "usage":
+            r = run(emotion, ["--list", lst])
+            check(r.returncode == 2, "exit %d, expected 2" % r.returncode)
+            one_error_line(r, "missing --model")
+            r = run(emotion, ["--model", model, "--list", lst, "--bogus"])
+            check(r.returncode == 2, "exit %d, expected 2" % r.returncode)
+            one_error_line(r, "unknown option '--bogus'")
+            r = run(emotion, ["--model", os.path.join(d, "nope.emod"), "--list", lst])
+            check(r.returncode == 1, "missing model: exit %d, expected 1" % r.returncode)
+            one_error_line(r, "nope.emod")
+        elif case == "short_file":
+            write_wav(os.path.join(d, "short.wav"), 0.012, 200, 9)  # < 2 frames
+            with open(lst, "a") as f:
+                f.write("short.wav,sad,spk0\n")
+            js = os.path.join(d, "r.json")
+            r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"])
+            check(r.returncode == 1, "exit %d, expected 1" % r.returncode)
+            one_error_line(r, "short.wav")
+            res = json.load(open(js))
+            check(res["n"] == 4 and res["failed"] == 1, "short file not counted as failed: %r"
+                  % {k: res[k] for k in ("n", "failed")})
+        else:
+            print("unknown case %r" % case)
+            return 2
+    print("ok: eval %s" % case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Unit tests of the training harness that need no corpora (always run): label maps, protocol
+splits (speaker-disjoint, validation from training speakers only, stratified 80/10/10), metrics
+against scikit-learn, the file-level window rule, and one training step on synthetic frames.
+With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
+
+    test_train_py.py CASE      CASE: labels | splits | metrics | windows | step | heldout
+"""
+
+import os
+import sys
+
+import numpy as np
+
+SRC = os.environ.get("EMOTIOND_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+sys.path.insert(0, os.path.join(SRC, "tools", "train"))
+
+import data as D  # noqa: E402
+import metrics as MX  # noqa: E402
+import splits as S  # noqa: E402
+
+
+def check(cond, msg):
+    if not cond:
+        print("FAIL: " + msg)
+        sys.exit(1)
+
+
+def fake_items(corpus, n_spk, per_label, labels):
+    items = []
+    for s in range(n_spk):
+        for li, lab in enumerate(labels):
+            for r in range(per_label):
+                items.append({"corpus": corpus, "path": "s%02d_%s_%d.flac" % (s + 1, lab, r),
+                              "speaker": "%s:%02d" % (corpus, s + 1),
+                              "gender": "male" if s % 2 == 0 else "female",
+                              "native": lab, "label_name": lab, "label": li, "duration": 3.0})
+    return items
+
+
+def t_labels():
+    check(D.UNIFIED7 == ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"],
+          "unified label order changed (the model file and the protocol depend on it)")
+    for corpus, native in (("ravdess", D.RAVDESS_NATIVE), ("emodb", D.EMODB_NATIVE)):
+        check(set(D.TO_UNIFIED[corpus]) == set(native), "%s: every native label mapped" % corpus)
+        check(set(D.TO_UNIFIED[corpus].values()) <= set(D.UNIFIED7), "maps into unified7")
+    check(D.TO_UNIFIED["ravdess"]["calm"] == "neutral", "calm -> neutral")
+    check(D.TO_UNIFIED["emodb"]["boredom"] == "neutral", "boredom -> neutral")
+    check(not set(D.HELDOUT_SPEAKERS) & set(D.SHIPPED_VAL_SPEAKERS), "held-out != validation")
+
+
+def t_splits():
+    rav = fake_items("ravdess", 24, 4, D.RAVDESS_NATIVE)
+    folds = list(S.folds("p2", rav))
+    check(len(folds) == 6, "RAVDESS: 6 folds")
+    seen_test = set()
+    for name, tr, va, te in folds:
+        st, sv, ste = D.speakers(tr), D.speakers(va), D.speakers(te)
+        check(not set(st) & set(ste) and not set(sv) & set(ste) and not set(st) & set(sv),
+              "%s: train/val/test speakers disjoint" % name)
+        check(len(ste) == 4 and len(sv) == 2, "%s: 4 test, 2 validation actors" % name)
+        check(len(st) + len(sv) + len(ste) == 24, "%s: every actor used" % name)
+        seen_test |= set(ste)
+    check(len(seen_test) == 24, "every actor tested once")
+    emo = fake_items("emodb", 10, 3, D.EMODB_NATIVE)
+    emo = [dict(it, speaker="emodb:%s" % sp) for it, sp in
+           zip(emo, [s for s in ("03", "08", "09", "10", "11", "12", "13", "14", "15", "16")
+                     for _ in range(3 * 7)])]
+    folds = list(S.folds("p2", emo))
+    check(len(folds) == 10 and all(len(D.speakers(te)) == 1 for _, _, _, te in folds), "LOSO")
+    for _, tr, va, te in folds:
+        check(not set(D.speakers(va)) & set(D.speakers(te)), "validation never the test speaker")
+    p1 = list(S.folds("p1", rav))
+    check(len(p1) == 5, "5 seeds")
+    for _, tr, va, te in p1:
+        check(len(tr) + len(va) + len(te) == len(rav), "p1 partitions everything")
+        keys = [D.item_key(i) for i in tr + va + te]
+        check(len(set(keys)) == len(keys), "p1 parts disjoint")
+        for li in range(8):
+            n = sum(1 for i in te if i["label"] == li)
+            check(abs(n - 0.1 * 96) <= 1, "p1 stratified: class %d has %d test items" % (li, n))
+    a = [D.item_key(i) for i in p1[0][3]]
+    b = [D.item_key(i) for i in list(S.folds("p1", rav))[0][3]]
+    check(a == b, "p1 split reproducible")
+    check(a != [D.item_key(i) for i in p1[1][3]], "p1 seeds differ")
+
+
+def t_metrics():
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+    rng = np.random.default_rng(0)
+    yt = rng.integers(0, 6, 500)  # class 6 absent from the truth, as "surprised" in EMO-DB
+    yp = np.where(rng.random(500) < 0.6, yt, rng.integers(0, 7, 500))
+    f = MX.figures(yt, yp, ["l%d" % k for k in range(7)])
+    check(abs(f["accuracy"] - accuracy_score(yt, yp)) < 1e-12, "accuracy")
+    check(abs(f["uar"] - balanced_accuracy_score(yt, yp)) < 1e-9, "UAR = balanced accuracy")
+    check(abs(f["macro_f1"] - f1_score(yt, yp, labels=list(range(6)), average="macro")) < 1e-9,
+          "macro-F1 over the classes present")
+    pooled = MX.pooled([f, f], f["labels"])
+    check(pooled["n"] == 1000 and abs(pooled["accuracy"] - f["accuracy"]) < 1e-12, "pooled")
+
+
+def t_windows():
+    import train as T
+    check(T.windows(120, 300) == [(0, 120)], "short file: one window")
+    check(T.windows(300, 300) == [(0, 300)], "exact window")
+    w = T.windows(500, 300)
+    check(w == [(0, 300), (150, 450), (200, 500)], "last window aligned to the end: %r" % w)
+    check(T.windows(600, 300) == [(0, 300), (150, 450), (300, 600)], "hop = window/2")
+
+
+def t_step():
+    import torch
+    import train as T
+    torch.set_num_threads(1)
+    labels = ["a", "b", "c"]
+    items = fake_items("emodb", 4, 2, labels)
+
+    class Store:
+        def __init__(self):
+            self.rng = np.random.default_rng(1)
+            self.m = {}
+
+        def check(self, *a):
+            pass
+
+        def get(self, key, v="orig"):
+            if (key, v) not in self.m:
+                self.m[(key, v)] = self.rng.standard_normal((int(self.rng.integers(60, 200)), 128)
+                                                            ).astype(np.float32)
+            return self.m[(key, v)]
+
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        cfg = {"name": "unit", "epochs": 2, "batch": 4, "versions": ["orig", "x"],
+               "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
+               "crop_min": 40, "crop_max": 80}
+        model, meta = T.train(cfg, items[:16], items[16:], labels, Store(), d,
+                              log=open(os.devnull, "w"))
+        check(os.path.exists(os.path.join(d, "checkpoint.pt")), "checkpoint written")
+        check(meta["epochs_run"] == 2 and 1 <= meta["best_epoch"] <= 2, "history recorded")
+        p = T.eval_file(model, Store().get("k"))
+        check(abs(p.sum() - 1) < 1e-5 and p.shape == (3,), "eval_file gives posteriors")
+
+
+def t_heldout():
+    data = os.environ.get("EMOTIOND_DATA", "")
+    if not os.path.isfile(os.path.join(data, "ravdess", "labels.csv")):
+        print("SKIP: corpora not found (EMOTIOND_DATA=%r)" % data)
+        sys.exit(77)
+    items, _ = D.load_items(["ravdess", "emodb"], "unified7", data)
+    want = sorted((D.item_key(i), i["label_name"]) for i in D.by_speakers(items, D.HELDOUT_SPEAKERS))
+    got = sorted((r["path"], r["label"]) for r in D.read_list(os.path.join(SRC, "models",
+                                                                           "heldout.txt")))
+    check(got == want, "models/heldout.txt differs from data.HELDOUT_SPEAKERS' files")
+
+
+CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
+         "step": t_step, "heldout": t_heldout}
+
+if __name__ == "__main__":
+    CASES[sys.argv[1]]()
+    print("ok: %s" % sys.argv[1])
