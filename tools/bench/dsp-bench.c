@@ -268,29 +268,34 @@ int main(int argc, char **argv)
 
     int64_t frames = dsp_logmel_frame_count(&p, a.n);
     float *out = malloc(sizeof(float) * (size_t)frames * (size_t)p.n_mels);
-    double *bt = malloc(sizeof(double) * (size_t)passes * 2);
-    for (int r = 0; r < passes * 2; r++) {
+    /* Whole-signal runs are long enough to be preempted on a shared machine: report the median
+     * and the best of several. */
+    size_t runs = (size_t)passes * 3;
+    double *bt = malloc(sizeof(double) * runs);
+    for (size_t r = 0; r < runs; r++) {
         double t0 = now_ns();
         dsp_logmel_batch(&p, a.x, a.n, out, (size_t)frames);
         bt[r] = now_ns() - t0;
     }
-    double batch_s = pct(bt, (size_t)passes * 2, 0.5) / 1e9;
+    double batch_s = pct(bt, runs, 0.5) / 1e9;
+    double batch_best_s = bt[0] / 1e9; /* pct() sorted bt */
     double audio_s = (double)a.n / RATE;
 
     if (json)
         printf("{\"source\":\"%s\",\"files\":%d,\"audio_s\":%.3f,\"hops\":%zu,\"passes\":%d,"
                "\"hop_median_us\":%.3f,\"hop_p99_us\":%.3f,\"hop48_median_us\":%.3f,"
                "\"hop48_p99_us\":%.3f,\"batch_s\":%.6f,\"batch_xrt\":%.1f,"
-               "\"batch_us_per_frame\":%.3f}\n",
+               "\"batch_best_xrt\":%.1f,\"batch_us_per_frame\":%.3f}\n",
                source, a.files, audio_s, hops, passes, hop_med, hop_p99, rs_med, rs_p99, batch_s,
-               audio_s / batch_s, batch_s / (double)frames * 1e6);
+               audio_s / batch_s, audio_s / batch_best_s, batch_s / (double)frames * 1e6);
     else
         printf("audio: %.1f s of %s (%d files), %zu hops x %d passes\n"
                "log-mel per hop (push 160):          median %.2f us, p99 %.2f us\n"
                "48 kHz stereo resample + log-mel:    median %.2f us, p99 %.2f us\n"
-               "log-mel offline (batch):             %.0f x real time (%.2f us per frame)\n",
+               "log-mel offline (batch):             %.0f x real time median (%.2f us per frame), "
+               "best %.0f x\n",
                audio_s, source, a.files, hops, passes, hop_med, hop_p99, rs_med, rs_p99,
-               audio_s / batch_s, batch_s / (double)frames * 1e6);
+               audio_s / batch_s, batch_s / (double)frames * 1e6, audio_s / batch_best_s);
     if (sink == 12345.678f) /* keep the callbacks' work observable */
         puts("");
     dsp_logmel_free(s);
