@@ -60,7 +60,7 @@ static const struct opt opts[] = {
     { "publish-hz", "pipeline", "publish_hz", K_VALUE, "HZ", "posteriors per second, 0.1..100 (default 10)" },
     { "smoothing", "pipeline", "smoothing", K_VALUE, "ALPHA", "exponential smoothing per 10 ms hop, (0,1], 1 = none (default 0.1)" },
     { "gate", "gate", "mode", K_VALUE, "energy|off", "speech gate (default energy)" },
-    { "gate-threshold-db", "gate", "threshold_db", K_VALUE, "DB", "speech when the level is this far above the noise floor, 0.5..40 (default 9)" },
+    { "gate-threshold-db", "gate", "threshold_db", K_VALUE, "DB", "speech when the level is this far above the noise floor, 0.5..40 (default 6)" },
     { "gate-abs-floor-db", "gate", "abs_floor_db", K_VALUE, "DBFS", "and above this absolute level, -120..0 (default -65)" },
     { "gate-onset-ms", "gate", "onset_ms", K_VALUE, "MS", "level must stay above this long to open, 0..500 (default 30)" },
     { "gate-hangover-ms", "gate", "hangover_ms", K_VALUE, "MS", "gate stays open this long after, 0..2000 (default 300)" },

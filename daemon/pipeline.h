@@ -60,7 +60,7 @@ enum pipeline_gate_mode {
 
 typedef struct pipeline_gate_config {
     int mode;                 /* enum pipeline_gate_mode */
-    double threshold_db;      /* speech when band energy > noise floor + this. 0.5..40, def 9 */
+    double threshold_db;      /* speech when band energy > noise floor + this. 0.5..40, def 6 */
     double abs_floor_db;      /* and > this absolute level (dBFS of the band energy). -120..0,
                                  def -70: digital silence and a muted mic are never speech */
     double onset_ms;          /* energy must stay above for this long to open. 0..500, def 30 */

@@ -11,7 +11,7 @@ void pipeline_config_default(pipeline_config *c)
     c->publish_hz = 10;
     c->smoothing = 0.1;
     c->gate.mode = PIPELINE_GATE_ENERGY;
-    c->gate.threshold_db = 9;
+    c->gate.threshold_db = 6;
     c->gate.abs_floor_db = -65;
     c->gate.onset_ms = 30;
     c->gate.hangover_ms = 300;

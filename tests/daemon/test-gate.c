@@ -64,7 +64,7 @@ static double run(const float *x, const unsigned char *truth, size_t n, int want
 {
     dsp_params fp;
     dsp_params_default(&fp);
-    gate_params gp = { 9, -65, 30, 300 };
+    gate_params gp = { 6, -65, 30, 300 };
     gate *g = gate_new(&fp, &gp);
     CHECK(g != NULL);
     int64_t nf = dsp_logmel_frame_count(&fp, n);
