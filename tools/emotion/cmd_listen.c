@@ -501,7 +501,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     case LWS_CALLBACK_CLIENT_CLOSED:
         if (!s->closing)
-            fprintf(stderr, "emotion listen: connection to %s lost\n", s->o.url);
+            fprintf(stderr, "emotion listen: connection to %s lost (no close frame: daemon "
+                    "stopped or network failed)\n", s->o.url);
         if (!s->got_hello && s->exit_code == 0)
             s->exit_code = CLI_EXIT_FAIL;
         s->wsi = NULL;
