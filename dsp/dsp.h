@@ -102,7 +102,8 @@ void dsp_resampler_free(dsp_resampler *r);
  * *out_n = count. out_cap must be >= dsp_resampler_max_out(r, in_frames): otherwise DSP_EINVAL
  * and nothing is consumed, so no output is ever dropped or held back for lack of room. NaN/Inf
  * input is refused whole (DSP_ENONFINITE), as in dsp_logmel_push. The result does not depend on
- * how the input is chunked (bit for bit; tested). No allocation after the first calls. */
+ * how the input is chunked (bit for bit; tested). No allocation: soxr is primed in _new (for
+ * integer rates; see docs/dsp.md). */
 int dsp_resampler_process(dsp_resampler *r, const float *in, size_t in_frames, float *out,
                           size_t out_cap, size_t *out_n);
 /* End of stream: drains what the filter still holds (out_cap >= dsp_resampler_max_out(r, 0)),
