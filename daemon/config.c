@@ -51,10 +51,10 @@ static const struct opt opts[] = {
     { "keep-running", "input", "keep_running", K_FLAG, NULL, "file/stdin: keep serving after the end instead of exiting 0" },
     { "listen", "server", "listen", K_VALUE, "HOST:PORT", "HTTP/WebSocket address (default 127.0.0.1:8765; port 0 = no listener)" },
     { "token", "server", "token", K_VALUE, "TOKEN", "require 'Authorization: Bearer TOKEN' (or ?token=) from clients" },
-    { "allow-origin", "server", "allow_origin", K_VALUE, "LIST", "comma-separated Origin values allowed for WebSocket clients (default: any)" },
+    { "allow-origin", "server", "allow_origin", K_VALUE, "LIST", "comma-separated Origin values (http://host:port) allowed for browser clients; * = any (default: same origin only)" },
     { "max-subscribers", "server", "max_subscribers", K_VALUE, "N", "WebSocket connections allowed at once (default 1024)" },
     { "max-sidecars", "server", "max_sidecars", K_VALUE, "N", "sidecar audio streams allowed at once (default 8)" },
-    { "max-message", "server", "max_message", K_VALUE, "BYTES", "largest client message accepted (default 65536)" },
+    { "max-message", "server", "max_message", K_VALUE, "BYTES", "largest client message accepted: sidecar PCM frames; commands are capped at 4096 (default 262144)" },
     { "web-root", "server", "web_root", K_VALUE, "DIR", "dashboard files served at / (default: the installed dashboard)" },
     { "model", "model", "path", K_VALUE, "FILE", "model file (default: the shipped model)" },
     { "publish-hz", "pipeline", "publish_hz", K_VALUE, "HZ", "posteriors per second, 0.1..100 (default 10)" },
@@ -84,7 +84,7 @@ void config_defaults(config *c)
     c->listen_port = 8765;
     c->max_subscribers = 1024;
     c->max_sidecars = 8;
-    c->max_message = 65536;
+    c->max_message = 262144;
     pipeline_config_default(&c->pipe);
     c->log_level = 6;
 }

@@ -556,7 +556,7 @@ static int start_server(app *a, char *err, size_t errlen)
     sc.max_subscribers = a->cfg.max_subscribers;
     sc.max_sidecars = a->cfg.max_sidecars;
     sc.max_command = a->cfg.max_message < PROTO_MAX_COMMAND ? a->cfg.max_message : PROTO_MAX_COMMAND;
-    if (a->cfg.max_message > sc.max_audio) sc.max_audio = a->cfg.max_message;
+    sc.max_audio = a->cfg.max_message;
     sc.token = a->cfg.token;
     sc.origins = a->cfg.origins;
     if (a->cfg.web_root[0]) snprintf(www, sizeof www, "%s", a->cfg.web_root);
