@@ -256,7 +256,7 @@ static void on_event(listen_state *s, json_t *m)
     if (s->o.raw)
         return;
     int onset = strcmp(jstr(m, "state", ""), "onset") == 0;
-    printf("%s%s %9.2fs  %-6s %-10s held %.1f s  p %.2f%s\n",
+    printf("%s%s%8.2fs  %-6s %-10s held %.1f s  p %.2f%s\n",
            ansi(s, onset ? "\033[1;33m" : "\033[36m"), s->utf8 ? "\u25b6" : ">",
            jnum(m, "t", 0), onset ? "ONSET" : "offset", jstr(m, "label", "?"),
            jnum(m, "held_s", 0), jnum(m, "prob", 0), ansi(s, "\033[0m"));
