@@ -178,7 +178,8 @@ def run(argv, env=None, timeout=60, input=None):
     except subprocess.TimeoutExpired:
         terminate(p, grace=1)
         raise Fail('%s did not finish within %s s' % (' '.join(argv[:3]), timeout))
-    return subprocess.CompletedProcess(argv, p.returncode, out, err)
+    dec = (lambda b: b.decode(errors='replace') if isinstance(b, bytes) else b)
+    return subprocess.CompletedProcess(argv, p.returncode, dec(out), dec(err))
 
 
 @contextlib.contextmanager
@@ -396,6 +397,19 @@ class Daemon:
                     return
             time.sleep(0.1)
         raise Fail('emotiond did not answer /healthz within %s s:\n%s' % (timeout, self.log_tail()))
+
+    def wait_streaming(self, timeout=20):
+        """Waits until /healthz says the input runs and its hop counter advances (the HTTP
+        side is up before PortAudio has opened the device)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            hz = self.healthz()
+            if hz.get('state') == 'running' and last is not None and hz.get('hops', 0) > last:
+                return hz
+            last = hz.get('hops', 0) if hz.get('state') == 'running' else None
+            time.sleep(0.2)
+        raise Fail('input not streaming within %s s: /healthz %s' % (timeout, hz))
 
     def get(self, path, timeout=5):
         """HTTP GET on the daemon: (status, body text). 4xx/5xx are returned, not raised."""
@@ -639,12 +653,15 @@ SUBPROTOCOL = 'emotiond.v1'
 class RawWS:
     """A WebSocket client on a bare socket that can stop reading altogether (a stalled
     subscriber): handshake, send masked text frames, then leave the socket unread. A small
-    receive buffer makes the daemon's side fill up quickly."""
+    receive buffer and a small MSS (what a client on a slow real network looks like) keep the
+    kernel buffers on both sides small: on loopback the daemon's send buffer is otherwise
+    autotuned from the 64 KB MSS to ~4 MB, which takes minutes to fill at 40 KB/s."""
 
-    def __init__(self, port, path='/ws', rcvbuf=4096):
+    def __init__(self, port, path='/ws', rcvbuf=4096, mss=536):
         import base64
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, mss)
         self.sock.settimeout(5)
         self.sock.connect(('127.0.0.1', port))
         key = base64.b64encode(os.urandom(16)).decode()
@@ -676,3 +693,31 @@ class RawWS:
     def close(self):
         with contextlib.suppress(OSError):
             self.sock.close()
+
+    def read_messages(self, until, timeout=5.0):
+        """Reads frames (unmasked, from the server) until until(msg) or the deadline; returns
+        the text messages decoded as JSON, in order."""
+        buf, out = b'', []
+        deadline = time.monotonic() + timeout
+        self.sock.settimeout(0.2)
+        while time.monotonic() < deadline:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except socket.timeout:
+                continue
+            check(chunk, 'stalled subscriber: connection closed by the daemon')
+            buf += chunk
+            while len(buf) >= 2:
+                op, n, j = buf[0] & 0x0f, buf[1] & 0x7f, 2
+                if n == 126:
+                    n, j = int.from_bytes(buf[2:4], 'big'), 4
+                elif n == 127:
+                    n, j = int.from_bytes(buf[2:10], 'big'), 10
+                if len(buf) < j + n:
+                    break
+                payload, buf = buf[j:j + n], buf[j + n:]
+                if op == 1:
+                    out.append(json.loads(payload))
+                    if until(out[-1]):
+                        return out
+        raise Fail('stalled subscriber: no matching message within %s s after resuming' % timeout)

@@ -26,7 +26,7 @@ async def wait_health(dm, pred, timeout, what):
 
 
 def capturing(hz):
-    return hz.get('state') in ('running', 'ok') or hz.get('input', {}).get('state') == 'running'
+    return hz.get('state') == 'running'
 
 
 async def test():
@@ -45,7 +45,10 @@ async def test():
                 st = await col.wait_for(lambda m: m['type'] == 'status', timeout=10)
                 h.check(st['state'] in ('waiting', 'reopening', 'lost'),
                         'status without a device: %s' % st)
-                h.check('wait' in dm.log_text().lower(), 'log does not say it is waiting')
+                h.check(hz['state'] == 'waiting', '/healthz state without a device: %s' % hz)
+                text = dm.log_text().lower()
+                h.check('pulse' in text and ('wait' in text or 'retry' in text),
+                        'log does not say it waits for the device: %s' % text[-300:])
 
                 pa.start()
                 t0 = time.monotonic()

@@ -42,7 +42,7 @@ async def test():
         r = h.run([exe, '--config', cfg, '--check-config'], env=pa.env(), timeout=10)
         h.check(r.returncode == 0, '--check-config refused the test config: %s' % r.stderr)
         with h.Daemon(d, ['--device', 'pulse', '--config', cfg], env=pa.env()) as dm:
-            model_id = dm.healthz()['model']
+            model_id = dm.wait_streaming()['model']
             ws = await h.ws_connect(dm.ws)
             hello = await h.hello(ws, val)
             col = h.Collector(ws, val)

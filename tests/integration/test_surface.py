@@ -45,22 +45,26 @@ def cli_checks(d, model):
 
 def check_http(dm):
     hz = dm.healthz()
-    for k in ('state', 'input', 'model', 'uptime'):
+    for k in ('state', 'input', 'model', 'uptime_s'):
         h.check(k in hz, '/healthz lacks %r: %s' % (k, hz))
     h.log('/healthz %s' % json.dumps(hz)[:300])
     m = dm.metrics()
     names = sorted(m)
-    for part in ('hops', 'overruns', 'subscribers', 'drop'):
-        h.check(any(part in n for n in names), '/metrics has no %s metric: %s' % (part, names))
+    for n in ('emotiond_hops_total', 'emotiond_overruns_total', 'emotiond_subscribers',
+              'emotiond_dropped_messages_total', 'emotiond_hop_seconds_bucket',
+              'emotiond_latency_seconds_bucket'):
+        h.check(n in names, '/metrics has no %s: %s' % (n, names))
     hist = [n for n in names if n.endswith('_bucket')]
-    h.check(hist, '/metrics has no histogram: %s' % names)
     for n in hist:
         buckets = m[n]
         h.check(any(lab.get('le') == '+Inf' for lab, _ in buckets), '%s has no +Inf bucket' % n)
         vals = [v for _, v in buckets]
         h.check(vals == sorted(vals), '%s buckets are not cumulative' % n)
-    hops = h.metric(m, next(n for n in names if 'hops' in n))
+    hops = h.metric(m, 'emotiond_hops_total')
     h.check(hops > 0, 'no hops counted after streaming: %s' % hops)
+    h.check(h.metric(m, 'emotiond_subscribers') == 3, 'emotiond_subscribers is %s with 3 '
+            'connected' % h.metric(m, 'emotiond_subscribers'))
+    h.check(h.metric(m, 'emotiond_hop_seconds_count') > 0, 'per-hop histogram is empty')
     code, body = dm.get('/no-such-page')
     h.check(code == 404, '/no-such-page answered %s' % code)
     h.log('/metrics: %d names, hops %g' % (len(names), hops))
@@ -74,6 +78,7 @@ async def test():
         with h.PulseAudio(d) as pa:
             dm = h.Daemon(d, ['--device', 'pulse', '--model', model], env=pa.env())
             with dm:
+                dm.wait_streaming()
                 socks = [await h.ws_connect(dm.ws) for _ in range(3)]
                 for ws in socks:
                     await h.hello(ws, val)
