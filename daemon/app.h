@@ -64,6 +64,8 @@ typedef struct app {
     double t_offset;            /* stream time before the current pipeline was made */
     uint64_t hops_total;
     int ended;
+    char last_state_msg[256];
+    int last_logged_state;   /* repeated identical state messages are logged at debug */
     int hello_sent;             /* the first hello went out: later changes re-send it */
 
     capture *cap;               /* owned, mic input */
@@ -95,6 +97,7 @@ typedef struct app {
     float frame_batch[APP_FRAME_BATCH * 512];
     float frame_gate[APP_FRAME_BATCH];
     int frame_n;
+    int frames_on;
     uint64_t frame_seq;
     double frame_t0;
 

@@ -9,8 +9,9 @@
  * voiced part of the utterance, found with knowledge of the whole file (which a causal gate does
  * not have); with noise mixed in (SNR = mean in-band power of those frames over the noise's), only
  * those at least 3 dB above the noise in the band remain reference speech. Reported: frame miss rate (reference speech frames the gate called non-speech), the
- * share of utterances with >= 90 % of their speech frames found, and the gate's acceptance of the
- * files' non-reference frames (leading/trailing silence and the weakest frames).
+ * share of utterances with >= 90 % of their speech frames found, false accepts in the recording's
+ * silence before the utterance, and acceptance of all other non-reference frames (trailing
+ * silence, pauses under the hangover, the weakest speech frames).
  * Silence and noise: 10 s each of digital silence, dither at -90 dBFS, white, pink and brown noise
  * at -60, -40 and -20 dBFS, and white noise stepping from -60 to -30 dBFS after 5 s; reported: the
  * share of frames called speech (false accepts).
@@ -63,7 +64,7 @@ static void add_noise(float *x, size_t n, int kind, double dbfs)
     }
 }
 
-struct counts { long speech_frames, missed, other_frames, other_acc, utt, utt90; };
+struct counts { long speech_frames, missed, other_frames, other_acc, utt, utt90, lead_frames, lead_acc; };
 
 /* Runs our gate and speex's VAD over x; dec_g/dec_s receive one decision per log-mel frame.
  * Returns the frame count. */
@@ -185,8 +186,16 @@ static void eval_file(const char *path, double snr_db, struct counts *cg, struct
     decide(x, n, dg, ds, lev);
     unsigned char *dec[2] = { dg, ds };
     struct counts *c[2] = { cg, cs };
+    long first = 0;
+    while (first < nf && !ref[first]) first++;
     for (int k = 0; k < 2; k++) {
         long found = 0;
+        /* the recording's silence before the utterance: up to 100 ms before its first speech
+         * frame (the corpora have 0.3-1 s of room tone there) */
+        for (long i = 0; i + 10 < first; i++) {
+            c[k]->lead_frames++;
+            c[k]->lead_acc += dec[k][i];
+        }
         for (long i = 0; i < nf; i++) {
             if (ref[i]) {
                 c[k]->speech_frames++;
@@ -275,8 +284,9 @@ int main(int argc, char **argv)
     double snrs[] = { INFINITY, 20, 10, 0 };
     printf("\nCorpus speech (every %d%s file of %d corpus dir%s)\n\n", every,
            every == 1 ? "st" : every == 2 ? "nd" : every == 3 ? "rd" : "th", ndirs, ndirs > 1 ? "s" : "");
-    printf("| SNR | files | gate: frame miss | gate: utts >= 90 %% found | gate: accepts of other frames "
-           "| speex: frame miss | speex: utts >= 90 %% | speex: other accepts |\n|---|---|---|---|---|---|---|---|\n");
+    printf("| SNR | files | gate: frame miss | gate: utts >= 90 %% found | gate: accepts before the utterance "
+           "| gate: accepts of other frames | speex: frame miss | speex: utts >= 90 %% | speex: accepts before "
+           "| speex: other accepts |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (int s = 0; s < 4; s++) {
         struct counts cg = { 0 }, cs = { 0 };
         for (int d = 0; d < ndirs; d++) {
@@ -302,10 +312,12 @@ int main(int argc, char **argv)
         char snr[16];
         if (isinf(snrs[s])) snprintf(snr, sizeof snr, "clean");
         else snprintf(snr, sizeof snr, "%g dB", snrs[s]);
-        printf("| %s | %ld | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% |\n", snr, cg.utt,
-               100.0 * (double)cg.missed / (double)cg.speech_frames, 100.0 * (double)cg.utt90 / (double)cg.utt,
+        printf("| %s | %ld | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% |\n",
+               snr, cg.utt, 100.0 * (double)cg.missed / (double)cg.speech_frames,
+               100.0 * (double)cg.utt90 / (double)cg.utt, 100.0 * (double)cg.lead_acc / (double)cg.lead_frames,
                100.0 * (double)cg.other_acc / (double)cg.other_frames,
                100.0 * (double)cs.missed / (double)cs.speech_frames, 100.0 * (double)cs.utt90 / (double)cs.utt,
+               100.0 * (double)cs.lead_acc / (double)cs.lead_frames,
                100.0 * (double)cs.other_acc / (double)cs.other_frames);
         fflush(stdout);
     }

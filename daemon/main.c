@@ -106,8 +106,13 @@ static void main_on_posteriors(void *user, const pipeline_result *r)
         double now = capture_now(a->cap);
         if (isfinite(st) && isfinite(now) && now >= st) app_hist_add(&a->lat_hist, now - st);
     }
-    /* the frames stream runs only while somebody watches it */
-    if (a->srv) pipeline_set_frames(a->pipe, server_subscribers(a->srv, PROTO_STREAM_FRAMES) > 0);
+    /* the frames stream runs only while somebody watches it; a new run starts a new batch */
+    if (a->srv) {
+        int on = server_subscribers(a->srv, PROTO_STREAM_FRAMES) > 0;
+        if (on && !a->frames_on) a->frame_n = 0;
+        a->frames_on = on;
+        pipeline_set_frames(a->pipe, on);
+    }
 }
 
 static void main_on_event(void *user, const pipeline_event *e)
@@ -126,7 +131,10 @@ static void main_on_frame(void *user, const float *logmel, int n_mels, int speec
 {
     app *a = user;
     if (n_mels > 512) return;
-    if (a->frame_n == 0) a->frame_t0 = a->t_offset + t;
+    if (a->frame_n == 0) {
+        a->frame_t0 = a->t_offset + t;
+        a->frame_seq = a->hops_total; /* on_hop counts this hop after on_frame */
+    }
     memcpy(a->frame_batch + (size_t)a->frame_n * (size_t)n_mels, logmel, (size_t)n_mels * sizeof(float));
     a->frame_gate[a->frame_n] = (float)speech;
     if (++a->frame_n < APP_FRAME_BATCH) return;
@@ -136,7 +144,6 @@ static void main_on_frame(void *user, const float *logmel, int n_mels, int speec
     proto_frames m = { a->frame_seq, a->frame_t0, a->frame_n, n_mels, a->frame_batch, -20.0f, 5.0f,
                        a->frame_gate };
     msg_commit(a, PROTO_STREAM_FRAMES, b, proto_encode_frames(&m, b, cap - 1), "frames");
-    a->frame_seq += (uint64_t)a->frame_n;
     a->frame_n = 0;
 }
 
@@ -196,8 +203,21 @@ void app_set_state(app *a, int state, const char *msg)
     a->dev_state = state;
     int level = state == PROTO_DEV_RUNNING || state == PROTO_DEV_ENDED ? LOG_INFO
               : state == PROTO_DEV_REOPENING ? LOG_DEBUG : LOG_WARNING;
-    if (msg) log_msg(level, "%s", msg);
-    if (msg) sd_notifyf(0, "STATUS=%s", msg);
+    if (msg) {
+        /* a machine without a sound card retries forever: say it once, then at debug level
+         * (the retry delay in the message changes, so compare up to it) */
+        const char *cut = strstr(msg, "; retrying in");
+        size_t len = cut ? (size_t)(cut - msg) : strlen(msg);
+        if (state == a->last_logged_state && len < sizeof a->last_state_msg &&
+            !strncmp(a->last_state_msg, msg, len) && a->last_state_msg[len] == '\0')
+            level = LOG_DEBUG;
+        if (state != PROTO_DEV_REOPENING) {
+            snprintf(a->last_state_msg, sizeof a->last_state_msg, "%.*s", (int)len, msg);
+            a->last_logged_state = state;
+        }
+        log_msg(level, "%s", msg);
+        sd_notifyf(0, "STATUS=%s", msg);
+    }
     if (changed && a->hello_sent) app_publish_status(a);
 }
 
@@ -606,6 +626,7 @@ int main(int argc, char **argv)
     }
     a->start_mono_ns = app_now_ns();
     a->dev_state = PROTO_DEV_WAITING;
+    a->last_logged_state = -1;
 
     /* 3. model */
     if (!config_model_path(&a->cfg, a->model_path, sizeof a->model_path, err, sizeof err)) {
