@@ -721,3 +721,53 @@ class RawWS:
                     if until(out[-1]):
                         return out
         raise Fail('stalled subscriber: no matching message within %s s after resuming' % timeout)
+
+
+# ---------------------------------------------------------------- daemon vs `emotion analyze`
+
+RAW = ['--gate', 'off', '--smoothing', '1']  # published probabilities = the model's own
+
+
+def analyze(path, model, hop_out_ms=100):
+    """`emotion analyze` timeline of a file: {t in ms: probs}, plus the whole JSON."""
+    r = run([emotion_bin(), 'analyze', path, '--model', model, '--hop-out', str(hop_out_ms)],
+            timeout=120)
+    check(r.returncode == 0, 'emotion analyze %s failed: %s' % (path, r.stderr))
+    a = json.loads(r.stdout)
+    return {round(row['t'] * 1000): row['probs'] for row in a['timeline']}, a
+
+
+def json_lines(text, validator):
+    msgs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            m = json.loads(line)
+        except ValueError:
+            raise Fail('stdout line %d is not JSON: %r' % (n, line[:200]))
+        validate(validator, m)
+        msgs.append(m)
+    return msgs
+
+
+TOL = 1e-4  # messages carry 4 decimals (rounding <= 5e-5); the rest is float arithmetic
+
+
+def compare_offline(post, offline, what, tol=TOL, min_matched=0.95):
+    """Every offline time step must be published by the daemon with probs within tol.
+    post: posteriors messages; offline: {t_ms: probs}. Returns (matched, max diff)."""
+    by_t = {round(m['t'] * 1000): m['probs'] for m in post}
+    matched, worst, missing = 0, 0.0, []
+    for t, probs in sorted(offline.items()):
+        if t not in by_t:
+            missing.append(t)
+            continue
+        d = max(abs(a - b) for a, b in zip(by_t[t], probs))
+        check(d <= tol, '%s: at t=%.3f s the daemon published %s, emotion analyze %s (diff %.2g)'
+              % (what, t / 1000, by_t[t], probs, d))
+        worst = max(worst, d)
+        matched += 1
+    check(offline, '%s: emotion analyze produced no timeline' % what)
+    check(matched >= min_matched * len(offline), '%s: only %d of %d offline time steps published '
+          '(missing t=%s ...; daemon t=%s ...)' % (what, matched, len(offline),
+                                                   missing[:5], sorted(by_t)[:5]))
+    return matched, worst

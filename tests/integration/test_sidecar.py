@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""Sidecar mode: two WebSocket clients stream different audio at the same time (espeak speech as
+s16le 16 kHz mono; another voice plus noise as f32le 22.05 kHz stereo) while a third client
+subscribes to the microphone (the PulseAudio null sink). Each sidecar gets a hello for its own
+stream and its own posteriors (seq from 0, contiguous), matching `emotion analyze` on its own
+audio within 1e-4 and differing from the other's; the mic subscriber's stream goes on unaffected
+(contiguous seq, publish rate, stream time in step with its own clock)."""
+import asyncio
+import os
+import time
+
+import harness as h
+
+CHUNK_S = 0.05     # audio per binary message
+PACE = 4.0         # times real time: both streams are in flight together for seconds
+
+
+async def sidecar(dm, val, raw, fmt, rate, channels, dur, label):
+    ws = await h.ws_connect(dm.ws)
+    await h.hello(ws, val)                       # the daemon's (mic) hello first
+    await ws.send('{"type":"audio","format":"%s","rate":%d,"channels":%d,"id":"%s"}'
+                  % (fmt, rate, channels, label))
+    col = h.Collector(ws, val)
+    ack = await col.wait_for(lambda m: m['type'] in ('ack', 'error'), 5)
+    h.check(ack['type'] == 'ack' and ack.get('id') == label, '%s: audio not acked: %s' % (label, ack))
+    hello = await col.wait_for(lambda m: m['type'] == 'hello', 5)
+    h.check(hello['input']['kind'] == 'sidecar' and hello['input']['rate'] == rate and
+            hello['input']['channels'] == channels, '%s: sidecar hello: %s' % (label, hello))
+    with open(raw, 'rb') as f:
+        data = f.read()
+    step = int(CHUNK_S * rate) * channels * (2 if fmt == 's16le' else 4)
+    for i in range(0, len(data), step):
+        await ws.send(data[i:i + step])
+        await asyncio.sleep(CHUNK_S / PACE)
+    # results of the last audio: wait until posteriors reach the end of the stream
+    await col.wait_for(lambda m: m['type'] == 'posteriors' and m['t'] >= dur - 0.15, 10)
+    health = dm.healthz()
+    await asyncio.sleep(0.3)
+    await col.stop()
+    await ws.close()
+    post = col.posteriors()
+    h.check(post and post[0]['seq'] == 0, '%s: first seq is not 0' % label)
+    h.check_contiguous([m['seq'] for m in post], '%s posteriors' % label)
+    return post, health
+
+
+async def test():
+    val = h.schema()
+    model = h.test_model()
+    with h.tempdir() as d, h.PulseAudio(d) as pa:
+        a_wav = h.convert(h.espeak(os.path.join(d, 'a0.wav'), h.SPEECH_TEXT),
+                          os.path.join(d, 'a.wav'), rate=16000)
+        b_speech = h.espeak(os.path.join(d, 'b0.wav'), 'Why would anybody ever do such a thing? '
+                            'I cannot believe it, it is simply outrageous!', voice='en+f3', speed=190)
+        b_mono = h.concat(os.path.join(d, 'b1.wav'), b_speech,
+                          h.noise(os.path.join(d, 'bn.wav'), 1.0, rate=22050, amp=0.08,
+                                  color='pinknoise'), rate=22050)
+        b_wav = os.path.join(d, 'b.wav')
+        h.sox(b_mono, '-e', 'floating-point', '-b', 32, '-c', 2, b_wav, 'remix', '1', '1v0.5')
+        a_raw, b_raw = os.path.join(d, 'a.s16'), os.path.join(d, 'b.f32')
+        h.sox(a_wav, '-t', 'raw', '-e', 'signed-integer', '-b', 16, '-L', a_raw)
+        h.sox(b_wav, '-t', 'raw', '-e', 'floating-point', '-b', 32, '-L', b_raw)
+        a_off, a_an = h.analyze(a_wav, model)
+        b_off, b_an = h.analyze(b_wav, model)
+
+        with h.Daemon(d, ['--device', 'pulse', '--model', model] + h.RAW, env=pa.env()) as dm:
+            dm.wait_streaming()
+            mic = await h.ws_connect(dm.ws)
+            mic_hello = await h.hello(mic, val)
+            mic_col = h.Collector(mic, val)
+            await asyncio.sleep(1)
+            t0 = time.monotonic()
+            (a_post, ha), (b_post, hb) = await asyncio.gather(
+                sidecar(dm, val, a_raw, 's16le', 16000, 1, a_an['duration'], 'A'),
+                sidecar(dm, val, b_raw, 'f32le', 22050, 2, b_an['duration'], 'B'))
+            t1 = time.monotonic()
+            await asyncio.sleep(1)
+            await mic_col.stop()
+            await mic.close()
+
+        h.log('sidecars: A %d posteriors, B %d, in %.1f s; /healthz sidecars %s / %s'
+              % (len(a_post), len(b_post), t1 - t0, ha.get('sidecars'), hb.get('sidecars')))
+        h.check(max(ha.get('sidecars', 0), hb.get('sidecars', 0)) == 2,
+                '/healthz did not count 2 sidecars while both streamed')
+        n, worst = h.compare_offline(a_post, a_off, 'sidecar A (s16le 16 kHz)', min_matched=0.9)
+        h.log('A matches its own audio offline: %d steps, max diff %.2g' % (n, worst))
+        n, worst = h.compare_offline(b_post, b_off, 'sidecar B (f32le 22.05 kHz stereo)',
+                                     min_matched=0.9)
+        h.log('B matches its own audio offline: %d steps, max diff %.2g' % (n, worst))
+        by_t = {round(m['t'] * 1000): m['probs'] for m in b_post}
+        diffs = [max(abs(x - y) for x, y in zip(m['probs'], by_t[round(m['t'] * 1000)]))
+                 for m in a_post if round(m['t'] * 1000) in by_t and m['t'] > 0.6]
+        h.check(diffs and max(diffs) > 1e-3, 'A and B got the same posteriors: not their own')
+
+        # the mic subscriber: its own stream, untouched
+        post = mic_col.posteriors()
+        h.check(mic_hello['input']['kind'] == 'mic', 'mic hello: %s' % mic_hello['input'])
+        h.check(not [m for _, m in mic_col.msgs if m['type'] == 'hello'],
+                'mic subscriber got a second hello')
+        h.check_contiguous([m['seq'] for m in post], 'mic posteriors')
+        span = mic_col.msgs[-1][0] - mic_col.msgs[0][0]
+        h.check(len(post) >= span * 10 * 0.85, 'mic subscriber: %d posteriors in %.1f s'
+                % (len(post), span))
+        for x, y in zip(post, post[1:]):
+            h.check(abs(y['t'] - x['t'] - 0.1) < 0.002, 'mic stream time jumps %.3f -> %.3f'
+                    % (x['t'], y['t']))
+        times = [t for t, m in mic_col.of('posteriors')]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        h.check(max(gaps) < 0.5, 'mic subscriber waited %.2f s for a message' % max(gaps))
+
+
+h.main(test)
