@@ -12,7 +12,7 @@ import harness as h
 
 N_SUBS = 200
 WINDOW = 4.0       # s all 200 collect
-STALL_S = 8        # s the stalled subscriber does not read (its buffers overflow in ~3 s)
+STALL_S = 10       # s the stalled subscriber does not read (its buffers overflow in ~4 s)
 DROPS = 'emotiond_dropped_messages_total'
 
 
@@ -60,7 +60,10 @@ async def stalled_subscriber(dm, val):
         ws = await h.ws_connect(dm.ws)
         await h.hello(ws, val)
         col = h.Collector(ws, val)
-        await asyncio.sleep(STALL_S)
+        live = []
+        for _ in range(STALL_S):
+            await asyncio.sleep(1)
+            live.append(h.metric(dm.metrics(), DROPS) - drops0)
         await col.stop()
         # the one that never read resumes: it finds a hole in its seq, and pong + /metrics
         # count what it lost
@@ -74,6 +77,12 @@ async def stalled_subscriber(dm, val):
     drops1 = h.metric(dm.metrics(), DROPS)
     h.log('stalled subscriber: %d messages read after resuming, %d posteriors missing in seq, '
           'pong.dropped %d, %s %g -> %g' % (len(got), lost, pong['dropped'], DROPS, drops0, drops1))
+    h.log('drops counted while it was stalled, 1 s apart: %s' % live)
+    h.check(live[-1] > live[len(live) // 2 - 1] > 0 or live[-1] > live[-2] > 0,
+            'drop counter does not grow while the subscriber stays stalled: %s' % live)
+    status = [m for _, m in col.of('status')]
+    h.check(status and status[-1]['drops'] > 0, 'status messages do not count the drops: %s'
+            % (status[-1:] or 'no status'))
     h.check(lost > 0, 'the stalled subscriber lost nothing in %d s: no overflow happened' % STALL_S)
     h.check(pong['dropped'] >= lost, 'pong.dropped %d < posteriors missing %d'
             % (pong['dropped'], lost))
