@@ -9,15 +9,21 @@
 #include "check.h"
 #include "pipeline.h"
 
-/* ---- counting allocator: glibc's malloc under the wrap ---- */
+/* ---- counting allocator: glibc's malloc under the wrap. AddressSanitizer replaces malloc
+ * itself, so a sanitizer build leaves the allocator alone and skips that one check. ---- */
+static int counting;
+static long allocs;
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCS 0
+#else
+#define COUNT_ALLOCS 1
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
-static int counting;
-static long allocs;
 void *malloc(size_t n) { if (counting) allocs++; return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { if (counting) allocs++; return __libc_calloc(a, b); }
 void *realloc(void *p, size_t n) { if (counting) allocs++; return __libc_realloc(p, n); }
+#endif
 
 static nn_model *model;
 
@@ -244,7 +250,8 @@ int main(void)
     RUN(gate_off_is_the_model);
     RUN(silence_publishes_no_confident_emotion);
     RUN(bad_input_and_flush);
-    RUN(no_allocation_per_hop);
+    if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
+    else fprintf(stderr, "skip no_allocation_per_hop (sanitizer build)\n");
     nn_model_free(model);
     return check_failures != 0;
 }
