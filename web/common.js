@@ -100,6 +100,7 @@
       }
     }
     setState(state, detail) {
+      if (this.offline && state !== 'offline') return;   // ?ws=none: fed messages do not connect
       if (state === this.state && detail === this.detail) return;
       this.state = state;
       this.detail = detail || '';
@@ -109,7 +110,11 @@
     /* ?ws=none: no connection at all; the page renders only the messages handed to feed()
      * (recorded sessions, demos, the browser tests of the pages' rules). */
     start() {
-      if (params().get('ws') === 'none') { this.setState('offline', 'no connection (?ws=none)'); return this; }
+      if (params().get('ws') === 'none') {
+        this.offline = true;
+        this.setState('offline', 'no connection (?ws=none)');
+        return this;
+      }
       this.connect();
       return this;
     }

@@ -148,9 +148,12 @@
     return false;
   }
   const tlCanvas = $('timeline');
-  const tlCtx = tlCanvas.getContext('2d');
+  // Opaque canvases: the compositor need not blend them with the card behind.
+  const CARD_BG = '#161a21';
+  const draws = { timeline: 0, spectrogram: 0 };
+  const tlCtx = tlCanvas.getContext('2d', { alpha: false });
   const spCanvas = $('spectrogram');
-  const spCtx = spCanvas.getContext('2d');
+  const spCtx = spCanvas.getContext('2d', { alpha: false });
   let layoutDirty = true;
   if (window.ResizeObserver) new ResizeObserver(() => { layoutDirty = true; }).observe(document.body);
   else window.addEventListener('resize', () => { layoutDirty = true; });
@@ -165,25 +168,25 @@
     return lastT + ahead;
   }
 
-  function drawTimeline(now) {
-    const c = tlCanvas, g = tlCtx;
-    const dpr = c.width / Math.max(1, c.clientWidth);
-    const W = c.width, H = c.height;
-    const padL = 34 * dpr, padB = 18 * dpr, padT = 6 * dpr, padR = 6 * dpr;
-    const pw = W - padL - padR, ph = H - padT - padB;
-    g.clearRect(0, 0, W, H);
+  /* The grid and axis labels change only with the canvas size: drawn once into an offscreen
+   * canvas and copied under every redraw (text raster is the dearest part of a redraw). */
+  let tlGrid = null;
+  function timelineGrid(W, H, dpr, padL, padT, pw, ph) {
+    if (tlGrid && tlGrid.width === W && tlGrid.height === H) return tlGrid;
+    tlGrid = document.createElement('canvas');
+    tlGrid.width = W; tlGrid.height = H;
+    const g = tlGrid.getContext('2d', { alpha: false });
+    g.fillStyle = CARD_BG; g.fillRect(0, 0, W, H);
     g.font = FONT.replace('12px', Math.round(11 * dpr) + 'px');
     g.lineWidth = 1;
-    // axes and grid
     g.fillStyle = '#9aa4b1';
     g.strokeStyle = '#262c37';
     g.textAlign = 'right'; g.textBaseline = 'middle';
     for (let y = 0; y <= 4; y++) {
       const yy = padT + ph - (y / 4) * ph;
-      g.beginPath(); g.moveTo(padL, Math.round(yy) + 0.5); g.lineTo(W - padR, Math.round(yy) + 0.5); g.stroke();
+      g.beginPath(); g.moveTo(padL, Math.round(yy) + 0.5); g.lineTo(padL + pw, Math.round(yy) + 0.5); g.stroke();
       if (y % 2 === 0) g.fillText((y * 25) + '%', padL - 5 * dpr, yy);
     }
-    const xOf = (t) => padL + pw - ((now - t) / WINDOW_S) * pw;
     g.textAlign = 'center'; g.textBaseline = 'top';
     const step = WINDOW_S <= 60 ? 10 : WINDOW_S <= 180 ? 30 : 60;
     for (let s = 0; s <= WINDOW_S; s += step) {
@@ -191,6 +194,18 @@
       g.beginPath(); g.moveTo(Math.round(x) + 0.5, padT); g.lineTo(Math.round(x) + 0.5, padT + ph); g.stroke();
       g.fillText(s === 0 ? 'now' : '−' + s + ' s', Math.min(W - 14 * dpr, Math.max(padL + 10 * dpr, x)), padT + ph + 4 * dpr);
     }
+    return tlGrid;
+  }
+
+  function drawTimeline(now) {
+    const c = tlCanvas, g = tlCtx;
+    const dpr = c.width / Math.max(1, c.clientWidth);
+    const W = c.width, H = c.height;
+    const padL = 34 * dpr, padB = 18 * dpr, padT = 6 * dpr, padR = 6 * dpr;
+    const pw = W - padL - padR, ph = H - padT - padB;
+    draws.timeline++;
+    g.drawImage(timelineGrid(W, H, dpr, padL, padT, pw, ph), 0, 0);
+    const xOf = (t) => padL + pw - ((now - t) / WINDOW_S) * pw;
     if (!tl.n || !isFinite(now)) return;
 
     g.save();
@@ -299,7 +314,8 @@
     const W = c.width, H = c.height;
     const gateH = 10 * dpr, gap = 4 * dpr, axisH = 16 * dpr;
     const sh = H - gateH - gap - axisH;
-    g.clearRect(0, 0, W, H);
+    g.fillStyle = CARD_BG; g.fillRect(0, 0, W, H);
+    draws.spectrogram++;
     g.font = FONT.replace('12px', Math.round(11 * dpr) + 'px');
     if (!spec.off) {
       g.fillStyle = '#10131a'; g.fillRect(0, 0, W, sh);
@@ -532,13 +548,16 @@
     if (/subscri|frames|stream/i.test(what) && !spec.off) spec.available = false;
   });
 
-  /* ---------------- frame loop ---------------- */
-  let lastDraw = 0;
+  /* ---------------- frame loop ----------------
+   * Canvas raster is most of the page's cost, so each canvas is redrawn only when what it shows
+   * changed: the timeline when new data arrived or its scroll moved by a device pixel (60 s over
+   * ~1000 px is ~16 redraws/s, not 60), the spectrogram when new frames arrived. */
+  let lastDraw = 0, tlDrawnAt = NaN, tlDrawnVersion = -1, specDrawnN = -1, specDrawnHead = -1;
   function frame(ts) {
     requestAnimationFrame(frame);
-    if (layoutDirty) { fitCanvas(tlCanvas); fitCanvas(spCanvas); layoutDirty = false; drawnVersion = -1; }
-    // 30 fps is plenty for 10 Hz data and halves the cost on a laptop.
-    if (ts - lastDraw < 30) return;
+    let forced = false;
+    if (layoutDirty) { fitCanvas(tlCanvas); fitCanvas(spCanvas); layoutDirty = false; drawnVersion = -1; forced = true; }
+    if (ts - lastDraw < 30 && !forced) return;   // at most ~30 fps
     lastDraw = ts;
     text['conn-text'].set(connText());
     if (latestVersion !== drawnVersion) {
@@ -546,12 +565,20 @@
       updateNow();
       if (latest && typeof latest.t === 'number') text['st-time'].set(latest.t.toFixed(1) + ' s · seq ' + latest.seq);
     }
-    drawTimeline(streamNow());
-    drawSpectrogram();
+    const now = streamNow();
+    const pxPerS = tlCanvas.width / WINDOW_S;
+    if (forced || latestVersion !== tlDrawnVersion || !(Math.abs(now - tlDrawnAt) * pxPerS < 1)) {
+      drawTimeline(now);
+      tlDrawnAt = now; tlDrawnVersion = latestVersion;
+    }
+    if (forced || spec.n !== specDrawnN || spec.head !== specDrawnHead || !spec.off) {
+      drawSpectrogram();
+      specDrawnN = spec.n; specDrawnHead = spec.head;
+    }
   }
   tlReset(0);
   requestAnimationFrame(frame);
   setInterval(pollMetrics, METRICS_EVERY_MS);
   client.start();
-  window.emotiondDashboard = { client: client, feed: (m) => client.feed(m), timeline: tl, spectrogram: spec, labels: () => labels };
+  window.emotiondDashboard = { client: client, feed: (m) => client.feed(m), timeline: tl, spectrogram: spec, draws: draws, labels: () => labels };
 })();

@@ -54,7 +54,11 @@
 
   const $ = (id) => document.getElementById(id);
   const body = document.body;
-  const word = new Emo.LiveText($('state-word'));
+  const wordEl = $('state-word');
+  const wordText = new Emo.LiveText(wordEl);
+  /* The word's size follows its length so that DISTRESSED fits a phone as well as CALM fills a
+   * monitor (kiosk.css: font-size from --chars). */
+  const word = { set(w) { wordText.set(w); wordEl.style.setProperty('--chars', Math.max(4, String(w).length)); } };
   const detail = new Emo.LiveText($('state-detail'));
   const connText = new Emo.LiveText($('conn-text'));
   const clock = new Emo.LiveText($('clock'));
