@@ -76,7 +76,8 @@ typedef struct app {
 
     SNDFILE *sf;                /* file input */
     SF_INFO sfi;
-    uv_timer_t file_timer;
+    uv_timer_t file_timer;      /* real-time pace */
+    uv_idle_t file_idle;        /* --fast: a chunk per loop iteration */
     uint64_t file_t0_ns;
     int64_t file_pushed;
 

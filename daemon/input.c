@@ -1,8 +1,8 @@
 /* input: the main input's sources, all feeding app->pipe on the loop thread.
  *   mic:   capture.c's ring, drained on every uv_async wake-up;
  *   file:  libsndfile, at real-time pace (a 10 ms uv_timer pushing what the wall clock says is
- *          due) or with --fast as fast as possible (a 0 ms timer pushing 8192 frames per turn
- *          of the loop, so HTTP/WebSocket keep being served meanwhile);
+ *          due) or with --fast as fast as possible (a uv_idle handle pushing 8192 frames per
+ *          turn of the loop, so HTTP/WebSocket keep being served meanwhile);
  *   stdin: raw PCM read by libuv (uv_pipe for pipes, sockets and ttys; uv_fs_read for a
  *          redirected regular file), partial frames carried to the next read. */
 #include <fcntl.h>
@@ -86,7 +86,8 @@ static void file_push(app *a, int64_t frames)
         sf_count_t got = sf_readf_float(a->sf, buf, k);
         if (got <= 0) {
             if (sf_error(a->sf)) log_msg(LOG_ERR, "%s: %s", a->cfg.file, sf_strerror(a->sf));
-            uv_timer_stop(&a->file_timer);
+            if (a->cfg.fast) uv_idle_stop(&a->file_idle);
+            else uv_timer_stop(&a->file_timer);
             app_input_ended(a);
             return;
         }
@@ -98,13 +99,14 @@ static void file_push(app *a, int64_t frames)
     }
 }
 
+static void on_file_idle(uv_idle_t *h)
+{
+    file_push(h->data, FAST_CHUNK);
+}
+
 static void on_file_tick(uv_timer_t *t)
 {
     app *a = t->data;
-    if (a->cfg.fast) {
-        file_push(a, FAST_CHUNK);
-        return;
-    }
     double el = (double)(app_now_ns() - a->file_t0_ns) / 1e9;
     int64_t due = (int64_t)(el * a->sfi.samplerate) - a->file_pushed;
     if (due > 0) file_push(a, due);
@@ -129,12 +131,16 @@ static int file_start(app *a, char *err, size_t errlen)
     a->input.device = a->cfg.file;
     if (app_make_main_pipeline(a, a->sfi.samplerate, a->sfi.channels, PIPELINE_F32LE, err, errlen) < 0)
         return -1;
-    uv_timer_init(&a->loop, &a->file_timer);
-    a->file_timer.data = a;
     a->file_t0_ns = app_now_ns();
-    /* --fast: a 1 ms repeat with FAST_CHUNK frames per tick is compute-bound (a tick takes
-     * longer than 1 ms) yet returns to the loop between ticks */
-    uv_timer_start(&a->file_timer, on_file_tick, 0, a->cfg.fast ? 1 : FILE_TICK_MS);
+    if (a->cfg.fast) {
+        uv_idle_init(&a->loop, &a->file_idle);
+        a->file_idle.data = a;
+        uv_idle_start(&a->file_idle, on_file_idle);
+    } else {
+        uv_timer_init(&a->loop, &a->file_timer);
+        a->file_timer.data = a;
+        uv_timer_start(&a->file_timer, on_file_tick, 0, FILE_TICK_MS);
+    }
     char msg[CONFIG_PATH_MAX + 64];
     snprintf(msg, sizeof msg, "reading %s (%d Hz, %d ch, %.1f s)%s", a->cfg.file, a->sfi.samplerate,
              a->sfi.channels, (double)a->sfi.frames / a->sfi.samplerate, a->cfg.fast ? " as fast as possible" : "");
@@ -280,7 +286,7 @@ void input_stop(app *a)
         a->cap = NULL;
     }
     if (a->sf) {
-        uv_close((uv_handle_t *)&a->file_timer, on_input_closed);
+        uv_close(a->cfg.fast ? (uv_handle_t *)&a->file_idle : (uv_handle_t *)&a->file_timer, on_input_closed);
         sf_close(a->sf);
         a->sf = NULL;
     }
