@@ -62,9 +62,10 @@ static double hist_quantile(const app_hist *h, double q)
 
 /* ---- publishing ------------------------------------------------------------------------ */
 
+/* After server_stop (shutdown) messages still go to stdout, no longer to the server. */
 static char *msg_buf(app *a, size_t *cap)
 {
-    if (a->srv) {
+    if (a->srv && !a->stopping) {
         char *b = server_publish_buf(a->srv, cap);
         if (b) return b;
     }
@@ -86,8 +87,9 @@ static void msg_commit(app *a, unsigned kind, char *buf, int len, const char *wh
         if (!a->cfg.fast) fflush(stdout);
         buf[len] = '\0';
     }
-    if (a->srv && buf != a->msg) server_publish_commit(a->srv, kind, (size_t)len);
-    else if (a->srv) server_publish(a->srv, kind, buf, (size_t)len);
+    if (!a->srv || a->stopping) return;
+    if (buf != a->msg) server_publish_commit(a->srv, kind, (size_t)len);
+    else server_publish(a->srv, kind, buf, (size_t)len);
 }
 
 static void main_on_posteriors(void *user, const pipeline_result *r)
@@ -107,7 +109,7 @@ static void main_on_posteriors(void *user, const pipeline_result *r)
         if (isfinite(st) && isfinite(now) && now >= st) app_hist_add(&a->lat_hist, now - st);
     }
     /* the frames stream runs only while somebody watches it; a new run starts a new batch */
-    if (a->srv) {
+    if (a->srv && !a->stopping) {
         int on = server_subscribers(a->srv, PROTO_STREAM_FRAMES) > 0;
         if (on && !a->frames_on) a->frame_n = 0;
         a->frames_on = on;
@@ -342,11 +344,17 @@ static int on_command(void *user, server_conn *c, void *stream, const proto_cmd 
     app_sidecar *s = stream;
     pipeline *p = s ? s->pipe : a->pipe;
     (void)c;
-    if (!p) {
-        snprintf(err, errlen, "no input running yet");
-        return PROTO_ESTATE;
-    }
     int rc = 0;
+    if (!p) {
+        /* no device yet: the settings apply to the pipeline made when it appears */
+        pipeline_config pc = a->cfg.pipe;
+        if (cmd->type == PROTO_CMD_RATE) pc.publish_hz = cmd->u.rate.hz;
+        else if (cmd->type == PROTO_CMD_SMOOTHING) pc.smoothing = cmd->u.smoothing.alpha;
+        if (pipeline_config_check(&pc, err, errlen) < 0) return PROTO_ERANGE;
+        a->cfg.pipe = pc;
+        send_hello(a, 1);
+        return 0;
+    }
     if (cmd->type == PROTO_CMD_RATE) rc = pipeline_set_publish_hz(p, cmd->u.rate.hz);
     else if (cmd->type == PROTO_CMD_SMOOTHING) rc = pipeline_set_smoothing(p, cmd->u.smoothing.alpha);
     else {
@@ -357,7 +365,12 @@ static int on_command(void *user, server_conn *c, void *stream, const proto_cmd 
         snprintf(err, errlen, "value out of range");
         return PROTO_ERANGE;
     }
-    if (!s) send_hello(a, 1); /* everybody shares the main stream: tell them its new rates */
+    if (!s) {
+        /* kept for a pipeline rebuilt on another capture format; SIGHUP resets to the file */
+        a->cfg.pipe.publish_hz = pipeline_get_config(p)->publish_hz;
+        a->cfg.pipe.smoothing = pipeline_get_config(p)->smoothing;
+        send_hello(a, 1); /* everybody shares the main stream: tell them its new rates */
+    }
     return 0;
 }
 
