@@ -13,15 +13,21 @@
 #include <stdarg.h>
 
 #define NN_MAX_LSTM_LAYERS 4
+#define NN_C1BLK 16  /* channel block of the conv-1 kernel: c1 is padded to it */
+#define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
+#define NN_GBLK 64   /* gate panel width of the LSTM kernel: 4H is padded to it */
 
 enum { NN_CMVN_NONE = 0, NN_CMVN_CUMULATIVE = 1 };
 enum { NN_READOUT_ATTENTION = 0, NN_READOUT_MEAN = 1 };
 
 typedef struct nn__lstm_layer {
     int in;              /* input size */
-    const float *w_ih;   /* [4H][in], into nn_model.weights */
+    const float *w_ih;   /* [4H][in] as in the file, into nn_model.weights */
     const float *w_hh;   /* [4H][H] */
     const float *bias;   /* [4H] = b_ih + b_hh */
+    float *wt;           /* (W_ih | W_hh) transposed, [in + H][gp], gate columns zero-padded, stored
+                          * as gp / NN_GBLK panels [in + H][NN_GBLK] (nn__k_gemv2) */
+    float *bias_p;       /* [gp] */
 } nn__lstm_layer;
 
 /* Immutable after load; shared read-only by every stream. */
@@ -52,11 +58,15 @@ struct nn_model {
     /* weights; all point into `weights` */
     float *weights;       /* one aligned block, is malloc'd */
     const float *norm_mean, *norm_std;    /* [M] */
-    float *conv1_w;       /* re-laid [kt][kf][c1] */
+    int c1p;              /* c1 padded to NN_C1BLK */
+    int c2p, c3p;         /* c2, c3 padded to NN_CBLK (row strides of the weights and products) */
+    int gp;               /* 4 * hidden padded to NN_GBLK */
+    float *conv1_w;       /* re-laid [kt][kf][c1p] */
+    float *conv1_bp;      /* [c1p] */
     const float *conv1_b; /* [c1] */
-    float *conv2_w;       /* re-laid [c2][kt][kf][c1] (the im2col patch order) */
+    float *conv2_w;       /* re-laid [kt][kf][c1][c2p]: the im2col patch order, transposed */
     const float *conv2_b;
-    float *conv3_w;       /* re-laid [c3][kt][kf][c2] */
+    float *conv3_w;       /* re-laid [kt][kf][c2][c3p] */
     const float *conv3_b;
     nn__lstm_layer lstm[NN_MAX_LSTM_LAYERS];
     const float *att_w;   /* [seq_dim] or NULL */
@@ -79,8 +89,8 @@ typedef struct nn__lane {
     float *a2;            /* block-3 input columns (2 + max_steps) x [(p2 + 2)][c2] */
     float *feat;          /* per-step features [max_steps][feat_dim] (torch order) */
     float *patch;         /* im2col scratch [max_steps * p1][9 * max(c1, c2)] */
-    float *gemm;          /* conv GEMM output [max_steps * p1][max(c2, c3)] */
-    float *gates;         /* [max_steps][4H] */
+    float *gemm;          /* conv GEMM output [max_steps * p1][max(c2p, c3p)] */
+    float *gates;         /* [max_steps][gp] */
     float *seq;           /* LSTM layer outputs [max_steps][max(H, feat_dim)] */
     float *h, *c;         /* [layers][H] */
     /* readout: online softmax (or running sum for mean) */
@@ -95,9 +105,16 @@ typedef struct nn__lane {
 int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps);
 void nn__lane_free(nn__lane *l);
 void nn__lane_reset(nn__lane *l);
-/* Pushes n frames (n <= 2 * max_steps), [n][M]. Updates l->probs when a pooled step completes.
- * Allocation-free. */
+/* Pushes n frames (n <= 2 * max_steps), [n][M], through the whole network, the GEMMs over all
+ * completed steps at once (the offline runner). Updates l->probs when a step completes. */
 void nn__lane_push(nn__lane *l, const float *frames, int n);
+/* The streaming runner's split of the same: nn__lane_front takes one frame through the input
+ * normalisation, conv block 1 and the time pool, and returns 1 when that completed a 50 Hz step;
+ * nn__lanes_step then runs the rest of the network for that step on L <= 2 lanes at once, the
+ * weights read once for both (scratch from lanes[0], which needs max_steps >= L).
+ * Allocation-free. */
+int nn__lane_front(nn__lane *l, const float *frame);
+void nn__lanes_step(nn__lane *const *lanes, int L);
 
 /* snprintf into err when non-NULL; returns code. */
 int nn__fail(char *err, size_t errlen, int code, const char *fmt, ...)

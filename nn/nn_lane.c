@@ -1,11 +1,15 @@
-/* A lane: the network run incrementally from a reset. Both runners are built on it, so the
- * streaming and offline paths share every line of arithmetic except the GEMM heights. */
+/* A lane: the network run incrementally from a reset. Both runners are built on it: the offline
+ * runner pushes blocks of frames (GEMMs over many steps), the streaming runner one frame at a
+ * time with both lanes' 50 Hz steps batched (nn__lanes_step). Same arithmetic either way up to
+ * summation order. */
 #include "nn_layers.h"
 
+#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
 static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }   /* floats -> 64-byte multiple */
+static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
 
 int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
 {
@@ -13,25 +17,21 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
     l->m = m;
     l->max_steps = max_steps;
     const size_t S = (size_t)max_steps, NF = 2 * S, M = (size_t)m->n_mels;
-    const size_t H = (size_t)m->hidden, L = (size_t)(m->layers ? m->layers : 1);
-    const size_t patch_rows = S * (size_t)m->p1 * 9 * (size_t)m->c1 > S * (size_t)m->p2 * 9 * (size_t)m->c2
-                                  ? S * (size_t)m->p1 * 9 * (size_t)m->c1
-                                  : S * (size_t)m->p2 * 9 * (size_t)m->c2;
-    const size_t gemm = S * ((size_t)m->p1 * m->c2 > (size_t)m->p2 * m->c3 ? (size_t)m->p1 * m->c2
-                                                                             : (size_t)m->p2 * m->c3);
-    const size_t seqw = H > (size_t)m->feat_dim ? H : (size_t)m->feat_dim;
+    const size_t H = (size_t)(m->hidden ? m->hidden : 1), L = (size_t)(m->layers ? m->layers : 1);
+    const size_t patch = S * maxz((size_t)m->p1 * 9 * m->c1, (size_t)m->p2 * 9 * m->c2);
+    const size_t gemm = S * maxz((size_t)m->p1 * m->c2p, (size_t)m->p2 * m->c3p);
     size_t sizes[] = {
         up16((2 + NF) * (M + 2)),                         /* z */
         up16((1 + NF) * (size_t)m->f1 * m->c1),           /* y1 */
         up16((2 + S) * (size_t)(m->p1 + 2) * m->c1),      /* a1 */
         up16((2 + S) * (size_t)(m->p2 + 2) * m->c2),      /* a2 */
         up16(S * (size_t)m->feat_dim),                    /* feat */
-        up16(patch_rows),                                 /* patch */
+        up16(patch),                                      /* patch */
         up16(gemm),                                       /* gemm */
-        up16(S * 4 * (H ? H : 1)),                        /* gates */
-        up16(S * seqw),                                   /* seq */
-        up16(L * (H ? H : 1)),                            /* h */
-        up16(L * (H ? H : 1)),                            /* c */
+        up16(S * (size_t)(m->gp ? m->gp : 1)),            /* gates */
+        up16(S * maxz(H, (size_t)m->feat_dim)),           /* seq */
+        up16(L * H),                                      /* h */
+        up16(L * H),                                      /* c */
         up16((size_t)m->seq_dim),                         /* pool_num */
         up16((size_t)m->seq_dim),                         /* pooled */
         up16((size_t)m->dense),                           /* dense_tmp */
@@ -84,11 +84,13 @@ void nn__lane_reset(nn__lane *l)
     l->att_den = 0;
 }
 
-void nn__lane_push(nn__lane *l, const float *frames, int n)
+/* Input normalisation, conv block 1 and the time pool for n frames; returns the number of
+ * completed 50 Hz steps, whose block-2 input columns are then at a1[2 ..]. */
+static int front(nn__lane *l, const float *frames, int n)
 {
     const nn_model *m = l->m;
     const size_t M = (size_t)m->n_mels, zw = M + 2, y1w = (size_t)m->f1 * m->c1;
-    const size_t a1w = (size_t)(m->p1 + 2) * m->c1, a2w = (size_t)(m->p2 + 2) * m->c2;
+    const size_t a1w = (size_t)(m->p1 + 2) * m->c1;
     const int pending = (int)(l->n & 1);   /* conv1 frame waiting in y1 row 0 for its pair */
 
     for (int i = 0; i < n; i++) {
@@ -96,7 +98,8 @@ void nn__lane_push(nn__lane *l, const float *frames, int n)
         row[0] = row[M + 1] = 0;
         l->n++;
         nn__normalise_frame(m, l->s1, l->s2, l->n, frames + (size_t)i * M, row + 1);
-        nn__conv1_frame(m, row - 2 * zw, row - zw, row, l->y1 + (1 + (size_t)i) * y1w);
+        nn__k_conv1(row - 2 * zw, row - zw, row, m->conv1_w, m->conv1_bp, m->f1, m->c1, m->c1p,
+                    l->y1 + (1 + (size_t)i) * y1w);
     }
     memmove(l->z, l->z + (size_t)n * zw, sizeof(float) * 2 * zw);
 
@@ -106,26 +109,103 @@ void nn__lane_push(nn__lane *l, const float *frames, int n)
                   l->a1 + (2 + (size_t)j) * a1w);
     if (avail & 1)
         memmove(l->y1, l->y1 + (size_t)(first + 2 * steps) * y1w, sizeof(float) * y1w);
-    if (steps == 0)
-        return;
+    return steps;
+}
 
-    nn__conv_block(l->a1, m->p1, m->c1, m->c2, m->conv2_w, m->conv2_b, steps, l->patch, l->gemm,
-                   l->a2 + 2 * a2w, 0);
-    nn__conv_block(l->a2, m->p2, m->c2, m->c3, m->conv3_w, m->conv3_b, steps, l->patch, l->gemm,
-                   l->feat, 1);
+/* After the conv blocks of `steps` steps: slide the two context columns of blocks 2 and 3. */
+static void shift_context(nn__lane *l, int steps)
+{
+    const nn_model *m = l->m;
+    const size_t a1w = (size_t)(m->p1 + 2) * m->c1, a2w = (size_t)(m->p2 + 2) * m->c2;
     memmove(l->a1, l->a1 + (size_t)steps * a1w, sizeof(float) * 2 * a1w);
     memmove(l->a2, l->a2 + (size_t)steps * a2w, sizeof(float) * 2 * a2w);
+}
 
-    const float *seq = l->feat;
-    for (int k = 0; k < m->layers; k++) {
-        nn__lstm_run(&m->lstm[k], m->hidden, seq, steps, l->gates, l->h + (size_t)k * m->hidden,
-                       l->c + (size_t)k * m->hidden, l->seq);
-        seq = l->seq;
-    }
+/* Readout over the new steps' sequence outputs seq [steps][seq_dim], then the head. */
+static void readout(nn__lane *l, const float *seq, int steps)
+{
+    const nn_model *m = l->m;
     for (int j = 0; j < steps; j++) {
         nn__readout_step(m, seq + (size_t)j * m->seq_dim, l->steps == 0, &l->att_max, &l->att_den,
                          l->pool_num);
         l->steps++;
     }
     nn__head(m, l->pool_num, l->att_den, l->pooled, l->dense_tmp, l->probs);
+}
+
+void nn__lane_push(nn__lane *l, const float *frames, int n)
+{
+    const nn_model *m = l->m;
+    const size_t a2w = (size_t)(m->p2 + 2) * m->c2;
+    const int steps = front(l, frames, n);
+    if (steps == 0)
+        return;
+    nn__im2col(l->a1, m->p1, m->c1, steps, l->patch);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, steps * m->p1, m->c2p, 9 * m->c1, 1.0f,
+                l->patch, 9 * m->c1, m->conv2_w, m->c2p, 0.0f, l->gemm, m->c2p);
+    nn__pool_out(l->gemm, m->p1, m->c2, m->c2p, m->conv2_b, steps, l->a2 + 2 * a2w, 0);
+    nn__im2col(l->a2, m->p2, m->c2, steps, l->patch);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, steps * m->p2, m->c3p, 9 * m->c2, 1.0f,
+                l->patch, 9 * m->c2, m->conv3_w, m->c3p, 0.0f, l->gemm, m->c3p);
+    nn__pool_out(l->gemm, m->p2, m->c3, m->c3p, m->conv3_b, steps, l->feat, 1);
+    shift_context(l, steps);
+
+    const float *seq = l->feat;
+    for (int k = 0; k < m->layers; k++) {
+        nn__lstm_run(&m->lstm[k], m->hidden, m->gp, seq, steps, l->gates,
+                     l->h + (size_t)k * m->hidden, l->c + (size_t)k * m->hidden, l->seq);
+        seq = l->seq;
+    }
+    readout(l, seq, steps);
+}
+
+int nn__lane_front(nn__lane *l, const float *frame)
+{
+    return front(l, frame, 1);
+}
+
+void nn__lanes_step(nn__lane *const *lanes, int L)
+{
+    const nn_model *m = lanes[0]->m;
+    float *patch = lanes[0]->patch, *gemm = lanes[0]->gemm;
+    const size_t a2w = (size_t)(m->p2 + 2) * m->c2;
+    const size_t r2 = (size_t)m->p1 * 9 * m->c1, r3 = (size_t)m->p2 * 9 * m->c2;
+
+    /* conv blocks 2 and 3: both lanes' patch rows stacked into one product each */
+    for (int i = 0; i < L; i++)
+        nn__im2col(lanes[i]->a1, m->p1, m->c1, 1, patch + i * r2);
+    nn__k_gemm(patch, L * m->p1, 9 * m->c1, m->conv2_w, m->c2p, gemm);
+    for (int i = 0; i < L; i++)
+        nn__pool_out(gemm + (size_t)i * m->p1 * m->c2p, m->p1, m->c2, m->c2p, m->conv2_b, 1,
+                     lanes[i]->a2 + 2 * a2w, 0);
+    for (int i = 0; i < L; i++)
+        nn__im2col(lanes[i]->a2, m->p2, m->c2, 1, patch + i * r3);
+    nn__k_gemm(patch, L * m->p2, 9 * m->c2, m->conv3_w, m->c3p, gemm);
+    for (int i = 0; i < L; i++) {
+        nn__pool_out(gemm + (size_t)i * m->p2 * m->c3p, m->p2, m->c3, m->c3p, m->conv3_b, 1,
+                     lanes[i]->feat, 1);
+        shift_context(lanes[i], 1);
+    }
+
+    /* LSTM layers: gates = bias + W_ih x + W_hh h, the weights streamed once for both lanes */
+    const float *in[2] = {lanes[0]->feat, L > 1 ? lanes[1]->feat : NULL};
+    for (int k = 0; k < m->layers; k++) {
+        const nn__lstm_layer *Ly = &m->lstm[k];
+        float *g[2] = {lanes[0]->gates, L > 1 ? lanes[1]->gates : NULL};
+        float *h[2] = {NULL, NULL}, *c[2] = {NULL, NULL};
+        for (int i = 0; i < L; i++) {
+            h[i] = lanes[i]->h + (size_t)k * m->hidden;
+            c[i] = lanes[i]->c + (size_t)k * m->hidden;
+            memcpy(g[i], Ly->bias_p, sizeof(float) * (size_t)m->gp);
+        }
+        const int K = Ly->in + m->hidden;
+        nn__k_gemv2(Ly->wt, K, m->gp, 0, Ly->in, in[0], in[1], g[0], g[1]);
+        nn__k_gemv2(Ly->wt, K, m->gp, Ly->in, m->hidden, h[0], L > 1 ? h[1] : NULL, g[0], g[1]);
+        for (int i = 0; i < L; i++) {
+            nn__k_lstm_cell(g[i], m->hidden, c[i], h[i]);
+            in[i] = h[i];
+        }
+    }
+    for (int i = 0; i < L; i++)
+        readout(lanes[i], m->layers ? in[i] : lanes[i]->feat, 1);
 }

@@ -9,24 +9,39 @@
  * out[M] (the caller passes the interior of a padded row). */
 void nn__normalise_frame(const nn_model *m, double *s1, double *s2, int64_t n, const float *x,
                          float *out);
-/* Conv block 1 (conv + folded BN + ReLU) for one frame from the padded normalised rows of
- * frames t-2, t-1, t; out [f1][c1]. */
-void nn__conv1_frame(const nn_model *m, const float *z0, const float *z1, const float *z2, float *out);
 /* 2x2 max pool of two conv1 frames into one padded block-2 input column [(p1 + 2)][c1]. */
 void nn__pool1(const nn_model *m, const float *ya, const float *yb, float *col);
-/* Conv block (3x3, folded BN, ReLU, freq max-pool 2) for `steps` consecutive output steps.
- * in: steps + 2 padded columns [(bins + 2)][cin] (the first two are the causal context);
- * w: [cout][9 * cin]. Output: padded columns [(bins/2 + 2)][cout] per step, or, when
- * out_torch_order, [cout][bins/2] per step (the LSTM's flattened feature order). */
-void nn__conv_block(const float *in, int bins, int cin, int cout, const float *w, const float *bias,
-                    int steps, float *patch, float *gemm, float *out, int out_torch_order);
-/* One LSTM layer over `steps` inputs x [steps][in]; h, c [H] carried; outputs y [steps][H]. */
-void nn__lstm_run(const nn__lstm_layer *L, int hidden, const float *x, int steps, float *gates,
-                    float *h, float *c, float *y);
+/* Conv block (3x3, folded BN, ReLU, freq max-pool 2), split so the streaming runner can stack
+ * both lanes' rows into one product. in: steps + 2 padded columns [(bins + 2)][cin] (the first
+ * two are the causal context); im2col writes [steps * bins][9 * cin] patch rows. The product
+ * (patch x W, W [9 * cin][coutp]) has row stride coutp. pool_out adds the bias, applies ReLU and
+ * the frequency pool, and writes padded columns [(bins/2 + 2)][cout] per step, or, when
+ * torch_order, [cout][bins/2] per step (the LSTM's flattened feature order). */
+void nn__im2col(const float *in, int bins, int cin, int steps, float *patch);
+void nn__pool_out(const float *gemm, int bins, int cout, int coutp, const float *bias, int steps,
+                  float *out, int torch_order);
+/* One LSTM layer over `steps` inputs x [steps][in] (a GEMM for the input part); h, c [H]
+ * carried; outputs y [steps][H] (y may be x's storage). */
+void nn__lstm_run(const nn__lstm_layer *L, int hidden, int gp, const float *x, int steps,
+                  float *gates, float *h, float *c, float *y);
 /* Adds one step v [seq_dim] to the readout (online softmax or running sum). */
 void nn__readout_step(const nn_model *m, const float *v, int first, double *mx, double *den,
                       float *num);
 /* Dense + ReLU + dense + softmax of the pooled readout (num / den) into probs [K]. */
 void nn__head(const nn_model *m, const float *num, double den, float *pooled, float *hid, float *probs);
+
+/* ---- kernels (nn_kernels.c) ---- */
+/* Conv block 1 for one frame from the padded normalised rows of frames t-2, t-1, t (folded BN,
+ * ReLU); w [9][c1p], b [c1p]; out [f1][c1]; c1p a multiple of NN_C1BLK. */
+void nn__k_conv1(const float *z0, const float *z1, const float *z2, const float *w, const float *b,
+                 int f1, int c1, int c1p, float *out);
+/* C [R][Np] = P [R][K] x Wt [K][Np]; Np a multiple of NN_CBLK. */
+void nn__k_gemm(const float *P, int R, int K, const float *Wt, int Np, float *C);
+/* y0 += W^T x0 and, when x1 is not NULL, y1 += W^T x1, over rows k0 .. k0+kn of W [K][Gp] stored
+ * as panels (nn__lstm_layer.wt); Gp a multiple of NN_GBLK. */
+void nn__k_gemv2(const float *panels, int K, int Gp, int k0, int kn, const float *x0,
+                 const float *x1, float *y0, float *y1);
+/* LSTM cell from the pre-activations g [4H] (gates i, f, g, o): updates c and h [H]. */
+void nn__k_lstm_cell(const float *g, int H, float *c, float *h);
 
 #endif

@@ -440,12 +440,20 @@ static int load_tensors(rd *r, uint32_t n_tensors, const unsigned char *data, ui
             return nn__fail(err, errlen, NN_EMISMATCH, "missing tensor '%s'", t[i].name);
         total += (spec_count(&t[i]) + 15) & ~(size_t)15;
     }
-    /* One block: the tensors (each 64-byte aligned) then the re-laid conv weights. */
-    size_t relaid = (size_t)9 * ((size_t)m->c1 + (size_t)m->c2 * m->c1 + (size_t)m->c3 * m->c2);
+    /* One block: the tensors (each 64-byte aligned), then the re-laid copies the kernels use. */
+    m->c1p = (m->c1 + NN_C1BLK - 1) / NN_C1BLK * NN_C1BLK;
+    m->c2p = (m->c2 + NN_CBLK - 1) / NN_CBLK * NN_CBLK;
+    m->c3p = (m->c3 + NN_CBLK - 1) / NN_CBLK * NN_CBLK;
+    m->gp = (4 * H + NN_GBLK - 1) / NN_GBLK * NN_GBLK;
+    size_t relaid = ((size_t)9 * m->c1p + 15) / 16 * 16 + ((size_t)m->c1p + 15) / 16 * 16 +
+                    ((size_t)9 * m->c1 * m->c2p + 15) / 16 * 16 + ((size_t)9 * m->c2 * m->c3p + 15) / 16 * 16;
+    for (int k = 0; k < m->layers; k++)
+        relaid += ((size_t)(m->lstm[k].in + H) * m->gp + 15) / 16 * 16 + ((size_t)m->gp + 15) / 16 * 16;
     if (posix_memalign((void **)&m->weights, 64, (total + relaid + 16) * sizeof(float)) != 0) {
         m->weights = NULL;
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory for %zu weights", total + relaid);
     }
+    memset(m->weights, 0, (total + relaid + 16) * sizeof(float));
     float *w = m->weights;
     for (int i = 0; i < n; i++) {
         size_t cnt = spec_count(&t[i]);
@@ -461,22 +469,44 @@ static int load_tensors(rd *r, uint32_t n_tensors, const unsigned char *data, ui
         if (!(m->norm_std[b] > 0))
             return nn__fail(err, errlen, NN_EFORMAT, "norm.std[%d] = %g, expected > 0", b,
                             (double)m->norm_std[b]);
-    /* torch [out][in][kt][kf] -> [out][kt][kf][in]: the order of our im2col patch rows. */
-    float *dst[3];
-    int cout[3] = {m->c1, m->c2, m->c3}, cin[3] = {1, m->c1, m->c2};
-    dst[0] = m->conv1_w = w;
-    dst[1] = m->conv2_w = w + 9 * m->c1;
-    dst[2] = m->conv3_w = m->conv2_w + 9 * (size_t)m->c2 * m->c1;
+    /* torch [out][in][kt][kf] -> [kt][kf][in][out_padded]: rows in the order of our im2col
+     * patch, output channels contiguous and zero-padded for the kernels. */
+    m->conv1_w = w;
+    w += ((size_t)9 * m->c1p + 15) / 16 * 16;
+    m->conv1_bp = w;
+    w += ((size_t)m->c1p + 15) / 16 * 16;
+    m->conv2_w = w;
+    w += ((size_t)9 * m->c1 * m->c2p + 15) / 16 * 16;
+    m->conv3_w = w;
+    w += ((size_t)9 * m->c2 * m->c3p + 15) / 16 * 16;
+    float *dst[3] = {m->conv1_w, m->conv2_w, m->conv3_w};
+    int cout[3] = {m->c1, m->c2, m->c3}, coutp[3] = {m->c1p, m->c2p, m->c3p};
+    int cin[3] = {1, m->c1, m->c2};
     for (int L = 0; L < 3; L++)
         for (int co = 0; co < cout[L]; co++)
             for (int ci = 0; ci < cin[L]; ci++)
-                for (int k = 0; k < 9; k++) {
-                    float v = conv_w[L][((size_t)co * cin[L] + ci) * 9 + k];
-                    if (L == 0) /* conv1: [kt][kf][c1] so the inner loop runs over channels */
-                        dst[0][k * m->c1 + co] = v;
-                    else
-                        dst[L][((size_t)co * 9 + k) * cin[L] + ci] = v;
-                }
+                for (int k = 0; k < 9; k++)
+                    dst[L][((size_t)k * cin[L] + ci) * coutp[L] + co] =
+                        conv_w[L][((size_t)co * cin[L] + ci) * 9 + k];
+    memcpy(m->conv1_bp, m->conv1_b, sizeof(float) * (size_t)m->c1);
+    /* LSTM: (W_ih | W_hh) transposed to [in + H][gp] in panels, gates zero-padded. */
+    for (int k = 0; k < m->layers; k++) {
+        nn__lstm_layer *Ly = &m->lstm[k];
+        Ly->wt = w;
+        w += ((size_t)(Ly->in + H) * m->gp + 15) / 16 * 16;
+        Ly->bias_p = w;
+        w += ((size_t)m->gp + 15) / 16 * 16;
+        const size_t K = (size_t)(Ly->in + H);
+        for (int g = 0; g < 4 * H; g++) {
+            /* panel g / NN_GBLK, row i, column g % NN_GBLK */
+            float *col = Ly->wt + (size_t)(g / NN_GBLK) * K * NN_GBLK + g % NN_GBLK;
+            for (int i = 0; i < Ly->in; i++)
+                col[(size_t)i * NN_GBLK] = Ly->w_ih[(size_t)g * Ly->in + i];
+            for (int i = 0; i < H; i++)
+                col[(size_t)(Ly->in + i) * NN_GBLK] = Ly->w_hh[(size_t)g * H + i];
+            Ly->bias_p[g] = Ly->bias[g];
+        }
+    }
     return 0;
 }
 

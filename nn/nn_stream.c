@@ -1,10 +1,11 @@
 /* Streaming runner: two staggered lanes over the shared model (DESIGN.md section 3).
  *
- * Lane 0 resets at frames 0, W, 2W, ...; lane 1 at s, s + W, ... with s the odd one of W/2 and
+ * Lane 0 resets at frames 0, W, 2W, ...; lane 1 at s, s + W, ... with s the even one of W/2 and
  * W/2 + 1 (W = the model's window). Each lane therefore sees at most W frames from a reset,
  * exactly like a training crop, and the published lane (the older one) has seen between W - s + 1
- * and W frames. s odd puts the two lanes' pooled steps (every 2nd frame of each lane) on
- * alternate frames, so every hop costs about one lane step instead of two every other hop. */
+ * and W frames. s even puts both lanes' 50 Hz steps (every 2nd frame of each lane) on the same
+ * frames, where nn__lanes_step runs them together and streams each weight matrix once for both:
+ * odd frames cost two conv-1 columns, even frames that plus one batched step. */
 #include "nn_internal.h"
 
 #include <stdlib.h>
@@ -26,14 +27,14 @@ int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen)
     if (!(s = calloc(1, sizeof *s)))
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream");
     s->m = m;
-    for (int i = 0; i < 2; i++)
-        if (nn__lane_init(&s->lane[i], m, 1) != 0) {
+    for (int i = 0; i < 2; i++)   /* 2 steps of scratch: the batched step uses lane 0's */
+        if (nn__lane_init(&s->lane[i], m, 2) != 0) {
             nn_stream_free(s);
             return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream's state");
         }
     int half = m->window / 2;
     s->start[0] = 0;
-    s->start[1] = (half & 1) ? half : half + 1;
+    s->start[1] = (half & 1) ? half + 1 : half;
     *out = s;
     return 0;
 }
@@ -58,16 +59,21 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs)
 {
     const nn_model *m = s->m;
     const nn__lane *older = NULL;
+    nn__lane *step[2];
+    int n_step = 0;
     for (int i = 0; i < 2; i++) {
         nn__lane *l = &s->lane[i];
         if (s->pushed < s->start[i])
             continue;
         if (l->n == m->window)
             nn__lane_reset(l);
-        nn__lane_push(l, frame, 1);
+        if (nn__lane_front(l, frame))
+            step[n_step++] = l;
         if (!older || l->n > older->n)
             older = l;
     }
+    if (n_step)
+        nn__lanes_step(step, n_step);
     s->pushed++;
     if (older->n < m->min_frames)
         return 0;

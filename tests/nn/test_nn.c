@@ -149,7 +149,7 @@ static double maxdiff(const float *a, const float *b, int n)
 /* Start of the segment the published (older) lane covers after frames 0..t (nn_stream.c). */
 static int older_lane_start(int t, int W)
 {
-    int half = W / 2, s = (half & 1) ? half : half + 1;
+    int half = W / 2, s = (half & 1) ? half + 1 : half;
     int r0 = (t / W) * W;
     if (t < s)
         return r0;

@@ -42,7 +42,7 @@ def run_tool(*args):
 
 def older_lane_start(t, W):
     half = W // 2
-    s = half if half % 2 else half + 1
+    s = half + 1 if half % 2 else half
     r0 = (t // W) * W
     if t < s:
         return r0

@@ -198,6 +198,92 @@ def model_to_emod(model, labels, dsp_params, name, meta, path):
     return write_emod(path, kvs, tensors)
 
 
+def read_emod(path):
+    """Parses a .emod file (checksum verified): returns (kv dict, {name: float32 ndarray})."""
+    b = open(path, "rb").read()
+    if len(b) < 64 or b[:4] != MAGIC:
+        raise ValueError("%s: not an emotiond model file" % path)
+    version, n_kv, n_t, data_offset, data_size = struct.unpack_from("<IIIQQ", b, 4)
+    if version != FORMAT_VERSION:
+        raise ValueError("%s: format version %d, this reads %d" % (path, version, FORMAT_VERSION))
+    if data_offset + data_size + 32 != len(b) or hashlib.sha256(b[:-32]).digest() != b[-32:]:
+        raise ValueError("%s: truncated or corrupt (size or checksum mismatch)" % path)
+    pos = 32
+
+    def rstr():
+        nonlocal pos
+        (n,) = struct.unpack_from("<I", b, pos)
+        v = b[pos + 4:pos + 4 + n].decode("utf-8")
+        pos += 4 + n
+        return v
+
+    kv = {}
+    for _ in range(n_kv):
+        k = rstr()
+        (t,) = struct.unpack_from("<I", b, pos)
+        pos += 4
+        if t in (T_I32, T_F32):
+            kv[k] = struct.unpack_from("<i" if t == T_I32 else "<f", b, pos)[0]
+            pos += 4
+        elif t == T_F64:
+            kv[k] = struct.unpack_from("<d", b, pos)[0]
+            pos += 8
+        elif t == T_STR:
+            kv[k] = rstr()
+        elif t == T_STRARR:
+            (n,) = struct.unpack_from("<I", b, pos)
+            pos += 4
+            kv[k] = [rstr() for _ in range(n)]
+        else:
+            raise ValueError("%s: key %s has unknown type %d" % (path, k, t))
+    tensors = {}
+    for _ in range(n_t):
+        name = rstr()
+        dtype, rank = struct.unpack_from("<II", b, pos)
+        dims = struct.unpack_from("<%dI" % rank, b, pos + 8)
+        (off,) = struct.unpack_from("<Q", b, pos + 8 + 4 * rank)
+        pos += 16 + 4 * rank
+        cnt = int(np.prod(dims))
+        tensors[name] = np.frombuffer(b, "<f4", cnt, data_offset + off).reshape(dims).copy()
+    return kv, tensors
+
+
+def emod_to_model(path):
+    """The inverse of model_to_emod: an EmotionNet (eval mode) computing what the file computes
+    (batch norm stays folded: the BN layers are set to identity). Returns (model, labels,
+    dsp_params, name). Lets the benchmarks and tests run a shipped .emod in PyTorch."""
+    kv, t = read_emod(path)
+    hidden = kv["arch.lstm_hidden"]
+    cfg = {"n_mels": kv["arch.n_mels"], "n_labels": len(kv["labels"]), "cmvn": kv["arch.cmvn"],
+           "cmvn_eps": kv["arch.cmvn_eps"], "c1": kv["arch.c1"], "c2": kv["arch.c2"],
+           "c3": kv["arch.c3"], "lstm": hidden > 0, "lstm_hidden": hidden or 1,
+           "lstm_layers": kv["arch.lstm_layers"] or 1, "readout": kv["arch.readout"],
+           "dense": kv["arch.dense"], "window": kv["arch.window"], "min_frames": kv["arch.min_frames"]}
+    m = model_lib.EmotionNet(cfg)
+    sd = m.state_dict()
+    f = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731
+    sd["norm_mean"], sd["norm_std"] = f(t["norm.mean"]), f(t["norm.std"])
+    for i in (1, 2, 3):
+        sd["conv%d.weight" % i], sd["conv%d.bias" % i] = f(t["conv%d.weight" % i]), f(t["conv%d.bias" % i])
+        c = t["conv%d.bias" % i].shape[0]
+        sd["bn%d.weight" % i], sd["bn%d.bias" % i] = torch.ones(c), torch.zeros(c)
+        sd["bn%d.running_mean" % i] = torch.zeros(c)
+        sd["bn%d.running_var" % i] = torch.full((c,), 1.0 - 1e-5)
+    for k in range(kv["arch.lstm_layers"] if hidden else 0):
+        sd["rnn.weight_ih_l%d" % k] = f(t["lstm.l%d.w_ih" % k])
+        sd["rnn.weight_hh_l%d" % k] = f(t["lstm.l%d.w_hh" % k])
+        sd["rnn.bias_ih_l%d" % k] = f(t["lstm.l%d.bias" % k])
+        sd["rnn.bias_hh_l%d" % k] = torch.zeros(4 * hidden)
+    if "att.weight" in t:
+        sd["att.weight"] = f(t["att.weight"]).reshape(1, -1)
+    for n in ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"):
+        sd[n] = f(t[n])
+    m.load_state_dict(sd)
+    m.eval()
+    dsp = {k[4:]: v for k, v in kv.items() if k.startswith("dsp.")}
+    return m, kv["labels"], dsp, kv["general.name"]
+
+
 def synthetic_frames(n, n_mels, seed=0):
     """Log-mel-like test input: a slowly varying spectral envelope plus noise, with a level offset
     (natural-log units, roughly the range dsp/ produces for speech)."""
