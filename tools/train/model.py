@@ -48,8 +48,9 @@ Variants (for baselines; config flags):
   Causal, so exportable.
 
 Streaming scheme (bounded context, DESIGN.md section 3): the C runner keeps two lanes, each a full
-copy of this network's state, staggered by window/2 (+1, so that the two lanes' pooled steps fall
-on alternate frames and the per-hop cost is even) frames, each reset every `window` frames.
+copy of this network's state, staggered by s frames (s = the even one of window/2 and window/2+1,
+so that both lanes' 50 Hz steps fall on the same frames and run as one batch), each reset every
+`window` frames.
 Posteriors come from the older lane. So the model only ever sees 1..window frames from a reset,
 as in training on crops of <= window frames. min_frames: the stream reports posteriors only once
 the older lane has seen that many frames.
