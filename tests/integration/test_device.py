@@ -88,6 +88,9 @@ async def test():
                 post = col.posteriors()
                 h.check(len(post) > n_before, 'no posteriors after recovery')
                 h.check_contiguous([m['seq'] for m in post])
+                ts = [m['t'] for m in post]
+                h.check(all(b > a for a, b in zip(ts, ts[1:])),
+                        'stream time does not continue across the reopen')
                 await ws.close()
                 h.log('hello input %s' % hello['input'])
         finally:

@@ -42,7 +42,7 @@ def proc_mem_kb(pid):
     out = {}
     with open('/proc/%d/status' % pid) as f:
         for line in f:
-            if line.startswith(('VmRSS:', 'VmHWM:')):
+            if line.startswith(('VmRSS:', 'VmHWM:', 'RssAnon:', 'RssFile:')):
                 k, v = line.split(':')
                 out[k] = int(v.split()[0])
     return out
@@ -120,10 +120,17 @@ def latency_report(r):
         w = m['wall']
         unix = calendar.timegm(time.strptime(w[:19], '%Y-%m-%dT%H:%M:%S')) + int(w[20:23]) / 1e3
         deliver.append((t + wall0 - unix) * 1000)
+    # jitter of delivery against the stream clock: receive time - stream time, relative to its
+    # minimum over the run (0 = the best case seen); a loop stall or buffering shows up here
+    offs = [t - m['t'] for t, m in post]
+    best = min(offs) if offs else 0
+    rel = [1000 * (o - best) for o in offs]
     status = [m for _, m in col.msgs if m.get('type') == 'status']
     out = {'delivery_ms_p50': pct(deliver, 0.5), 'delivery_ms_p99': pct(deliver, 0.99),
            'e2e_ms_median': 1000 * statistics.median(r['e2e']) if r['e2e'] else None,
-           'e2e_plays': len(r['e2e'])}
+           'e2e_plays': len(r['e2e']),
+           'recv_minus_t_ms_p50': pct(rel, 0.5), 'recv_minus_t_ms_p99': pct(rel, 0.99),
+           'recv_minus_t_ms_max': max(rel) if rel else None}
     if status:
         # the daemon's own figures (PortAudio input timestamp -> publish; per-hop processing)
         out['status_lat_ms'] = status[-1].get('lat_ms')
@@ -140,45 +147,70 @@ def latency_report(r):
 
 # ------------------------------------------------------------------ 4: subscriber ramp
 
-def client_proc(url, n, seconds, q):
-    """One client process: n connections, records every seq for `seconds`."""
-    async def run():
-        import websockets
-        conns = []
+def client_proc(port, n, seconds, q):
+    """One client process: n WebSocket connections on bare non-blocking sockets (a selector, no
+    per-message JSON parsing: Python's websockets costs ~10x more per message and would measure
+    the client, not the daemon). Records every posteriors seq for `seconds`."""
+    import base64
+    import selectors
+    import socket
+    try:
+        sel = selectors.DefaultSelector()
+        socks = []
         for i in range(n):
-            for attempt in range(3):
-                try:
-                    conns.append(await websockets.connect(url, ping_interval=None, open_timeout=20,
-                                                          max_size=1 << 22, close_timeout=2))
-                    break
-                except Exception:  # noqa: B902 - report after 3 tries
-                    if attempt == 2:
-                        raise
-                    await asyncio.sleep(0.2)
-        seqs = [[] for _ in conns]
+            s = socket.create_connection(('127.0.0.1', port), timeout=20)
+            key = base64.b64encode(os.urandom(16)).decode()
+            s.sendall(('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n'
+                       'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
+                       'Sec-WebSocket-Version: 13\r\n\r\n' % key).encode())
+            head = b''
+            while b'\r\n\r\n' not in head:
+                c = s.recv(4096)
+                if not c:
+                    raise RuntimeError('connection %d closed during the handshake' % i)
+                head += c
+            if not head.startswith(b'HTTP/1.1 101'):
+                raise RuntimeError('connection %d refused: %r' % (i, head[:80]))
+            s.setblocking(False)
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ, [i, head.split(b'\r\n\r\n', 1)[1]])
+        seqs = [[] for _ in socks]
         lag = []
         t_end = time.monotonic() + seconds
-
-        async def reader(i, ws):
-            while True:
-                left = t_end - time.monotonic()
-                if left <= 0:
-                    return
+        while time.monotonic() < t_end:
+            for key, _ in sel.select(timeout=0.2):
+                i, buf = key.data
                 try:
-                    raw = await asyncio.wait_for(ws.recv(), left)
-                except asyncio.TimeoutError:
-                    return
-                if '"posteriors"' in raw[:30]:
-                    k = raw.find('"seq":') + 6
-                    seqs[i].append(int(raw[k:raw.find(',', k)]))
-                    if i % 20 == 0:
-                        w = raw.find('"wall":"') + 8
-                        lag.append((time.time(), raw[w:w + 24]))
-        await asyncio.gather(*(reader(i, ws) for i, ws in enumerate(conns)))
-        await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
-        return seqs, lag
-    try:
-        q.put(('ok', asyncio.run(run())))
+                    chunk = key.fileobj.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    raise RuntimeError('connection %d closed by the daemon' % i)
+                buf += chunk
+                pos = 0
+                while len(buf) - pos >= 2:
+                    ln, j = buf[pos + 1] & 0x7f, pos + 2
+                    if ln == 126:
+                        if len(buf) - pos < 4:
+                            break
+                        ln, j = int.from_bytes(buf[pos + 2:pos + 4], 'big'), pos + 4
+                    elif ln == 127:
+                        if len(buf) - pos < 10:
+                            break
+                        ln, j = int.from_bytes(buf[pos + 2:pos + 10], 'big'), pos + 10
+                    if len(buf) < j + ln:
+                        break
+                    if buf.startswith(b'{"type":"posteriors"', j):
+                        k = buf.index(b'"seq":', j) + 6
+                        seqs[i].append(int(buf[k:buf.index(b',', k)]))
+                        if i % 20 == 0:
+                            w = buf.index(b'"wall":"', j) + 8
+                            lag.append((time.time(), buf[w:w + 24].decode()))
+                    pos = j + ln
+                key.data[1] = buf[pos:]
+        for s in socks:
+            s.close()
+        q.put(('ok', (seqs, lag)))
     except Exception as e:  # noqa: B902 - the parent reports it
         q.put(('error', repr(e)))
 
@@ -189,7 +221,7 @@ def ramp_step(dm, n, procs, seconds):
     m0 = dm.metrics()
     q = multiprocessing.Queue()
     share = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
-    ps = [multiprocessing.Process(target=client_proc, args=(dm.ws, k, seconds + 5, q))
+    ps = [multiprocessing.Process(target=client_proc, args=(dm.port, k, seconds, q))
           for k in share]
     for p in ps:
         p.start()
@@ -255,6 +287,23 @@ async def bench(args):
                     break
             report['ramp'] = ramp
             report['mem_end_kb'] = proc_mem_kb(dm.proc.pid)
+        # the same processing without PortAudio/ALSA/PulseAudio: a file at real-time pace
+        # (16 kHz mono), to tell the capture path's CPU from the pipeline's
+        long = os.path.join(d, 'long.wav')
+        h.sox(speech, '-r', 16000, long, 'pad', 0, 1, 'repeat', int(args.cpu_seconds / 4) + 2)
+        fargs = ['--input', long] + (['--model', args.model] if args.model else [])
+        with h.Daemon(d, fargs, name='emotiond-file') as fm:
+            ws = await h.ws_connect(fm.ws)
+            await h.hello(ws)
+            col = h.Collector(ws)
+            await asyncio.sleep(2)
+            c0, t0 = proc_cpu_s(fm.proc.pid), time.monotonic()
+            await asyncio.sleep(args.cpu_seconds / 2)
+            c1, t1 = proc_cpu_s(fm.proc.pid), time.monotonic()
+            report['cpu_pct_one_core_file_input'] = 100 * (c1 - c0) / (t1 - t0)
+            report['mem_file_input_kb'] = proc_mem_kb(fm.proc.pid)
+            await col.stop()
+            await ws.close()
     return report
 
 
