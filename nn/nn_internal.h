@@ -71,6 +71,7 @@ struct nn_model {
     nn__lstm_layer lstm[NN_MAX_LSTM_LAYERS];
     const float *att_w;   /* [seq_dim] or NULL */
     const float *fc1_w, *fc1_b;   /* [dense][seq_dim], [dense] */
+    float *fc1_t;                 /* fc1_w transposed, [seq_dim][dense] */
     const float *fc2_w, *fc2_b;   /* [K][dense], [K] */
 };
 
@@ -98,7 +99,8 @@ typedef struct nn__lane {
     float *pool_num;      /* [seq_dim] */
     float *pooled;        /* [seq_dim] */
     float *dense_tmp;     /* [dense] */
-    float *probs;         /* [K], valid when steps > 0 */
+    float *probs;         /* [K], valid when steps > 0 and !probs_stale (nn__lane_probs) */
+    int probs_stale;      /* the head runs only for the lane whose posteriors are read */
     void *block;          /* the single allocation everything above lives in */
 } nn__lane;
 
@@ -106,7 +108,7 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps);
 void nn__lane_free(nn__lane *l);
 void nn__lane_reset(nn__lane *l);
 /* Pushes n frames (n <= 2 * max_steps), [n][M], through the whole network, the GEMMs over all
- * completed steps at once (the offline runner). Updates l->probs when a step completes. */
+ * completed steps at once (the offline runner). */
 void nn__lane_push(nn__lane *l, const float *frames, int n);
 /* The streaming runner's split of the same: nn__lane_front takes one frame through the input
  * normalisation, conv block 1 and the time pool, and returns 1 when that completed a 50 Hz step;
@@ -114,6 +116,8 @@ void nn__lane_push(nn__lane *l, const float *frames, int n);
  * weights read once for both (scratch from lanes[0], which needs max_steps >= L).
  * Allocation-free. */
 int nn__lane_front(nn__lane *l, const float *frame);
+/* The lane's posteriors (steps > 0), running the dense head if a step came since last time. */
+const float *nn__lane_probs(nn__lane *l);
 void nn__lanes_step(nn__lane *const *lanes, int L);
 
 /* snprintf into err when non-NULL; returns code. */

@@ -20,6 +20,31 @@
 #define NN_HOT
 #endif
 
+NN_HOT void nn__k_normalise(const float *restrict x, int M, int cumulative, double eps,
+                            double *restrict s1, double *restrict s2, int64_t n,
+                            const float *restrict mean, const float *restrict std,
+                            float *restrict out)
+{
+    /* Float64 running sums, var = S2/n - mu^2 clamped at 0: the recipe of
+     * model.cmvn_cumulative, so rounding differs from torch only in summation order. */
+    const double dn = (double)n;
+    if (cumulative) {
+        for (int b = 0; b < M; b++) {
+            double v = x[b];
+            s1[b] += v;
+            s2[b] += v * v;
+            double mu = s1[b] / dn;
+            double var = s2[b] / dn - mu * mu;
+            var = var > 0 ? var : 0;
+            float y = (float)((v - mu) / sqrt(var + eps));
+            out[b] = (y - mean[b]) / std[b];
+        }
+    } else {
+        for (int b = 0; b < M; b++)
+            out[b] = (x[b] - mean[b]) / std[b];
+    }
+}
+
 NN_HOT void nn__k_conv1(const float *restrict z0, const float *restrict z1, const float *restrict z2,
                         const float *restrict w, const float *restrict b, int f1, int c1, int c1p,
                         float *restrict out)

@@ -97,7 +97,8 @@ static int front(nn__lane *l, const float *frames, int n)
         float *row = l->z + (2 + (size_t)i) * zw;
         row[0] = row[M + 1] = 0;
         l->n++;
-        nn__normalise_frame(m, l->s1, l->s2, l->n, frames + (size_t)i * M, row + 1);
+        nn__k_normalise(frames + (size_t)i * M, m->n_mels, m->cmvn == NN_CMVN_CUMULATIVE, m->cmvn_eps,
+                        l->s1, l->s2, l->n, m->norm_mean, m->norm_std, row + 1);
         nn__k_conv1(row - 2 * zw, row - zw, row, m->conv1_w, m->conv1_bp, m->f1, m->c1, m->c1p,
                     l->y1 + (1 + (size_t)i) * y1w);
     }
@@ -121,7 +122,8 @@ static void shift_context(nn__lane *l, int steps)
     memmove(l->a2, l->a2 + (size_t)steps * a2w, sizeof(float) * 2 * a2w);
 }
 
-/* Readout over the new steps' sequence outputs seq [steps][seq_dim], then the head. */
+/* Readout over the new steps' sequence outputs seq [steps][seq_dim]; the head waits until the
+ * posteriors are read (nn__lane_probs). */
 static void readout(nn__lane *l, const float *seq, int steps)
 {
     const nn_model *m = l->m;
@@ -130,7 +132,16 @@ static void readout(nn__lane *l, const float *seq, int steps)
                          l->pool_num);
         l->steps++;
     }
-    nn__head(m, l->pool_num, l->att_den, l->pooled, l->dense_tmp, l->probs);
+    l->probs_stale = 1;
+}
+
+const float *nn__lane_probs(nn__lane *l)
+{
+    if (l->probs_stale) {
+        nn__head(l->m, l->pool_num, l->att_den, l->pooled, l->dense_tmp, l->probs);
+        l->probs_stale = 0;
+    }
+    return l->probs;
 }
 
 void nn__lane_push(nn__lane *l, const float *frames, int n)

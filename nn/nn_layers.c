@@ -7,27 +7,6 @@
 #include <math.h>
 #include <string.h>
 
-void nn__normalise_frame(const nn_model *m, double *s1, double *s2, int64_t n, const float *x,
-                         float *out)
-{
-    /* Float64 running sums, var = S2/n - mu^2 clamped at 0: bit-for-bit the recipe of
-     * model.cmvn_cumulative, so rounding differs from torch only in summation order. */
-    for (int b = 0; b < m->n_mels; b++) {
-        float y = x[b];
-        if (m->cmvn == NN_CMVN_CUMULATIVE) {
-            double v = x[b];
-            s1[b] += v;
-            s2[b] += v * v;
-            double mu = s1[b] / (double)n;
-            double var = s2[b] / (double)n - mu * mu;
-            if (var < 0)
-                var = 0;
-            y = (float)((v - mu) / sqrt(var + m->cmvn_eps));
-        }
-        out[b] = (y - m->norm_mean[b]) / m->norm_std[b];
-    }
-}
-
 void nn__pool1(const nn_model *m, const float *ya, const float *yb, float *col)
 {
     const int c1 = m->c1;
@@ -143,15 +122,17 @@ void nn__head(const nn_model *m, const float *num, double den, float *pooled, fl
     const float inv = (float)(1.0 / den);
     for (int i = 0; i < d; i++)
         pooled[i] = num[i] * inv;
-    /* plain loops: ~9k multiply-adds, not worth a BLAS call (nor its locks) on the per-hop path */
-    for (int i = 0; i < m->dense; i++) {
-        const float *w = m->fc1_w + (size_t)i * d;
-        float a = 0;
-        for (int j = 0; j < d; j++)
-            a += w[j] * pooled[j];
-        a += m->fc1_b[i];
-        hid[i] = a > 0 ? a : 0;
+    /* Plain loops (~9k multiply-adds: not worth a BLAS call, nor its locks, on the per-hop
+     * path) over the transposed fc1, so the inner loop is a vectorisable axpy, not a serial
+     * float reduction. */
+    memcpy(hid, m->fc1_b, sizeof(float) * (size_t)m->dense);
+    for (int j = 0; j < d; j++) {
+        const float *w = m->fc1_t + (size_t)j * m->dense, p = pooled[j];
+        for (int i = 0; i < m->dense; i++)
+            hid[i] += w[i] * p;
     }
+    for (int i = 0; i < m->dense; i++)
+        hid[i] = hid[i] > 0 ? hid[i] : 0;
     for (int k = 0; k < K; k++) {
         const float *w = m->fc2_w + (size_t)k * m->dense;
         float a = 0;

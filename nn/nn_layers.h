@@ -5,10 +5,6 @@
 
 #include "nn_internal.h"
 
-/* Input normalisation of one frame x[M] (the n-th since reset, n >= 1; s1/s2 are updated) into
- * out[M] (the caller passes the interior of a padded row). */
-void nn__normalise_frame(const nn_model *m, double *s1, double *s2, int64_t n, const float *x,
-                         float *out);
 /* 2x2 max pool of two conv1 frames into one padded block-2 input column [(p1 + 2)][c1]. */
 void nn__pool1(const nn_model *m, const float *ya, const float *yb, float *col);
 /* Conv block (3x3, folded BN, ReLU, freq max-pool 2), split so the streaming runner can stack
@@ -31,6 +27,10 @@ void nn__readout_step(const nn_model *m, const float *v, int first, double *mx, 
 void nn__head(const nn_model *m, const float *num, double den, float *pooled, float *hid, float *probs);
 
 /* ---- kernels (nn_kernels.c) ---- */
+/* Input normalisation of one frame x[M], the n-th since reset (n >= 1): cumulative CMVN when
+ * `cumulative` (s1, s2 updated), then the global z-score; into out[M]. */
+void nn__k_normalise(const float *x, int M, int cumulative, double eps, double *s1, double *s2,
+                     int64_t n, const float *mean, const float *std, float *out);
 /* Conv block 1 for one frame from the padded normalised rows of frames t-2, t-1, t (folded BN,
  * ReLU); w [9][c1p], b [c1p]; out [f1][c1]; c1p a multiple of NN_C1BLK. */
 void nn__k_conv1(const float *z0, const float *z1, const float *z2, const float *w, const float *b,

@@ -26,8 +26,9 @@ int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *
         int n = n_frames - t < 2 * steps ? n_frames - t : 2 * steps;
         nn__lane_push(&lane, frames + (size_t)t * M, n);
     }
+    const float *p = nn__lane_probs(&lane);
     for (int k = 0; k < m->n_labels; k++)
-        probs[k] = lane.probs[k];
+        probs[k] = p[k];
     nn__lane_free(&lane);
     return 0;
 }

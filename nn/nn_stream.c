@@ -58,7 +58,7 @@ void nn_stream_reset(nn_stream *s)
 int nn_stream_push(nn_stream *s, const float *frame, float *probs)
 {
     const nn_model *m = s->m;
-    const nn__lane *older = NULL;
+    nn__lane *older = NULL;
     nn__lane *step[2];
     int n_step = 0;
     for (int i = 0; i < 2; i++) {
@@ -77,6 +77,6 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs)
     s->pushed++;
     if (older->n < m->min_frames)
         return 0;
-    memcpy(probs, older->probs, sizeof(float) * (size_t)m->n_labels);
+    memcpy(probs, nn__lane_probs(older), sizeof(float) * (size_t)m->n_labels);
     return 1;
 }
