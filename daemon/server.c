@@ -35,7 +35,7 @@ static int bit_index(unsigned bit)
 /* Keeps n_sub (broadcast subscribers per stream) in step with a connection's subscriptions. */
 static void count_streams(server *s, const server_conn *c, int sign)
 {
-    if (!c->counted || c->sidecar)
+    if (!c->counted || c->sc)
         return;
     for (int i = 0; i < 4; i++)
         if (c->streams & (1u << i))
@@ -49,7 +49,7 @@ static uint64_t conn_dropped(const server_conn *c)
                                                                         PROTO_STREAMS_ALL);
     if (c->sc)
         d += c->scrd.dropped + fanout_pending_drops(c->sc, &c->scrd, PROTO_STREAMS_ALL);
-    if (!c->sidecar)
+    if (!c->sc)
         d += fanout_pending_drops(c->srv->bcast, &c->rd, c->streams);
     return d;
 }
@@ -117,16 +117,12 @@ static int conn_writable(server_conn *c)
         rd = &c->scrd;
         msg = fanout_peek(c->sc, &c->scrd, ALL_KINDS, &len);
     }
-    if (!msg && !c->sidecar && !c->closing && !c->need_hello) {
+    if (!msg && !c->sc && !c->need_hello) {
         from = s->bcast;
         rd = &c->rd;
         msg = fanout_peek(s->bcast, &c->rd, c->streams, &len);
     }
     if (!msg) {
-        if (c->closing) {
-            lws_close_reason(c->wsi, (enum lws_close_status)1013, (unsigned char *)"busy", 4);
-            return -1;
-        }
         return 0;
     }
     /* lws writes the frame header into the LWS_PRE bytes in front of msg; a partial send is
@@ -174,7 +170,7 @@ int server_publish_commit(server *s, unsigned kind, size_t len)
     if (!s->n_sub[i])
         return 0;
     for (server_conn *c = s->conns; c; c = c->next)
-        if (c->counted && !c->sidecar && (c->streams & kind))
+        if (c->counted && !c->sc && (c->streams & kind))
             lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -244,7 +240,7 @@ int server_set_hello(server *s, const proto_hello *h, int broadcast)
     s->hello = c;
     s->have_hello = 1;
     for (server_conn *k = s->conns; k; k = k->next)
-        if (k->counted && !k->sidecar && (k->need_hello || broadcast))
+        if (k->counted && !k->sc && (k->need_hello || broadcast))
             send_hello(k, NULL);
     return 0;
 }
@@ -255,7 +251,7 @@ static void sidecar_open(server_conn *c, const proto_cmd *cmd)
 {
     server *s = c->srv;
     char err[256] = "";
-    if (c->sidecar) {
+    if (c->sc) {
         reply_error(c, PROTO_ESTATE, "this connection already streams audio", cmd);
         return;
     }
@@ -460,13 +456,9 @@ static int conn_open(server *s, struct lws *wsi, server_pss *pss)
     pss->conn = c;
     s->st.connections++;
     if (s->n_counted >= s->cfg.max_subscribers || s->stopping) {
-        char m[128];
-        snprintf(m, sizeof m, "%d subscribers already connected (max_subscribers)",
-                 s->n_counted);
+        /* normally refused with 503 at the handshake already */
         s->st.rejected++;
-        c->closing = 1;
-        reply_error(c, PROTO_EBUSY, m, NULL);
-        return 0;
+        return -1;
     }
     c->counted = 1;
     s->n_counted++;
@@ -501,6 +493,23 @@ static void conn_close(server *s, server_pss *pss)
     free(c);
 }
 
+/* A plain HTTP/1.1 refusal of a WebSocket handshake (lws's own status page says HTTP/1.0 at
+ * this point, which some clients reject as malformed instead of reporting the status). */
+static void refuse(struct lws *wsi, unsigned status, const char *why)
+{
+    unsigned char b[LWS_PRE + 512];
+    const char *text = status == HTTP_STATUS_UNAUTHORIZED ? "Unauthorized"
+                       : status == HTTP_STATUS_FORBIDDEN  ? "Forbidden"
+                                                          : "Service Unavailable";
+    int n = snprintf((char *)b + LWS_PRE, sizeof b - LWS_PRE,
+                     "HTTP/1.1 %u %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n%s\r\n%s\n", status, text,
+                     strlen(why) + 1, status == HTTP_STATUS_UNAUTHORIZED ?
+                     "www-authenticate: Bearer\r\n" : "", why);
+    if (n > 0 && (size_t)n < sizeof b - LWS_PRE)
+        lws_write(wsi, b + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -511,12 +520,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-        const char *why = s->stopping ? "shutting down" : server__check_ws(s, wsi);
+        unsigned status = 0;
+        const char *why = server__check_ws(s, wsi, &status);
+        if (!why && (s->stopping || s->n_counted >= s->cfg.max_subscribers)) {
+            why = s->stopping ? "shutting down" : "max_subscribers reached";
+            status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+        }
         if (why) {
             char peer[64] = "";
             lws_get_peer_simple(wsi, peer, sizeof peer);
-            log_msg(LOG_NOTICE, "server: WebSocket from %s refused: %s", peer, why);
+            log_msg(LOG_NOTICE, "server: WebSocket from %s refused (%u): %s", peer, status, why);
             s->st.rejected++;
+            refuse(wsi, status, why);
             return -1;
         }
         return 0;
@@ -529,7 +544,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss && pss->conn ? conn_writable(pss->conn) : 0;
     case LWS_CALLBACK_RECEIVE:
-        if (pss && pss->conn && !pss->conn->closing)
+        if (pss && pss->conn)
             conn_receive(pss->conn, in, len);
         return 0;
     case LWS_CALLBACK_CLOSED:
@@ -545,6 +560,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 
 static void lws_log(int level, const char *line)
 {
+    if (strstr(line, "User code denied connection"))
+        return; /* our own refusal, already logged with its reason */
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
@@ -625,6 +642,7 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
     info.pvo = &s->pvo;
     info.user = s;
     info.foreign_loops = foreign;
+    info.pcontext = &s->ctx; /* lws sets it to NULL once the context is completely gone */
     info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN |
                    LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    (strchr(info.iface, ':') ? 0 : LWS_SERVER_OPTION_DISABLE_IPV6);
@@ -652,13 +670,7 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
 nomem:
     snprintf(err, errlen, "server: out of memory");
 fail:
-    if (s && s->ctx) {
-        /* no connection refers to s; lws finishes closing its handles when the caller runs
-         * the loop (as after server_stop) */
-        lws_context_destroy(s->ctx);
-        s->ctx = NULL;
-    }
-    server_free(s);
+    server_free(s); /* also finishes destroying a context that was made */
     return s ? PROTO_EINTERNAL : PROTO_EINVAL;
 }
 
@@ -684,11 +696,22 @@ void server_stop(server *s)
     /* the daemon frees its sidecar pipelines now, while everything is still consistent */
     for (server_conn *c = s->conns; c; c = c->next)
         sidecar_close(c);
-    if (s->ctx) {
-        /* closes every connection (their CLOSED callbacks run now or on the loop) and then
-         * lws's own handles, as the caller's loop runs */
+    /* closes every connection (their CLOSED callbacks run now or on the loop) and then lws's
+     * own handles, as the caller's loop runs */
+    if (s->ctx)
         lws_context_destroy(s->ctx);
-        s->ctx = NULL;
+}
+
+/* With a foreign libuv loop, lws 4.1 can need a second lws_context_destroy after the loop has
+ * run the first one's closes (its own minimal example calls it again after the loop); each
+ * pass finishes in close callbacks, which a non-blocking loop iteration runs. Other handles
+ * are closed by then (STYLE.md order), so this only runs what is left of lws. */
+static void finish_lws(server *s)
+{
+    for (int pass = 0; s->ctx && pass < 2; pass++) {
+        lws_context_destroy(s->ctx);
+        for (int i = 0; s->ctx && i < 1000; i++)
+            uv_run(s->loop, UV_RUN_NOWAIT);
     }
 }
 
@@ -696,8 +719,11 @@ void server_free(server *s)
 {
     if (!s)
         return;
-    if (s->ctx) { /* not stopped: stop now; lws finishes on the loop, which must still run */
-        server_stop(s);
+    s->stopping = 1;
+    finish_lws(s);
+    if (s->ctx) {
+        log_msg(LOG_ERR, "server: libwebsockets did not finish closing; leaking it");
+        return;
     }
     while (s->conns) { /* lws normally closed them all; anything left is only memory */
         server_pss p = {s->conns, NULL};

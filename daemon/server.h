@@ -52,8 +52,8 @@ typedef struct server_conn server_conn;
 typedef struct server_config {
     const char *address;      /* listen address, default "127.0.0.1"; "0.0.0.0" / "::" = all */
     int port;                 /* default 8765; 0 = an ephemeral port (see server_port) */
-    int max_subscribers;      /* WebSocket connections at once, default 1024; more get a "busy"
-                                 error and are closed (1013) */
+    int max_subscribers;      /* WebSocket connections at once, default 1024; more are refused
+                                 at the handshake with HTTP 503 */
     int max_sidecars;         /* sidecar streams at once, default 8 */
     size_t max_message;       /* largest message the server sends (ring slot size), 65536 */
     size_t max_command;       /* largest client text message, default PROTO_MAX_COMMAND */

@@ -237,12 +237,16 @@ static int origin_ok(server *s, struct lws *wsi)
     return strcasecmp(o + 3, host) == 0;
 }
 
-const char *server__check_ws(server *s, struct lws *wsi)
+const char *server__check_ws(server *s, struct lws *wsi, unsigned *status)
 {
-    if (!token_ok(s, wsi))
+    if (!token_ok(s, wsi)) {
+        *status = HTTP_STATUS_UNAUTHORIZED;
         return "missing or wrong bearer token";
-    if (!origin_ok(s, wsi))
-        return "Origin not allowed (set allowed origins)";
+    }
+    if (!origin_ok(s, wsi)) {
+        *status = HTTP_STATUS_FORBIDDEN;
+        return "Origin not allowed (see allowed origins)";
+    }
     return NULL;
 }
 

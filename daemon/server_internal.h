@@ -20,12 +20,12 @@ struct server_conn {
     uint64_t id;
     unsigned streams;              /* PROTO_STREAM_* bits */
     int counted;                   /* counts as a subscriber (not busy-rejected) */
-    int closing;                   /* close once the private queue is flushed (busy) */
     int need_hello;                /* connected before server_set_hello */
     fanout_reader rd;              /* position in the broadcast ring */
     fanout *priv;                  /* replies and hellos; is malloc'd */
     fanout_reader prd;
-    /* sidecar */
+    /* sidecar: sc != NULL from the accepted audio hello on (no broadcast any more); sidecar
+     * is 1 while the daemon's stream is open (on_sidecar_open .. on_sidecar_close) */
     int sidecar;
     void *stream;                  /* the daemon's pipeline for it (on_sidecar_open) */
     fanout *sc;                    /* its own results; is malloc'd */
@@ -81,8 +81,9 @@ struct server {
 /* server_http.c */
 int server__http_cb(struct lws *wsi, enum lws_callback_reasons reason, server_pss *pss,
                     void *in, size_t len);
-/* 0 if the WebSocket handshake on wsi may proceed; otherwise a reason for the log. */
-const char *server__check_ws(server *s, struct lws *wsi);
+/* NULL if the WebSocket handshake on wsi may proceed; otherwise a reason for the log and the
+ * HTTP status to answer with in *status. */
+const char *server__check_ws(server *s, struct lws *wsi, unsigned *status);
 double server__uptime(const server *s);
 
 #endif
