@@ -8,7 +8,8 @@
  * features are real front-end output either way. OpenBLAS is set to one thread (what emotiond
  * does). --dump writes the features used (so the PyTorch side runs on the same numbers).
  * Prints one JSON object:
- *   hop_us_median/p99/max/mean   wall time of nn_stream_push per 10 ms frame (all passes)
+ *   hop_us_p25/median/p75/p99/max/mean   wall time of nn_stream_push per 10 ms frame (all
+ *                                passes; odd and even frames differ, see BENCHMARKS.md)
  *   stream_cpu_s_per_audio_s     thread CPU time of the pushes / audio duration
  *   offline_x_realtime           audio duration / thread CPU time of nn_offline_run over windows
  *                                of the model's window (hop half a window, emotion eval's rule)
@@ -171,11 +172,12 @@ int main(int argc, char **argv)
         whole_cpu = fmin(whole_cpu, c2 - c1);
     }
     printf("{\"model\":\"%s\",\"labels\":%d,\"window\":%d,\"input\":\"%s\",\"frames\":%lld,"
-           "\"audio_s\":%.2f,\"passes\":%d,\"hop_us_median\":%.2f,\"hop_us_p99\":%.2f,"
+           "\"audio_s\":%.2f,\"passes\":%d,\"hop_us_p25\":%.2f,\"hop_us_median\":%.2f,"
+           "\"hop_us_p75\":%.2f,\"hop_us_p99\":%.2f,"
            "\"hop_us_max\":%.2f,\"hop_us_mean\":%.2f,\"stream_cpu_s_per_audio_s\":%.6g,"
            "\"offline_x_realtime\":%.1f,\"offline_whole_x_realtime\":%.1f,\"checksum\":%.3g}\n",
            nn_model_id(m), K, W, frames_path ? frames_path : "synthetic", (long long)T, audio_s,
-           passes, hop[nh / 2], hop[(size_t)(nh * 0.99)], hop[nh - 1], mean, cpu / passes / audio_s,
+           passes, hop[nh / 4], hop[nh / 2], hop[(size_t)(nh * 0.75)], hop[(size_t)(nh * 0.99)], hop[nh - 1], mean, cpu / passes / audio_s,
            audio_s / off_cpu, audio_s / whole_cpu, sink);
     free(hop);
     free(feat);

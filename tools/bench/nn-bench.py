@@ -129,6 +129,8 @@ def main():
     print("")
     print("%-48s %14s %14s" % ("", "C stream (nn/)", "PyTorch 3s@10Hz"))
     print("%-48s %14.1f %14s" % ("per hop (10 ms) median, us", c["hop_us_median"], "-"))
+    print("%-48s %14.1f %14s" % ("per hop p25 (odd frames: CMVN + conv-1), us", c["hop_us_p25"], "-"))
+    print("%-48s %14.1f %14s" % ("per hop p75 (even frames: + both lanes' step), us", c["hop_us_p75"], "-"))
     print("%-48s %14.1f %14s" % ("per hop p99, us", c["hop_us_p99"], "-"))
     print("%-48s %14s %14.1f" % ("per evaluation (3 s window) median, ms", "-", t_lat * 1e3))
     print("%-48s %14.5f %14.5f" % ("CPU s per audio s", c["stream_cpu_s_per_audio_s"], torch_cpu_per_s))
