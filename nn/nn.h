@@ -1,4 +1,5 @@
-/* nn: the emotion model runtime (CNN-LSTM over log-mel frames), OpenBLAS underneath.
+/* nn: the emotion model runtime (CNN-LSTM over log-mel frames). The streaming path runs on
+ * small per-ISA kernels of its own (no BLAS call per hop); the offline runner uses OpenBLAS.
  *
  * Promises: one immutable nn_model (weights, labels, feature parameters, normalisation), loaded
  * from a versioned, checksummed file and shared read-only by any number of nn_stream objects
@@ -19,10 +20,10 @@
  * (parity <= 1e-4, tested). The network updates on every 2nd frame of a lane (time pooling); on
  * the frames in between nn_stream_push repeats the lane's last posteriors.
  *
- * Threads: the layers call OpenBLAS, whose thread pool is process-global. A real-time process
- * should call openblas_set_num_threads(1) (or run with OPENBLAS_NUM_THREADS=1) once at start-up:
- * the per-hop GEMMs are far too small to gain from threads, and idle BLAS workers spin on the
- * other core. The library does not do it itself because it has no global state.
+ * Threads: nn_offline_run calls OpenBLAS, whose thread pool is process-global. A real-time
+ * process should call openblas_set_num_threads(1) (or run with OPENBLAS_NUM_THREADS=1) once at
+ * start-up, so that idle BLAS workers do not spin on the other core; the streaming path itself
+ * never enters OpenBLAS. The library does not set it because it has no global state.
  */
 #ifndef EMOTIOND_NN_H
 #define EMOTIOND_NN_H
