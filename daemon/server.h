@@ -1,7 +1,7 @@
 /* server: emotiond's HTTP + WebSocket front end, libwebsockets joined to the daemon's libuv loop.
  *
  * Files of this module (for daemon/meson.build, built into the emotiond executable with
- * lws_dep, uv_dep, proto_dep): server.c server_http.c fanout.c
+ * lws_dep, uv_dep, proto_dep): server.c server_conn.c server_http.c fanout.c
  * Tests: tests/server/ (suite 'server').
  *
  * Promises:

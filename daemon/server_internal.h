@@ -78,6 +78,20 @@ struct server {
     int stopping;
 };
 
+/* server.c */
+int server__bit_index(unsigned bit);                 /* PROTO_STREAM_* bit -> 0..3, else -1 */
+/* Keeps n_sub (broadcast subscribers per stream) in step with c's subscriptions. */
+void server__count_streams(server *s, const server_conn *c, int sign);
+
+/* server_conn.c */
+int server__conn_open(server *s, struct lws *wsi, server_pss *pss);   /* ESTABLISHED */
+void server__conn_close(server *s, server_pss *pss);                  /* CLOSED */
+int server__conn_writable(server_conn *c);                            /* SERVER_WRITEABLE */
+void server__conn_receive(server_conn *c, const void *in, size_t len); /* RECEIVE */
+void server__send_hello(server_conn *c, const proto_cmd *audio);  /* audio: sidecar's hello */
+void server__sidecar_close(server_conn *c);
+uint64_t server__conn_dropped(const server_conn *c);
+
 /* server_http.c */
 int server__http_cb(struct lws *wsi, enum lws_callback_reasons reason, server_pss *pss,
                     void *in, size_t len);
