@@ -13,6 +13,8 @@ What a run does (all of it reproducible from the config's seed):
 - crops: one length per batch drawn uniformly in [crop_min, crop_max] frames (1.5-3 s: what the
   streaming runner's older lane has seen when it publishes), each utterance cropped at a random
   offset (shorter utterances taken whole, right-padded by wrapping and masked);
+- gain_db: a random gain in [-gain_db, +gain_db] dB per crop (exact in the log-mel domain), so
+  that input level cannot carry the label when the model runs without cmvn;
 - SpecAugment-style masking on the raw log-mel crop (masked cells set to the crop's band mean);
 - loss: class-weighted cross-entropy on the logits after EVERY pooled step from supervise_from
   frames to the crop's end (model.forward_all), so the stream is right at every context length it
@@ -42,6 +44,8 @@ import features as FE  # noqa: E402
 import metrics as MX  # noqa: E402
 import model as M  # noqa: E402
 
+LOG_FLOOR = math.log(1e-10)  # dsp_params.log_floor of the default front end
+
 DEFAULTS = {
     "name": "emotiond",
     "corpora": ["ravdess", "emodb"],
@@ -62,6 +66,7 @@ DEFAULTS = {
     "class_weights": True,
     "supervise_from": 50,
     "label_smoothing": 0.05,
+    "gain_db": 0.0,
     "threads": 1,
 }
 
@@ -144,6 +149,12 @@ def make_batch(items, store, cfg, rng, versions, train=True):
             c = np.array(x[off:off + L], dtype=np.float32)
         else:
             c = np.array(x, dtype=np.float32)
+        if train and cfg["gain_db"]:
+            # A gain of g dB adds 0.2303 * g to every ln-energy: exact in the feature domain
+            # (down to the front end's log floor). Level must not carry the label: RAVDESS is
+            # recorded ~22 dB quieter than EMO-DB.
+            g = float(rng.uniform(-cfg["gain_db"], cfg["gain_db"]))
+            c = np.maximum(c + np.float32(g * math.log(10.0) / 10.0), np.float32(LOG_FLOOR))
         if train and cfg["specaug"]:
             c = specaugment(c, rng, cfg["specaug"])
         lengths.append(len(c) - len(c) % 2)
