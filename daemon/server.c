@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "log.h"
 
@@ -209,6 +210,25 @@ static void lws_log(int level, const char *line)
     log_msg(level == LLL_ERR ? LOG_ERR : LOG_WARNING, "lws: %.*s", (int)n, line);
 }
 
+/* libwebsockets sizes its descriptor table from RLIMIT_NOFILE when the context is made; the
+ * usual soft limit of 1024 would cap max_subscribers below what is configured. */
+static void raise_fd_limit(int max_subscribers)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_subscribers + 128;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+        log_msg(LOG_WARNING, "server: open files limited to %llu (hard limit): fewer than "
+                "max_subscribers %d connections fit", (unsigned long long)rl.rlim_cur,
+                max_subscribers);
+    else if (rl.rlim_cur != old)
+        log_msg(LOG_DEBUG, "server: open files limit raised from %llu to %llu",
+                (unsigned long long)old, (unsigned long long)rl.rlim_cur);
+}
+
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -262,6 +282,7 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
     if (fanout_new(cfg->queue_len, cfg->max_message, LWS_PRE, &s->bcast))
         goto nomem;
 
+    raise_fd_limit(cfg->max_subscribers);
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
     s->protocols[0] = (struct lws_protocols){
         .name = PROTO_SUBPROTOCOL,

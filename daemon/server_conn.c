@@ -96,7 +96,10 @@ int server__conn_writable(server_conn *c)
     if (n < (int)len)
         return -1;
     fanout_next(from, rd);
-    lws_callback_on_writable(c->wsi); /* maybe more; a spare callback finds nothing */
+    /* more waiting? (a broadcast of a kind it does not read costs one spare callback) */
+    if (c->prd.pos < fanout_written(c->priv) || (c->sc && c->scrd.pos < fanout_written(c->sc)) ||
+        (!c->sc && !c->need_hello && c->rd.pos < fanout_written(s->bcast)))
+        lws_callback_on_writable(c->wsi);
     return 0;
 }
 

