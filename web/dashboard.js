@@ -3,7 +3,8 @@
  *
  * Performance promises (an operator leaves this open all day on a modest laptop):
  * - messages only write into preallocated typed-array rings; all drawing happens once per
- *   animation frame (requestAnimationFrame, so nothing is drawn in a hidden tab);
+ *   animation frame (requestAnimationFrame, so nothing is drawn in a hidden tab), and a frame
+ *   is requested only when something changed or the timeline scrolled by a pixel;
  * - the DOM is built once per hello (bars, legend) and then only text nodes and transforms change,
  *   and only when their value changed;
  * - memory is bounded: rings of fixed size, an event log capped at EVENT_MAX rows.
@@ -281,13 +282,26 @@
     spec.offCtx = spec.off.getContext('2d');
     spec.offCtx.fillStyle = '#10131a';
     spec.offCtx.fillRect(0, 0, spec.cols, mels);
-    spec.col = spec.offCtx.createImageData(1, mels);
+    spec.batch = spec.offCtx.createImageData(SPEC_BATCH, mels);
+    spec.batchN = 0; spec.batchAt = 0;
     spec.gate = new Uint8Array(spec.cols);
     spec.head = 0; spec.n = 0;
     text['sp-sub'].set(mels + ' bands · last ' + SPEC_S + ' s');
   }
+  /* Columns are written into one ImageData per message and put in one or two calls
+   * (putImageData per column would be 100 calls a second, each a canvas flush). */
+  const SPEC_BATCH = 128;
+  function specFlush() {
+    if (!spec.off || !spec.batchN) return;
+    const n = spec.batchN, at = spec.batchAt, a = Math.min(n, spec.cols - at);
+    spec.offCtx.putImageData(spec.batch, at, 0, 0, 0, a, spec.mels);
+    if (a < n) spec.offCtx.putImageData(spec.batch, -a, 0, a, 0, n - a, spec.mels);   // wrapped
+    spec.batchN = 0;
+  }
   function specPush(frame, speech) {
-    if (!spec.off || spec.mels !== frame.length) specInit(frame.length);
+    if (!spec.off || spec.mels !== frame.length) { specFlush(); specInit(frame.length); }
+    if (spec.batchN === SPEC_BATCH) specFlush();
+    if (!spec.batchN) spec.batchAt = spec.head;
     // Auto-range: fast attack, slow release, so the picture adapts to the model's normalisation
     // and the room without flicker.
     let mn = Infinity, mx = -Infinity;
@@ -296,14 +310,14 @@
     spec.lo += (mn < spec.lo ? 0.3 : 0.002) * (mn - spec.lo);
     spec.hi += (mx > spec.hi ? 0.3 : 0.002) * (mx - spec.hi);
     const span = Math.max(1e-3, spec.hi - spec.lo);
-    const d = spec.col.data, M = spec.mels;
+    const d = spec.batch.data, M = spec.mels, stride = SPEC_BATCH * 4, x = spec.batchN * 4;
     for (let m = 0; m < M; m++) {
       const v = (frame[m] - spec.lo) / span;
       const q = (v <= 0 ? 0 : v >= 1 ? 255 : (v * 255) | 0) * 3;
-      const o = (M - 1 - m) * 4;                                    // low bands at the bottom
+      const o = (M - 1 - m) * stride + x;                           // low bands at the bottom
       d[o] = LUT[q]; d[o + 1] = LUT[q + 1]; d[o + 2] = LUT[q + 2]; d[o + 3] = 255;
     }
-    spec.offCtx.putImageData(spec.col, spec.head, 0);
+    spec.batchN++;
     spec.gate[spec.head] = speech ? 1 : 0;
     spec.head = (spec.head + 1) % spec.cols;
     if (spec.n < spec.cols) spec.n++;
@@ -538,6 +552,7 @@
       for (let b = 0; b < bands; b++) frameBuf[b] = lo + bin.charCodeAt(o + b) * step;
       specPush(frameBuf, gates ? gates[f] >= 0.5 : gateAll);
     }
+    specFlush();
   }
   client.on('event', addEvent);
   client.on('status', onStatus);
@@ -549,16 +564,23 @@
   });
 
   /* ---------------- frame loop ----------------
-   * Canvas raster is most of the page's cost, so each canvas is redrawn only when what it shows
-   * changed: the timeline when new data arrived or its scroll moved by a device pixel (60 s over
-   * ~1000 px is ~16 redraws/s, not 60), the spectrogram when new frames arrived. */
-  let lastDraw = 0, tlDrawnAt = NaN, tlDrawnVersion = -1, specDrawnN = -1, specDrawnHead = -1;
-  function frame(ts) {
-    requestAnimationFrame(frame);
+   * Canvas raster and frame production are most of the page's cost, so a frame is requested
+   * only when something changed (a message, a resize, the connection text) or the timeline has
+   * scrolled by a device pixel (60 s over ~1000 px: ~16 frames/s, not 60); each canvas is
+   * redrawn only when what it shows changed. An idle page draws nothing. */
+  let rafPending = false, scrollTimer = 0, kickTimer = 0, lastFrameAt = -1e9;
+  let tlDrawnAt = NaN, tlDrawnVersion = -1, specDrawnN = -1, specDrawnHead = -1, specDrawnAvail;
+  function kick() {
+    if (rafPending || kickTimer) return;
+    const wait = 30 - (performance.now() - lastFrameAt);   // at most ~30 frames/s (100 Hz publish)
+    if (wait > 0) kickTimer = setTimeout(() => { kickTimer = 0; kick(); }, wait);
+    else { rafPending = true; requestAnimationFrame(frame); }
+  }
+  function frame() {
+    rafPending = false;
+    lastFrameAt = performance.now();
     let forced = false;
     if (layoutDirty) { fitCanvas(tlCanvas); fitCanvas(spCanvas); layoutDirty = false; drawnVersion = -1; forced = true; }
-    if (ts - lastDraw < 30 && !forced) return;   // at most ~30 fps
-    lastDraw = ts;
     text['conn-text'].set(connText());
     if (latestVersion !== drawnVersion) {
       drawnVersion = latestVersion;
@@ -567,17 +589,26 @@
     }
     const now = streamNow();
     const pxPerS = tlCanvas.width / WINDOW_S;
-    if (forced || latestVersion !== tlDrawnVersion || !(Math.abs(now - tlDrawnAt) * pxPerS < 1)) {
+    if (forced || latestVersion !== tlDrawnVersion || (isFinite(now) && !(Math.abs(now - tlDrawnAt) * pxPerS < 1))) {
       drawTimeline(now);
       tlDrawnAt = now; tlDrawnVersion = latestVersion;
     }
-    if (forced || spec.n !== specDrawnN || spec.head !== specDrawnHead || !spec.off) {
+    if (forced || spec.n !== specDrawnN || spec.head !== specDrawnHead || spec.available !== specDrawnAvail) {
       drawSpectrogram();
-      specDrawnN = spec.n; specDrawnHead = spec.head;
+      specDrawnN = spec.n; specDrawnHead = spec.head; specDrawnAvail = spec.available;
+    }
+    // Keep scrolling while the stream runs (streamNow stops two publish periods after the data).
+    clearTimeout(scrollTimer);
+    if (isFinite(now) && performance.now() - lastArrival < 2000 / Math.max(1, publishHz) + 100) {
+      scrollTimer = setTimeout(kick, Math.max(16, 1000 / Math.max(1, pxPerS)));
     }
   }
+  ['state', 'hello', 'posteriors', 'frames', 'event', 'status'].forEach((n) => client.on(n, kick));
+  if (window.ResizeObserver) new ResizeObserver(kick).observe(document.body);
+  else window.addEventListener('resize', kick);
+  setInterval(kick, 500);   // "reconnecting in N s", "no data for N s"
   tlReset(0);
-  requestAnimationFrame(frame);
+  kick();
   setInterval(pollMetrics, METRICS_EVERY_MS);
   client.start();
   window.emotiondDashboard = { client: client, feed: (m) => client.feed(m), timeline: tl, spectrogram: spec, draws: draws, labels: () => labels };

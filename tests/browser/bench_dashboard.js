@@ -65,6 +65,40 @@ async function one(browser, wav, publishHz, throttle) {
   };
 }
 
+/* Stress: raw PCM of the whole file is written to the daemon's stdin at once, so it publishes
+ * at 100 Hz as fast as it can compute; the page takes every message (posteriors, frames) at
+ * that rate. Heap after GC before and after. */
+async function stress(browser, wav) {
+  const port = await L.freePort();
+  const pcm = spawnSync('sox', [wav, '-t', 'raw', '-e', 'signed', '-b', '16', '-r', '16000', '-c', '1', '-'], { maxBuffer: 1 << 28 }).stdout;
+  const args = ['--listen', '127.0.0.1:' + port, '--model', L.testModel(), '--web-root', path.join(L.SRC, 'web'),
+    '--stdin', '--format', 's16le', '--rate', '16000', '--channels', '1', '--no-json-lines', '--keep-running', '--publish-hz', '100'];
+  const daemon = L.startProcess('emotiond-stdin', L.emotiondBin(), args, { stdin: 'pipe' });
+  await L.waitUntil(async () => (await L.httpGet(port, '/healthz')).status === 200, 10000, 'emotiond --stdin ready');
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await page.goto('http://127.0.0.1:' + port + '/');
+  await L.waitUntil(() => page.evaluate(() => window.emotiondDashboard.client.state === 'live'), 5000, 'page live');
+  await L.sleep(1000);
+  const heap0 = await heapAfterGc(cdp);
+  const t0 = Date.now();
+  daemon.proc.stdin.end(pcm);
+  let last = -1, stable = 0;
+  while (stable < 10) {
+    await L.sleep(200);
+    const s = await page.evaluate(() => window.emotiondDashboard.client.lastSeq);
+    stable = s === last && s > 0 ? stable + 1 : 0;
+    last = s;
+  }
+  const secs = (Date.now() - t0) / 1000 - 2;
+  const gaps = await page.evaluate(() => window.emotiondDashboard.client.seqGaps);
+  const heap1 = await heapAfterGc(cdp);
+  await L.stopProcess(daemon);
+  await page.close();
+  return { msgs: last + 1, audioS: pcm.length / 32000, secs, gaps, heap0MB: heap0 / 1048576, heap1MB: heap1 / 1048576 };
+}
+
 L.main(async () => {
   L.chromiumPath(); L.playwright(); L.emotiondBin(); L.testModel();
   const one_ = path.join(L.tmpdir(), 'one.wav');
@@ -80,6 +114,8 @@ L.main(async () => {
     L.log(JSON.stringify(x));
     rows.push(x);
   }
+  const st = await stress(browser, wav);
+  L.log('stress', JSON.stringify(st));
   console.log('\nchromium ' + browser.version() + ', ' + SECONDS + ' s per row, frames stream on, 1400x860 viewport');
   console.log('| publish | CPU throttle | msgs/s | main thread busy | of which script | redraws/s timeline, spectrogram | JS heap after GC start -> end | DOM nodes start -> end | missed msgs |');
   console.log('|---|---|---|---|---|---|---|---|---|');
@@ -88,4 +124,7 @@ L.main(async () => {
       x.scriptPct.toFixed(1) + ' % | ' + x.tlPerS.toFixed(1) + ', ' + x.specPerS.toFixed(1) + ' | ' + x.heap0MB.toFixed(2) + ' -> ' + x.heap1MB.toFixed(2) + ' MB | ' +
       x.nodes0 + ' -> ' + x.nodes1 + ' | ' + x.gaps + ' |');
   }
+  console.log('\nburst (all PCM on stdin at once, 100 Hz publish, frames on): ' + st.msgs + ' posteriors messages (plus frames) for ' + st.audioS.toFixed(0) + ' s of audio in about ' +
+    st.secs.toFixed(1) + ' s, ' + st.gaps + ' missed by the page (dropped for a slow reader); JS heap after GC ' +
+    st.heap0MB.toFixed(2) + ' -> ' + st.heap1MB.toFixed(2) + ' MB');
 });
