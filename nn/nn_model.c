@@ -114,14 +114,30 @@ enum { I_SR, I_WIN, I_HOP, I_NFFT, I_NMELS, I_MELSCALE, I_ANMELS, I_WINDOW, I_MI
 static const char *const F_KEYS[] = {"dsp.f_min", "dsp.f_max", "dsp.log_floor"};
 enum { F_FMIN, F_FMAX, F_FLOOR, F_COUNT };
 
+/* Names from a damaged file go into error messages: keep those one printable line. */
+static void printable(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = '?';
+}
+
 static int key_is(const char *k, uint32_t n, const char *want)
 {
     return strlen(want) == n && memcmp(k, want, n) == 0;
 }
 
+static int has_control(const char *s, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
 static int copy_small_str(char *dst, size_t cap, const char *s, uint32_t n)
 {
-    if (n >= cap || memchr(s, 0, n))
+    if (n >= cap || has_control(s, n))
         return 0;
     memcpy(dst, s, n);
     dst[n] = 0;
@@ -139,6 +155,7 @@ static int parse_kvs(rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, size_
             return nn__fail(err, errlen, NN_EFORMAT, "truncated key/value entry %u of %u", e, n_kv);
         char kbuf[64];
         snprintf(kbuf, sizeof kbuf, "%.*s", (int)(kn < 60 ? kn : 60), k);
+        printable(kbuf);
         int want = 0, slot = -1;
         for (int i = 0; i < I_COUNT && slot < 0; i++)
             if (key_is(k, kn, I_KEYS[i]))
@@ -194,12 +211,13 @@ static int parse_kvs(rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, size_
             if (slot == 201) {
                 dup = h->name_seen++;
                 if (n == 0 || !copy_small_str(h->name, sizeof h->name, s, n))
-                    return nn__fail(err, errlen, NN_EFORMAT, "general.name must be 1..127 bytes");
+                    return nn__fail(err, errlen, NN_EFORMAT, "general.name must be 1..127 bytes "
+                                    "without control characters");
             } else if (slot == 202 || slot == 203) {
                 char *dst = slot == 202 ? h->cmvn : h->readout;
                 dup = slot == 202 ? h->cmvn_seen++ : h->readout_seen++;
                 if (!copy_small_str(dst, 32, s, n))
-                    return nn__fail(err, errlen, NN_EFORMAT, "key '%s': value too long", kbuf);
+                    return nn__fail(err, errlen, NN_EFORMAT, "key '%s': value too long or not printable", kbuf);
             } else if (slot == 204) {
                 dup = m->meta_json != NULL;
                 free(m->meta_json);
@@ -226,9 +244,9 @@ static int parse_kvs(rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, size_
                     goto trunc;
                 if (slot != 205)
                     continue;
-                if (ln < 1 || ln > MAX_LABEL_LEN || memchr(s, 0, ln))
-                    return nn__fail(err, errlen, NN_EFORMAT, "label %u: length %u, expected 1..%d",
-                                    j, ln, MAX_LABEL_LEN);
+                if (ln < 1 || ln > MAX_LABEL_LEN || has_control(s, ln))
+                    return nn__fail(err, errlen, NN_EFORMAT, "label %u: length %u, expected 1..%d "
+                                    "bytes without control characters", j, ln, MAX_LABEL_LEN);
                 if (!(m->labels[j] = dup_n(s, ln)))
                     return nn__fail(err, errlen, NN_ENOMEM, "out of memory reading labels");
             }
@@ -286,12 +304,17 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
     if (m->min_frames < 2 || m->min_frames > m->window / 2)
         return nn__fail(err, errlen, NN_EFORMAT, "arch.min_frames %d, expected 2..window/2 (%d)",
                         m->min_frames, m->window / 2);
+    char cm[32], ro[32];
+    snprintf(cm, sizeof cm, "%s", h->cmvn);
+    snprintf(ro, sizeof ro, "%s", h->readout);
+    printable(cm);
+    printable(ro);
     if (strcmp(h->cmvn, "cumulative") == 0) m->cmvn = NN_CMVN_CUMULATIVE;
     else if (strcmp(h->cmvn, "none") == 0) m->cmvn = NN_CMVN_NONE;
-    else return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn '%s', expected 'cumulative' or 'none'", h->cmvn);
+    else return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn '%s', expected 'cumulative' or 'none'", cm);
     if (strcmp(h->readout, "attention") == 0) m->readout = NN_READOUT_ATTENTION;
     else if (strcmp(h->readout, "mean") == 0) m->readout = NN_READOUT_MEAN;
-    else return nn__fail(err, errlen, NN_EFORMAT, "arch.readout '%s', expected 'attention' or 'mean'", h->readout);
+    else return nn__fail(err, errlen, NN_EFORMAT, "arch.readout '%s', expected 'attention' or 'mean'", ro);
     m->cmvn_eps = h->d[0];
     if (!(m->cmvn_eps > 0 && m->cmvn_eps < 1e6))
         return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn_eps %g, expected > 0", m->cmvn_eps);
@@ -396,6 +419,7 @@ static int load_tensors(rd *r, uint32_t n_tensors, const unsigned char *data, ui
             return nn__fail(err, errlen, NN_EFORMAT, "truncated tensor entry %u of %u", e, n_tensors);
         char nbuf[64];
         snprintf(nbuf, sizeof nbuf, "%.*s", (int)(nl < 60 ? nl : 60), nm);
+        printable(nbuf);
         if (rank < 1 || rank > 4)
             return nn__fail(err, errlen, NN_EFORMAT, "tensor '%s' has rank %u, expected 1..4", nbuf, rank);
         for (uint32_t i = 0; i < rank; i++)
