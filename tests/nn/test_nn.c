@@ -290,6 +290,51 @@ static void test_front_end_chunking(nn_model *m)
     free(x);
 }
 
+/* Cumulative CMVN: a gain change is an additive constant in log-mel and must not change the
+ * posteriors; digital silence (every band at the log floor) must give finite posteriors. */
+static void test_level_and_silence(nn_model *m)
+{
+    char err[256];
+    const int M = nn_model_features(m)->n_mels, K = nn_model_n_labels(m), n = 700;
+    float *f = make_frames(n, M), *g = malloc(sizeof(float) * (size_t)n * M);
+    for (int i = 0; i < n * M; i++)
+        g[i] = f[i] - 5.07f;   /* about 22 dB quieter */
+    nn_stream *a = NULL, *b = NULL;
+    nn_stream_new(m, &a, err, sizeof err);
+    nn_stream_new(m, &b, err, sizeof err);
+    float p[64], q[64];
+    double worst = 0;
+    for (int t = 0; t < n; t++) {
+        int ra = nn_stream_push(a, f + (size_t)t * M, p), rb = nn_stream_push(b, g + (size_t)t * M, q);
+        CHECK(ra == rb, "ready differs at %d", t);
+        if (ra)
+            worst = fmax(worst, maxdiff(p, q, K));
+    }
+    CHECK(worst <= 1e-4, "posteriors depend on the input level: %.3g", worst);
+    for (int i = 0; i < n * M; i++)
+        f[i] = logf(1e-10f);
+    nn_stream_reset(a);
+    int ready = 0, finite = 1;
+    for (int t = 0; t < n; t++)
+        if (nn_stream_push(a, f + (size_t)t * M, p)) {
+            ready++;
+            double sum = 0;
+            for (int k = 0; k < K; k++) {
+                finite &= isfinite(p[k]);
+                sum += p[k];
+            }
+            finite &= fabs(sum - 1) < 1e-5;
+        }
+    CHECK(ready > 0 && finite, "silence: %d ready frames, finite %d", ready, finite);
+    const int len = n - older_lane_start(n - 1, nn_model_window_frames(m));
+    CHECK(nn_offline_run(m, f, len, q, err, sizeof err) == 0 && maxdiff(p, q, K) <= 1e-4,
+          "silence: stream vs offline on the published lane's %d frames", len);
+    nn_stream_free(a);
+    nn_stream_free(b);
+    free(f);
+    free(g);
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
@@ -308,6 +353,7 @@ int main(int argc, char **argv)
     }
     test_stream_vs_offline(m);
     test_front_end_chunking(m);
+    test_level_and_silence(m);
     nn_model_free(m);
     free(file_buf);
     if (failures)
