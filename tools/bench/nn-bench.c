@@ -89,9 +89,18 @@ int main(int argc, char **argv)
     int passes = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames_path = argv[++i];
-        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = strtod(argv[++i], NULL);
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            char *end;
+            seconds = strtod(argv[++i], &end);
+            if (*end || end == argv[i])
+                seconds = -1;   /* refused below */
+        }
         else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump_path = argv[++i];
-        else if (!strcmp(argv[i], "--passes") && i + 1 < argc) passes = (int)strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--passes") && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            passes = (*end || end == argv[i] || v < 1 || v > 100) ? -1 : (int)v;
+        }
         else if (argv[i][0] != '-' && !model_path) model_path = argv[i];
         else {
             fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32]\n");
