@@ -115,6 +115,32 @@ def test_parity(tmp):
         parity_case(tmp, name, cfg, n, 100 + i)
 
 
+def test_shipped(tmp):
+    """The shipped model, when present: C vs the same file loaded into PyTorch (trained weights
+    have other magnitudes than random ones)."""
+    path = os.path.join(SRC, "models", "emotiond-default.emod")
+    if not os.path.exists(path):
+        print("shipped model: %s absent, skipped" % path)
+        return
+    m, labels, dsp, name = export.emod_to_model(path)
+    frames = export.synthetic_frames(611, m.config["n_mels"], 9)
+    fpath = os.path.join(tmp, "shipped.f32")
+    frames.tofile(fpath)
+    r = run_tool("offline", path, fpath)
+    with torch.no_grad():
+        t = torch.softmax(m(torch.from_numpy(frames)[None]), -1)[0].numpy()
+    d = np.abs(np.array(r.stdout.split(), dtype=np.float64) - t).max() if r.returncode == 0 else 1
+    check(d <= TOL, "shipped model: C offline vs torch %.3g" % d)
+    r = run_tool("stream", path, fpath)
+    rows = [line.split() for line in r.stdout.splitlines()]
+    W = m.config["window"]
+    ref = torch_probs_all(m, frames[:W])
+    worst = max(np.abs(np.array(rows[t][1:], dtype=np.float64) - ref[(t + 1) // 2 - 1]).max()
+                for t in range(m.config["min_frames"] - 1, W))
+    check(worst <= TOL, "shipped model: C stream vs torch %.3g" % worst)
+    print("shipped model %s: offline vs torch %.2e, stream vs torch %.2e" % (name, d, worst))
+
+
 def test_export_cli(tmp):
     """The checkpoint -> export.py CLI -> --golden path, compared with C."""
     m = make_tiny_model.random_model(dict(make_tiny_model.TINY), None, 7)
@@ -249,6 +275,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_parity(tmp)
         test_export_cli(tmp)
+        test_shipped(tmp)
         test_rejections(tmp)
         test_mutations(tmp)
     if failures:
