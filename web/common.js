@@ -149,6 +149,13 @@
           : ev.code === 1006 ? 'daemon unreachable' : 'closed (' + ev.code + (ev.reason ? ': ' + ev.reason : '') + ')';
         this.emit('close', ev);
         this.scheduleRetry(why);
+        // A browser reports a refused handshake (401 bad token, 403 origin) like an unreachable
+        // host (1006). If the daemon's /healthz answers, it is up and refused us: say so.
+        if (ev.code === 1006 && !/^wss?:/.test(params().get('ws') || '')) {
+          fetch('/healthz', { cache: 'no-store' }).then((r) => {
+            if (r.ok && this.state === 'reconnecting') this.setState('reconnecting', 'daemon refused the connection (missing or wrong ?token=, or origin not allowed)');
+          }).catch(() => {});
+        }
       };
       // onerror always precedes onclose; the close handler reports it.
       ws.onerror = () => {};

@@ -497,6 +497,11 @@
     connEl.dataset.state = c.state;
     text['conn-text'].set(connText());
     if (c.state === 'reconnecting') { readoutEl.dataset.speech = 'unknown'; text['speech-flag'].set('offline'); }
+    if (c.state === 'waiting') {
+      // No audio: say so in the big readout too, instead of the last emotion.
+      readoutEl.dataset.speech = 'false';
+      text['top-label'].set('no input'); text['top-conf'].set(''); text['speech-flag'].set('waiting');
+    }
   });
   client.on('hello', (h) => {
     const newLabels = Array.isArray(h.labels) ? h.labels.map(String) : [];

@@ -9,6 +9,11 @@
  * as a percentage of wall time, canvas redraws per second, JS heap after a forced GC at the
  * start and the end (bounded memory), and DOM node counts. Figures go to BENCHMARKS.md
  * ("Dashboard").
+ *
+ *   node tests/browser/bench_dashboard.js --soak SECONDS
+ *
+ * instead keeps one dashboard on a 100 Hz real-time stream for SECONDS and prints the JS heap
+ * after a forced GC every 20 s (memory must level off, not grow with the messages).
  */
 'use strict';
 
@@ -16,7 +21,7 @@ const path = require('path');
 const { spawnSync } = require('child_process');
 const L = require('./lib');
 
-const SECONDS = Math.max(5, parseFloat(process.argv[2] || '30'));
+const SECONDS = Math.max(5, parseFloat(process.argv[2] === '--soak' ? '30' : process.argv[2] || '30'));
 
 async function metrics(cdp) {
   const { metrics: m } = await cdp.send('Performance.getMetrics');
@@ -99,7 +104,31 @@ async function stress(browser, wav) {
   return { msgs: last + 1, audioS: pcm.length / 32000, secs, gaps, heap0MB: heap0 / 1048576, heap1MB: heap1 / 1048576 };
 }
 
+async function soak(seconds) {
+  const one_ = path.join(L.tmpdir(), 'one.wav');
+  L.makeSpeech(one_, 'The quick brown fox jumps over the lazy dog. I am not sure this is a good idea at all.', 1, 1);
+  const wav = path.join(L.tmpdir(), 'long.wav');
+  const r = spawnSync('sox', Array(Math.ceil((seconds + 15) / 6)).fill(one_).concat([wav]), { encoding: 'utf8' });
+  L.check(r.status === 0, 'sox concat: ' + r.stderr);
+  const browser = await L.launchBrowser();
+  const port = await L.freePort();
+  const daemon = await L.startDaemon(port, ['--input', wav, '--publish-hz', '100']);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await page.goto('http://127.0.0.1:' + port + '/');
+  for (let t = 0; t <= seconds; t += 20) {
+    if (t) await L.sleep(20000);
+    const heap = await heapAfterGc(cdp);
+    const m = await metrics(cdp);
+    const seq = await page.evaluate(() => window.emotiondDashboard.client.lastSeq);
+    console.log('soak t=' + t + ' s: messages ' + (seq + 1) + ', JS heap after GC ' + (heap / 1048576).toFixed(3) + ' MB, DOM nodes ' + m.Nodes);
+  }
+  await L.stopProcess(daemon);
+}
+
 L.main(async () => {
+  if (process.argv[2] === '--soak') return soak(Math.max(20, parseFloat(process.argv[3] || '120')));
   L.chromiumPath(); L.playwright(); L.emotiondBin(); L.testModel();
   const one_ = path.join(L.tmpdir(), 'one.wav');
   L.makeSpeech(one_, 'The quick brown fox jumps over the lazy dog. I am not sure this is a good idea at all.', 1, 1);

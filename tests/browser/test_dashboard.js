@@ -128,4 +128,34 @@ L.main(async () => {
 
   L.checkNoErrors(problems, [{ from: outageFrom, to: outageTo,
     re: /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|request failed: http:\/\/127\.0\.0\.1:\d+\/metrics/ }]);
+  await L.stopProcess(daemon);
+  await page.close();
+  await waitingAndToken(browser);
 });
+
+/* A daemon whose microphone does not exist (it waits and retries) and which requires a token:
+ * with ?token= the page connects and says the daemon is waiting for its device (the kiosk says
+ * NO INPUT); without the token the WebSocket is refused and the page keeps retrying. */
+async function waitingAndToken(browser) {
+  const port = await L.freePort();
+  const dev = 'emotiond-test-no-such-device';
+  const daemon = await L.startDaemon(port, ['--device', dev, '--token', 's3cret'], 'emotiond-waiting');
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const problems = L.watchPage(page, 'dashboard-token');
+  await page.goto('http://127.0.0.1:' + port + '/?token=s3cret');
+  const seen = await L.waitUntil(() => page.evaluate(() => document.getElementById('conn').dataset.state === 'waiting' &&
+    [document.getElementById('conn-text').textContent, document.getElementById('top-label').textContent]), 5000, 'state "waiting" for the missing device');
+  L.log('waiting daemon, with token:', JSON.stringify(seen));
+  L.check(seen[0].includes('waiting for ' + dev) && seen[1] === 'no input', 'waiting texts ' + JSON.stringify(seen));
+  await page.goto('http://127.0.0.1:' + port + '/kiosk?token=s3cret');
+  await L.waitUntil(() => page.evaluate(() => document.body.dataset.state === 'no-input'), 5000, 'kiosk "no input"');
+  const refusedFrom = Date.now();
+  await page.goto('http://127.0.0.1:' + port + '/');
+  await L.sleep(2000);
+  const st = await page.evaluate(() => [document.getElementById('conn').dataset.state, document.getElementById('conn-text').textContent]);
+  L.log('without token:', JSON.stringify(st));
+  L.check(st[0] === 'reconnecting' && /refused the connection/.test(st[1]), 'page without the token: ' + JSON.stringify(st));
+  L.checkNoErrors(problems, [{ from: refusedFrom, to: Date.now(), re: /WebSocket connection to .* failed/ }]);
+  await L.stopProcess(daemon);
+  await page.close();
+}

@@ -6,6 +6,7 @@
  *   or "no speech", bar) and, with --frames, frame summaries; --duration ends it with exit 0;
  * - Ctrl-C (SIGINT) closes cleanly (exit 0, one line saying so); the daemon shutting down is
  *   reported ("daemon closed the connection (1001 ...") with exit 0;
+ * - --token: refused without it or with a wrong one (exit 1, saying so), accepted with it;
  * - --send FILE (sidecar): the daemon answers with ack + a hello of kind "sidecar", then the
  *   posteriors of that file, equal (1e-6) to the daemon's own --input FILE --fast results at the
  *   same stream times; real-time pace takes the file's duration, --fast much less.
@@ -144,5 +145,16 @@ L.main(async () => {
   L.check(/input sidecar/.test(r.out), 'readable sidecar hello missing:\n' + r.out.slice(0, 300));
   L.log('sidecar real time:', clipDur.toFixed(2), 's clip took', rtS.toFixed(2), 's');
   L.check(rtS >= clipDur - 0.1 && rtS < clipDur + 3.5, 'real-time --send took ' + rtS.toFixed(2) + ' s for ' + clipDur.toFixed(2) + ' s of audio');
+  await L.stopProcess(daemon);
+
+  // a daemon that requires a token
+  daemon = await L.startDaemon(port, ['--input', wav, '--keep-running', '--token', 's3cret'], 'emotiond-token');
+  r = run(['--count', '2', url]);
+  L.check(r.code === 1 && /unauthorized \(the daemon wants --token\)/.test(r.err), 'no token: ' + r.code + ' ' + r.err);
+  r = run(['--count', '2', '--token', 'wrong', url]);
+  L.check(r.code === 1 && /wrong --token/.test(r.err), 'wrong token: ' + r.code + ' ' + r.err);
+  r = run(['--count', '2', '--raw', '--token', 's3cret', url]);
+  L.check(r.code === 0 && parseRaw(r.out).filter((m) => m.type === 'posteriors').length === 2, 'with --token: ' + r.code + ' ' + r.err);
+  L.log('token: refused without / with a wrong one, accepted with --token');
   await L.stopProcess(daemon);
 });

@@ -422,8 +422,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         }
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        fprintf(stderr, "emotion listen: cannot connect to %s: %s\n", s->o.url,
-                in && len ? (const char *)in : "connection failed");
+        fprintf(stderr, "emotion listen: cannot connect to %s: %s%s\n", s->o.url,
+                in && len ? (const char *)in : "connection failed",
+                in && len && strstr((const char *)in, "unauthorized")
+                    ? (s->o.token ? " (wrong --token?)" : " (the daemon wants --token)") : "");
         s->wsi = NULL;
         s->exit_code = CLI_EXIT_FAIL;
         s->done = 1;
