@@ -2,7 +2,9 @@
  * spelling and its kind; set_value() is the single place values are parsed and checked. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <ini.h>
 #include <limits.h>
 #include <math.h>
@@ -179,6 +181,14 @@ static int parse_listen(config *c, const char *s, char *why, size_t n)
     if (parse_long(colon + 1, 0, 65535, &port, why, n) < 0) return -1;
     if (host[0] == '\0') {
         snprintf(why, n, "'%s' has an empty host (use 0.0.0.0 to listen on every address)", s);
+        return -1;
+    }
+    /* libwebsockets binds an IP address or an interface name, not a host name */
+    if (!strcmp(host, "localhost")) snprintf(host, sizeof host, "127.0.0.1");
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1 &&
+        if_nametoindex(host) == 0) {
+        snprintf(why, n, "'%.200s' is neither an IPv4/IPv6 address nor a network interface", host);
         return -1;
     }
     snprintf(c->listen_host, sizeof c->listen_host, "%s", host);

@@ -92,6 +92,11 @@ static void bad_options(void)
     CHECKF(strstr(err, "--channels") && strstr(err, "not an integer"), "%s", err);
     CHECK(load(&c, err, sizeof err, "--channels", "99999999999999999999", NULL) == -1);
     CHECK(load(&c, err, sizeof err, "--listen", "127.0.0.1:70000", NULL) == -1);
+    CHECK(load(&c, err, sizeof err, "--listen", "256.0.0.1:8000", NULL) == -1);
+    CHECKF(strstr(err, "neither an IPv4/IPv6 address"), "%s", err);
+    CHECK(load(&c, err, sizeof err, "--listen", "localhost:8000", NULL) == 0);
+    CHECK(!strcmp(c.listen_host, "127.0.0.1"));
+    CHECK(load(&c, err, sizeof err, "--listen", "lo:8000", NULL) == 0);
     CHECK(load(&c, err, sizeof err, "--listen", "::1:80", NULL) == -1);
     CHECKF(strstr(err, "[ADDR]:PORT"), "%s", err);
     CHECK(load(&c, err, sizeof err, "--format", "u8", NULL) == -1);
