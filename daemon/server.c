@@ -23,6 +23,7 @@ void server_config_default(server_config *c)
     c->max_command = PROTO_MAX_COMMAND;
     c->max_audio = 262144;
     c->queue_len = 64;
+    c->ping_s = 30;
 }
 
 int server__bit_index(unsigned bit)
@@ -245,10 +246,10 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
         cfg = &def;
     }
     if (!loop || cfg->port < 0 || cfg->port > 65535 || cfg->max_subscribers < 1 ||
-        cfg->max_sidecars < 0 || cfg->queue_len < 2 || cfg->queue_len > 65536 ||
+        cfg->max_sidecars < 0 || cfg->ping_s < 0 || cfg->ping_s > 3600 || cfg->queue_len < 2 || cfg->queue_len > 65536 ||
         cfg->max_message < 1024 || cfg->max_message > (64u << 20) || cfg->max_command < 64 ||
         cfg->max_command > (1u << 20) || cfg->max_audio < 1024 || cfg->max_audio > (64u << 20)) {
-        snprintf(err, errlen, "server: invalid configuration (port 0..65535, max_subscribers >= 1, "
+        snprintf(err, errlen, "server: invalid configuration (port 0..65535, max_subscribers >= 1, ping_s 0..3600, "
                  "queue_len 2..65536, max_message 1 KiB..64 MiB, max_command 64 B..1 MiB, "
                  "max_audio 1 KiB..64 MiB)");
         return PROTO_EINVAL;
@@ -312,6 +313,11 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
     info.max_http_header_data = 4096;
     info.vhost_name = "emotiond";
     info.pt_serv_buf_size = 16384;
+    if (cfg->ping_s > 0) {
+        s->idle.secs_since_valid_ping = (uint16_t)cfg->ping_s;
+        s->idle.secs_since_valid_hangup = (uint16_t)(2 * cfg->ping_s);
+        info.retry_and_idle_policy = &s->idle;
+    }
 
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {

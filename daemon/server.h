@@ -59,6 +59,9 @@ typedef struct server_config {
     size_t max_command;       /* largest client text message, default PROTO_MAX_COMMAND */
     size_t max_audio;         /* largest client binary message (PCM), default 262144 */
     int queue_len;            /* broadcast messages kept for a lagging subscriber, default 64 */
+    int ping_s;               /* WebSocket ping after this many idle seconds; a client that
+                                 has not answered 2 * ping_s after the last valid traffic is
+                                 hung up (dead peers, stalled readers). Default 30, 0 = off */
     const char *www_dir;      /* static files; NULL or "" = none (404) */
     const char *token;        /* bearer token; NULL or "" = none */
     const char *origins;      /* comma-separated allowed Origin values ("http://host:port"),

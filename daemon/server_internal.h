@@ -57,6 +57,7 @@ struct server {
     struct lws_vhost *vh;
     struct lws_protocols protocols[2];
     struct lws_protocol_vhost_options pvo_default, pvo;
+    lws_retry_bo_t idle;           /* ping / hang-up of idle connections (cfg.ping_s) */
     server_config cfg;             /* strings point into the copies below */
     char *address, *www_dir, *token, *origins; /* are malloc'd */
     char www_real[PATH_MAX];       /* realpath of www_dir, "" if none */

@@ -6,7 +6,7 @@
  * Prints "PORT <n>" on stdout once listening.
  *
  * Options: --port N --www DIR --token T --origins LIST --max-subscribers N --max-sidecars N
- *          --queue-len N --max-command N --post-hz HZ --frames-hz HZ --frame-n N --no-hello */
+ *          --queue-len N --ping-s N --max-command N --post-hz HZ --frames-hz HZ --frame-n N --no-hello */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -250,6 +250,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-subscribers")) cfg.max_subscribers = atoi(v);
         else if (!strcmp(a, "--max-sidecars")) cfg.max_sidecars = atoi(v);
         else if (!strcmp(a, "--queue-len")) cfg.queue_len = atoi(v);
+        else if (!strcmp(a, "--ping-s")) cfg.ping_s = atoi(v);
         else if (!strcmp(a, "--max-command")) cfg.max_command = (size_t)atoi(v);
         else if (!strcmp(a, "--post-hz")) post_hz = atof(v);
         else if (!strcmp(a, "--frames-hz")) frames_hz = atof(v);

@@ -599,6 +599,47 @@ async def t_no_hello_yet():
                 pass
 
 
+async def t_idle_hangup():
+    """Pings after ping_s idle seconds; a peer that never answers is hung up after 2 * ping_s,
+    one whose library answers stays."""
+    with Harness("--ping-s", 1) as h:
+        dead, st, rest = raw_ws_connect(h.port)
+        assert "101" in st
+        async with websockets.connect(h.url + "/ws") as ws:
+            await recv_json(ws)
+            t0 = time.monotonic()
+            buf = bytearray(rest)
+
+            def watch_dead():  # blocking reads in a thread: the asyncio loop must stay free
+                dead.settimeout(0.2)  # to answer the server's pings on `ws`
+                while time.monotonic() - t0 < 6:
+                    try:
+                        chunk = dead.recv(65536)
+                    except socket.timeout:
+                        continue
+                    if not chunk:
+                        return True
+                    buf.extend(chunk)
+                return False
+            closed = await asyncio.get_running_loop().run_in_executor(None, watch_dead)
+            assert closed, "silent peer not hung up within 6 s (ping_s 1)"
+            assert time.monotonic() - t0 > 1.0, "hung up before any ping was due"
+            ops = []
+            while len(buf) >= 2:  # server frames are unmasked; pings and small texts
+                n, hl = buf[1] & 0x7F, 2
+                if n == 126:
+                    n, hl = struct.unpack(">H", buf[2:4])[0], 4
+                elif n == 127:
+                    n, hl = struct.unpack(">Q", buf[2:10])[0], 10
+                ops.append(buf[0] & 0x0F)
+                del buf[:hl + n]
+            assert 9 in ops, "no ping frame was sent before the hang-up: %s" % ops[:10]
+            # the answering client is still served
+            await ws.send('{"type":"ping"}')
+            assert (await recv_type(ws, "pong"))["type"] == "pong"
+        dead.close()
+
+
 def t_bind_failure_sync():
     """A port in use: one error line naming address and port; the loop still closes cleanly
     (harness exit 3 = server_new failed and uv_loop_close returned 0)."""
@@ -619,7 +660,7 @@ async def t_bind_failure():
 
 TESTS = [t_hello_and_stream, t_commands, t_bad_input, t_slow_subscriber, t_limits_subscribers,
          t_many_subscribers, t_sidecar, t_shutdown_with_clients, t_auth, t_http, t_no_hello_yet,
-         t_bind_failure]
+         t_bind_failure, t_idle_hangup]
 
 
 def main():
