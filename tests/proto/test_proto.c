@@ -469,6 +469,73 @@ static void test_parse_bad(void)
     CHECK(proto_parse_command((const char *)g, sizeof g, 0, &c, err, sizeof err) == PROTO_EJSON);
 }
 
+/* xorshift: deterministic, so a failure reproduces */
+static uint32_t rnd(uint32_t *st)
+{
+    *st ^= *st << 13;
+    *st ^= *st >> 17;
+    *st ^= *st << 5;
+    return *st;
+}
+
+/* Random bytes and mutations of valid commands: the parser never crashes (ASan/UBSan watch),
+ * accepts only what re-validates, and every refusal has an encodable reply. */
+static void test_parse_random(void)
+{
+    static const char *const seeds[] = {
+        "{\"type\":\"rate\",\"hz\":5,\"id\":1}",
+        "{\"type\":\"subscribe\",\"streams\":[\"frames\",\"status\"]}",
+        "{\"type\":\"audio\",\"format\":\"f32le\",\"rate\":48000,\"channels\":2}",
+        "{\"type\":\"smoothing\",\"alpha\":0.25,\"id\":\"x\\\"y\"}",
+        "{\"type\":\"ping\"}",
+    };
+    uint32_t st = 0x9e3779b9u;
+    char buf[300], err[256], reply[1024];
+    proto_cmd c;
+    int accepted = 0;
+    for (int it = 0; it < 50000; it++) {
+        size_t n;
+        if (it % 4 == 0) { /* pure noise */
+            n = rnd(&st) % sizeof buf;
+            for (size_t i = 0; i < n; i++)
+                buf[i] = (char)rnd(&st);
+        } else { /* a valid command with a few bytes flipped, cut or duplicated */
+            const char *sd = seeds[rnd(&st) % 5];
+            n = strlen(sd);
+            memcpy(buf, sd, n);
+            int edits = 1 + (int)(rnd(&st) % 3);
+            for (int e = 0; e < edits && n; e++) {
+                size_t at = rnd(&st) % n;
+                switch (rnd(&st) % 3) {
+                case 0: buf[at] = (char)rnd(&st); break;
+                case 1: n = at; break;
+                default:
+                    if (n < sizeof buf - 1) {
+                        memmove(buf + at + 1, buf + at, n - at);
+                        n++;
+                    }
+                }
+            }
+        }
+        int rc = proto_parse_command(buf, n, 0, &c, err, sizeof err);
+        if (rc == 0) {
+            accepted++;
+            CHECK(c.type >= PROTO_CMD_RATE && c.type <= PROTO_CMD_AUDIO);
+            if (c.type == PROTO_CMD_RATE)
+                CHECK(c.u.rate.hz >= PROTO_RATE_MIN_HZ && c.u.rate.hz <= PROTO_RATE_MAX_HZ);
+            if (c.type == PROTO_CMD_SMOOTHING)
+                CHECK(c.u.smoothing.alpha > 0 && c.u.smoothing.alpha <= 1);
+            if (c.type == PROTO_CMD_AUDIO)
+                CHECK(c.u.audio.rate >= PROTO_AUDIO_RATE_MIN && c.u.audio.channels >= 1);
+            CHECK(proto_encode_ack(c.name, c.id, -1, reply, sizeof reply) > 0);
+        } else {
+            CHECK(rc < 0 && c.type == PROTO_CMD_NONE && err[0]);
+            CHECK(proto_encode_error(rc, err, c.name, c.id, reply, sizeof reply) > 0);
+        }
+    }
+    CHECK(accepted > 100); /* the mutations keep some commands valid: the check above ran */
+}
+
 static void test_names(void)
 {
     CHECK(strcmp(proto_cmd_name(PROTO_CMD_AUDIO), "audio") == 0 && !proto_cmd_name(0) &&
@@ -492,6 +559,7 @@ int main(void)
     test_replies();
     test_parse_ok();
     test_parse_bad();
+    test_parse_random();
     test_names();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
