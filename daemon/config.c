@@ -66,6 +66,7 @@ static const struct opt opts[] = {
     { "gate-abs-floor-db", "gate", "abs_floor_db", K_VALUE, "DBFS", "and above this absolute level, -120..0 (default -65)" },
     { "gate-onset-ms", "gate", "onset_ms", K_VALUE, "MS", "level must stay above this long to open, 0..500 (default 30)" },
     { "gate-hangover-ms", "gate", "hangover_ms", K_VALUE, "MS", "gate stays open this long after, 0..2000 (default 300)" },
+    { "gate-contrast-db", "gate", "contrast_db", K_VALUE, "DB", "and the speech band's spectrum stands out from the per-band noise floors by this much, 0..40, 0 = off (default 8)" },
     { "event-on", "events", "on_threshold", K_VALUE, "P", "onset when a smoothed prob is above this ... (default 0.5)" },
     { "event-min-duration", "events", "min_duration_s", K_VALUE, "S", "... for this long, 0..60 s (default 1)" },
     { "event-off", "events", "off_threshold", K_VALUE, "P", "offset when it falls below this (default 0.35)" },
@@ -299,6 +300,7 @@ static int set_value(config *c, const char *name, const char *val, char *why, si
     if (!strcmp(name, "gate-abs-floor-db")) return parse_double(val, -120, 0, &pc->gate.abs_floor_db, why, n);
     if (!strcmp(name, "gate-onset-ms")) return parse_double(val, 0, 500, &pc->gate.onset_ms, why, n);
     if (!strcmp(name, "gate-hangover-ms")) return parse_double(val, 0, 2000, &pc->gate.hangover_ms, why, n);
+    if (!strcmp(name, "gate-contrast-db")) return parse_double(val, 0, 40, &pc->gate.contrast_db, why, n);
     if (!strcmp(name, "event-on")) {
         if (parse_double(val, 0, 1, &d, why, n) < 0) return -1;
         if (d <= 0) {

@@ -29,7 +29,7 @@
 #define SR 16000
 #define HOP 160
 
-static gate_params gp = { 6, -65, 30, 300 };
+static gate_params gp = { 6, -65, 30, 300, 8 };
 static dsp_params fp;
 
 static uint32_t rng = 12345;
@@ -257,14 +257,15 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--every") && i + 1 < argc) every = atoi(argv[++i]) > 0 ? atoi(argv[i]) : 1;
         else if (!strcmp(argv[i], "--gate-threshold-db") && i + 1 < argc) gp.threshold_db = strtod(argv[++i], NULL);
+        else if (!strcmp(argv[i], "--gate-contrast-db") && i + 1 < argc) gp.contrast_db = strtod(argv[++i], NULL);
         else if (argv[i][0] == '-') {
             fprintf(stderr, "usage: %s [--every N] [--gate-threshold-db DB] CORPUS_DIR...\n", argv[0]);
             return 2;
         } else if (ndirs < 8) dirs[ndirs++] = argv[i];
     }
     dsp_params_default(&fp);
-    printf("gate: threshold %g dB over the floor, abs floor %g dBFS, onset %g ms, hangover %g ms\n\n",
-           gp.threshold_db, gp.abs_floor_db, gp.onset_ms, gp.hangover_ms);
+    printf("gate: threshold %g dB over the floor, abs floor %g dBFS, onset %g ms, hangover %g ms, "
+           "contrast %g dB\n\n", gp.threshold_db, gp.abs_floor_db, gp.onset_ms, gp.hangover_ms, gp.contrast_db);
 
     printf("Silence and noise (10 s each; share of frames called speech = false accepts)\n\n");
     printf("| %-34s | %8s | %8s |\n|---|---|---|\n", "signal", "gate", "speex");

@@ -10,6 +10,8 @@
 #define GATE_BAND_LO 200.0
 #define GATE_BAND_HI 4000.0
 #define GATE_SMOOTH_S 0.03
+#define GATE_MAX_BANDS 512
+#define GATE_TOP 5           /* contrast: mean of the GATE_TOP highest band SNRs minus the mean */
 
 struct gate {
     dsp_params fp;
@@ -27,6 +29,9 @@ struct gate {
     int n_blocks, block_at, block_fill;
     double cur_min;
     int above_run, hang_left, active;
+    /* per-band levels and floors (dB), same minimum statistics, for the contrast */
+    double blev[GATE_MAX_BANDS], bcur[GATE_MAX_BANDS], bmin[GATE_BLOCKS][GATE_MAX_BANDS];
+    double contrast;
 };
 
 static double hz_to_mel(double f, int scale)
@@ -59,7 +64,7 @@ static void set_derived(gate *g)
 
 gate *gate_new(const dsp_params *features, const gate_params *gp)
 {
-    if (dsp_params_check(features, NULL, 0) != 0) return NULL;
+    if (dsp_params_check(features, NULL, 0) != 0 || features->n_mels > GATE_MAX_BANDS) return NULL;
     gate *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->fp = *features;
@@ -107,6 +112,41 @@ fail:
 
 void gate_free(gate *g) { free(g); }
 
+/* Per-band floors and the contrast: a broadband sound that only gets louder (a swaying fan,
+ * rising traffic) lifts every band alike; speech lifts its formant and harmonic bands. */
+static void band_contrast(gate *g, const float *logmel, int first, int block_done)
+{
+    int nb = g->band_hi - g->band_lo;
+    double top[GATE_TOP] = { -1e300, -1e300, -1e300, -1e300, -1e300 };
+    double sum = 0;
+    for (int k = 0; k < nb; k++) {
+        double e = 4.342944819 * (double)logmel[g->band_lo + k]; /* ln power -> dB */
+        if (first) g->blev[k] = e;
+        else g->blev[k] += g->smooth_a * (e - g->blev[k]);
+        if (g->block_fill == 1 || g->blev[k] < g->bcur[k]) g->bcur[k] = g->blev[k];
+        double fl = g->bcur[k];
+        for (int i = 0; i < g->n_blocks; i++)
+            if (g->bmin[i][k] < fl) fl = g->bmin[i][k];
+        double snr = g->blev[k] - fl;
+        sum += snr;
+        for (int t = 0; t < GATE_TOP; t++) {
+            if (snr > top[t]) {
+                for (int u = GATE_TOP - 1; u > t; u--) top[u] = top[u - 1];
+                top[t] = snr;
+                break;
+            }
+        }
+    }
+    if (block_done) {
+        /* the slot gate_push fills with this block's overall minimum right after */
+        for (int k = 0; k < nb; k++) g->bmin[g->block_at][k] = g->bcur[k];
+    }
+    int nt = nb < GATE_TOP ? nb : GATE_TOP;
+    double ts = 0;
+    for (int t = 0; t < nt; t++) ts += top[t];
+    g->contrast = ts / nt - sum / nb;
+}
+
 void gate_set_params(gate *g, const gate_params *gp)
 {
     g->gp = *gp;
@@ -124,6 +164,7 @@ void gate_reset(gate *g)
 int gate_push(gate *g, const float *logmel)
 {
     double e = band_energy(g, logmel) - g->ref_db;
+    int first = !g->started;
     if (!g->started) {
         g->level = e;
         g->cur_min = e;
@@ -135,7 +176,9 @@ int gate_push(gate *g, const float *logmel)
     /* Minimum statistics: the running minimum of the current block plus the minima of the
      * last GATE_BLOCKS-1 finished blocks. */
     if (g->block_fill == 0 || g->level < g->cur_min) g->cur_min = g->level;
-    if (++g->block_fill == g->block_hops) {
+    g->block_fill++;
+    if (g->gp.contrast_db > 0) band_contrast(g, logmel, first, g->block_fill == g->block_hops);
+    if (g->block_fill == g->block_hops) {
         g->block_min[g->block_at] = g->cur_min;
         g->block_at = (g->block_at + 1) % (GATE_BLOCKS - 1);
         if (g->n_blocks < GATE_BLOCKS - 1) g->n_blocks++;
@@ -147,7 +190,8 @@ int gate_push(gate *g, const float *logmel)
     if (fl > 1e299) fl = g->level;
     g->floor = fl;
 
-    int above = g->level > g->floor + g->gp.threshold_db && g->level > g->gp.abs_floor_db;
+    int above = g->level > g->floor + g->gp.threshold_db && g->level > g->gp.abs_floor_db &&
+                (g->gp.contrast_db <= 0 || g->contrast > g->gp.contrast_db);
     g->above_run = above ? g->above_run + 1 : 0;
     if (g->above_run >= g->onset_hops || (g->active && above)) {
         g->active = 1;
@@ -161,3 +205,4 @@ int gate_push(gate *g, const float *logmel)
 
 float gate_level_db(const gate *g) { return (float)g->level; }
 float gate_floor_db(const gate *g) { return (float)g->floor; }
+float gate_contrast_db(const gate *g) { return (float)g->contrast; }

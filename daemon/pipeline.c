@@ -70,7 +70,7 @@ const char *pipeline_strerror(int code)
 static gate_params gate_params_of(const pipeline_config *c)
 {
     gate_params g = { c->gate.threshold_db, c->gate.abs_floor_db, c->gate.onset_ms,
-                      c->gate.hangover_ms };
+                      c->gate.hangover_ms, c->gate.contrast_db };
     return g;
 }
 

@@ -65,6 +65,8 @@ typedef struct pipeline_gate_config {
                                  def -70: digital silence and a muted mic are never speech */
     double onset_ms;          /* energy must stay above for this long to open. 0..500, def 30 */
     double hangover_ms;       /* stays open this long after the energy falls. 0..2000, def 300 */
+    double contrast_db;       /* and the band spectrum stands out from the per-band noise
+                                 floors by this much (0 = not required). 0..40, def 8 */
 } pipeline_gate_config;
 
 typedef struct pipeline_event_config {

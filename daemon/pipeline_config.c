@@ -15,6 +15,7 @@ void pipeline_config_default(pipeline_config *c)
     c->gate.abs_floor_db = -65;
     c->gate.onset_ms = 30;
     c->gate.hangover_ms = 300;
+    c->gate.contrast_db = 8;
     c->events.on_threshold = 0.5;
     c->events.min_duration_s = 1.0;
     c->events.off_threshold = 0.35;
@@ -42,6 +43,7 @@ int pipeline_config_check(const pipeline_config *c, char *err, size_t errlen)
     RANGE(c->gate.abs_floor_db, -120, 0, "gate_abs_floor_db");
     RANGE(c->gate.onset_ms, 0, 500, "gate_onset_ms");
     RANGE(c->gate.hangover_ms, 0, 2000, "gate_hangover_ms");
+    RANGE(c->gate.contrast_db, 0, 40, "gate_contrast_db");
     if (!(c->events.on_threshold > 0 && c->events.on_threshold <= 1)) {
         if (err && errlen) snprintf(err, errlen, "event_on = %g is out of range (0, 1]", c->events.on_threshold);
         return PIPELINE_EINVAL;
