@@ -131,6 +131,7 @@
       }
       ws.binaryType = 'arraybuffer';
       this.ws = ws;
+      this.helloOnSocket = false;
       ws.onopen = () => {
         if (ws !== this.ws) return;
         this.setState('open', 'waiting for hello');
@@ -173,15 +174,24 @@
 
     dispatch(msg) {
       switch (msg.type) {
-        case 'hello':
+        case 'hello': {
+          // The first hello of a connection starts a session; a later one on the same socket is
+          // the daemon announcing a change (model reloaded on SIGHUP, publish rate): the page
+          // keeps its history and subscriptions (the daemon keeps them too).
+          const first = !this.helloOnSocket;
+          this.helloOnSocket = true;
+          this.firstHello = first;
           this.hello = msg;
-          this.attempt = 0;
-          this.connects++;
-          this.lastSeq = -1;
-          this.setState(inputDown(msg.input) ? 'waiting' : 'live', inputDown(msg.input) ? inputText(msg.input) : '');
-          for (let i = 0; i < this.opts.subscribe.length; i++) this.send(this.opts.subscribe[i]);
+          if (first) {
+            this.attempt = 0;
+            this.connects++;
+            this.lastSeq = -1;
+            this.setState(inputDown(msg.input) ? 'waiting' : 'live', inputDown(msg.input) ? inputText(msg.input) : '');
+            for (let i = 0; i < this.opts.subscribe.length; i++) this.send(this.opts.subscribe[i]);
+          }
           this.emit('hello', msg);
           break;
+        }
         case 'posteriors':
           if (typeof msg.seq === 'number') {
             if (this.lastSeq >= 0 && msg.seq > this.lastSeq + 1) this.seqGaps += msg.seq - this.lastSeq - 1;

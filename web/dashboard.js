@@ -507,15 +507,19 @@
     const newLabels = Array.isArray(h.labels) ? h.labels.map(String) : [];
     hopMs = typeof h.hop_ms === 'number' && h.hop_ms > 0 ? h.hop_ms : 10;
     publishHz = typeof h.publish_hz === 'number' && h.publish_hz > 0 ? h.publish_hz : 10;
-    if (newLabels.join('\u0000') !== labels.join('\u0000')) {
+    const relabelled = newLabels.join('\u0000') !== labels.join('\u0000');
+    if (relabelled) {
       labels = newLabels; K = labels.length; colours = Emo.labelColours(labels);
       buildLabels();
     }
     // A new connection may be a new daemon with a new stream clock: start the views afresh.
-    tlReset(K); evMarks.n = 0; latest = null; lastT = NaN;
-    if (topIndex >= 0 && barRow[topIndex]) barRow[topIndex].classList.remove('is-top');
-    topIndex = -1;
-    spec.off = null; spec.lo = spec.hi = NaN; spec.available = null;
+    // A later hello on the same connection (model reload) keeps them unless the labels changed.
+    if (client.firstHello || relabelled) {
+      tlReset(K); evMarks.n = 0; latest = null; lastT = NaN;
+      if (topIndex >= 0 && barRow[topIndex]) barRow[topIndex].classList.remove('is-top');
+      topIndex = -1;
+      spec.off = null; spec.lo = spec.hi = NaN; spec.available = null;
+    }
     inputKind = h.input && h.input.kind ? String(h.input.kind) : '';
     const inp = Emo.inputText(h.input);
     text['hdr-input'].set(inp.replace(/\S*\//, ''));   // the header shows file names without their directory

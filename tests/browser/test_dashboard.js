@@ -7,6 +7,7 @@
  *   the event log;
  * - streaming does not rebuild the DOM (a MutationObserver counts added/removed nodes outside
  *   the event log: must stay 0);
+ * - a SIGHUP reload (new hello on the same connection) keeps the page's history;
  * - after the daemon is stopped (SIGTERM) the page says "reconnecting", and when a new daemon
  *   starts on the same port it is live again by itself;
  * - no console errors or page exceptions, except the browser's own connection-refused lines
@@ -107,6 +108,16 @@ L.main(async () => {
   L.check(data.churn === 0, 'streaming added/removed ' + data.churn + ' DOM nodes outside the event log');
   L.check(data.gaps === 0, 'page missed ' + data.gaps + ' posteriors messages');
   await page.screenshot({ path: path.join(shots, 'dashboard-after.png') });
+
+  // SIGHUP: the daemon reloads its model and sends a new hello on the same connection; the page
+  // keeps its history and does not count it as a reconnection.
+  process.kill(daemon.proc.pid, 'SIGHUP');
+  await L.waitUntil(() => /reloaded/.test(daemon.stderr), 5000, 'the daemon to log its reload');
+  await L.sleep(500);
+  const afterHup = await page.evaluate(() => ({ n: window.emotiondDashboard.timeline.n, state: document.getElementById('conn').dataset.state,
+    conns: document.getElementById('st-conns').textContent, connects: window.emotiondDashboard.client.connects }));
+  L.log('after SIGHUP:', JSON.stringify(afterHup));
+  L.check(afterHup.state === 'live' && afterHup.connects === 1 && afterHup.n >= data.n, 'SIGHUP reload reset the page: ' + JSON.stringify(afterHup));
 
   // Restart: stop the daemon, the page notices; a new daemon on the same port, the page is back.
   const outageFrom = Date.now();
