@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -219,6 +220,7 @@ def ramp_step(dm, n, procs, seconds):
     hops_name = next(k for k in dm.metrics() if 'hops' in k)
     drops_name = next((k for k in dm.metrics() if 'drop' in k), None)
     m0 = dm.metrics()
+    cpu0, t0 = proc_cpu_s(dm.proc.pid), time.monotonic()
     q = multiprocessing.Queue()
     share = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
     ps = [multiprocessing.Process(target=client_proc, args=(dm.port, k, seconds, q))
@@ -229,6 +231,7 @@ def ramp_step(dm, n, procs, seconds):
     for p in ps:
         p.join(10)
     m1 = dm.metrics()
+    daemon_cpu = 100 * (proc_cpu_s(dm.proc.pid) - cpu0) / (time.monotonic() - t0)
     errors = [r[1] for r in results if r[0] != 'ok']
     if errors:
         return {'n': n, 'error': errors[0]}
@@ -251,9 +254,75 @@ def ramp_step(dm, n, procs, seconds):
     drops = (h.metric(m1, drops_name) - h.metric(m0, drops_name)) if drops_name else None
     return {'n': n, 'connections_with_data': sum(1 for s in allseqs if s), 'messages': got,
             'missed_in_seq': missed, 'common_window_publishes': hi - lo + 1,
-            'daemon_hops': hops, 'daemon_drops': drops,
+            'daemon_hops': hops, 'daemon_drops': drops, 'daemon_cpu_pct': daemon_cpu,
             'delivery_ms_p50': pct(lags, 0.5), 'delivery_ms_p99': pct(lags, 0.99),
             'mem': proc_mem_kb(dm.proc.pid)}
+
+
+# ------------------------------------------------------------------ capture-only probe
+
+PROBE_C = r"""
+/* PortAudio capture that does nothing else: the floor of the microphone path's CPU and latency. */
+#include <portaudio.h>
+#include <stdio.h>
+#include <stdlib.h>
+static double last, maxgap, lat_sum, lat_max;
+static long cnt;
+static int cb(const void *in, void *out, unsigned long n, const PaStreamCallbackTimeInfo *ti,
+              PaStreamCallbackFlags fl, void *u)
+{
+    (void)in; (void)out; (void)n; (void)fl; (void)u;
+    double now = ti->currentTime, lat = now - ti->inputBufferAdcTime;
+    if (last > 0 && now - last > maxgap) maxgap = now - last;
+    last = now;
+    lat_sum += lat; cnt++;
+    if (lat > lat_max) lat_max = lat;
+    return paContinue;
+}
+int main(int argc, char **argv)
+{
+    if (argc < 4) return 2;
+    PaStream *s;
+    if (Pa_Initialize()) return 1;
+    int dev = -1;
+    for (int i = 0; i < Pa_GetDeviceCount(); i++)
+        if (!strcmp(Pa_GetDeviceInfo(i)->name, argv[1])) dev = i;
+    if (dev < 0) { fprintf(stderr, "no device %s\n", argv[1]); return 1; }
+    const PaDeviceInfo *d = Pa_GetDeviceInfo(dev);
+    PaStreamParameters p = { dev, d->maxInputChannels < 2 ? d->maxInputChannels : 2, paFloat32,
+                             d->defaultLowInputLatency, NULL };
+    if (Pa_OpenStream(&s, &p, NULL, d->defaultSampleRate, atoi(argv[2]), 0, cb, NULL)) return 1;
+    Pa_StartStream(s);
+    Pa_Sleep(atoi(argv[3]) * 1000);
+    Pa_StopStream(s);
+    printf("{\"callbacks\": %ld, \"max_gap_ms\": %.1f, \"adc_to_callback_ms_mean\": %.1f, "
+           "\"adc_to_callback_ms_max\": %.1f}\n", cnt, 1e3 * maxgap, 1e3 * lat_sum / cnt, 1e3 * lat_max);
+    Pa_CloseStream(s);
+    Pa_Terminate();
+    return 0;
+}
+"""
+
+
+def probe(d, pa, seconds):
+    """Builds the capture-only probe and runs it for 2 s and for 2+seconds s: CPU of the steady
+    state is the difference (start-up, i.e. PortAudio's device scan, cancels out)."""
+    src, exe = os.path.join(d, 'probe.c'), os.path.join(d, 'probe')
+    with open(src, 'w') as f:
+        f.write(PROBE_C.replace('#include <stdlib.h>', '#include <stdlib.h>\n#include <string.h>'))
+    flags = h.run(['pkg-config', '--cflags', '--libs', 'portaudio-2.0'], timeout=10).stdout.split()
+    r = h.run(['cc', '-O2', src, '-o', exe] + flags, timeout=60)
+    h.check(r.returncode == 0, 'probe does not build: %s' % r.stderr)
+    out = {}
+    for secs in (2, 2 + int(seconds)):
+        p = h.spawn(['/usr/bin/time', '-f', '%U %S', exe, 'pulse', '0', str(secs)], env=pa.env(),
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        o, e = p.communicate(timeout=secs + 30)
+        user, sys_ = map(float, e.decode().strip().splitlines()[-1].split())
+        out[secs] = (user + sys_, json.loads(o))
+    (c0, _), (c1, stats) = out[2], out[2 + int(seconds)]
+    stats['cpu_pct_one_core_steady'] = 100 * (c1 - c0) / int(seconds)
+    return stats
 
 
 # ------------------------------------------------------------------ main
@@ -264,9 +333,14 @@ async def bench(args):
         dargs = ['--device', 'pulse', '--max-subscribers', str(max(args.ramp) + 50)]
         if args.model:
             dargs += ['--model', args.model]
+        report = {'command': ' '.join(sys.argv)}
+        if args.probe_seconds:
+            # alone on the source, as the daemon will be
+            report['capture_only_probe'] = probe(d, pa, args.probe_seconds)
+            print(json.dumps(report['capture_only_probe']), flush=True)
         with h.Daemon(d, dargs, env=pa.env()) as dm:
             await asyncio.sleep(2)
-            report = {'command': ' '.join(sys.argv), 'daemon_argv': ' '.join(dm.argv()[1:])}
+            report['daemon_argv'] = ' '.join(dm.argv()[1:])
             mem0 = proc_mem_kb(dm.proc.pid)
             r = await stream_phase(dm, pa, speech, args.cpu_seconds, 'stream')
             report['model'] = r['hello']['model']
@@ -315,6 +389,8 @@ def main():
     ap.add_argument('--ramp', default='100,250,500,1000')
     ap.add_argument('--ramp-seconds', type=float, default=10)
     ap.add_argument('--procs', type=int, default=2, help='client processes for the ramp')
+    ap.add_argument('--probe-seconds', type=float, default=30,
+                    help='steady-state run of the capture-only PortAudio probe (0 = skip)')
     ap.add_argument('--quick', action='store_true', help='short run (10 s CPU, ramp 100,250)')
     ap.add_argument('--json', help='write the full report here')
     args = ap.parse_args()
@@ -322,6 +398,7 @@ def main():
         h.BUILD = os.path.abspath(args.build)
     if args.quick:
         args.cpu_seconds = 10
+        args.probe_seconds = 5
         args.ramp = '100,250'
         args.ramp_seconds = 5
     args.ramp = [int(x) for x in args.ramp.split(',')]
