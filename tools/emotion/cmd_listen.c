@@ -26,6 +26,7 @@
 
 #include "audio_file.h"
 #include "cli_util.h"
+#include "listen_print.h"
 
 static const char *const CMD = "listen";
 
@@ -95,12 +96,10 @@ typedef struct listen_state {
     lws_usec_t send_t0;
     double file_s;
 
-    char **labels;          /* from hello; each malloc'd */
-    int n_labels;
-    int got_hello, closing, done, exit_code, utf8;
+    listen_printer pr;
+    int got_hello, closing, done, exit_code;
     long n_posteriors;
     double last_t;
-    char last_status[256];
 } listen_state;
 
 static volatile sig_atomic_t g_stop;
@@ -109,52 +108,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     g_stop = 1;
-}
-
-/* ---------------------------------------------------------------- output */
-
-static const char *ansi(const listen_state *s, const char *code)
-{
-    return s->o.color ? code : "";
-}
-
-static void print_bar(const listen_state *s, double v)
-{
-    static const char *const eighths[] = {"", "\u258f", "\u258e", "\u258d", "\u258c", "\u258b",
-                                          "\u258a", "\u2589"};
-    const int width = 20;
-    if (v < 0) v = 0;
-    if (v > 1) v = 1;
-    int units = (int)(v * width * 8 + 0.5);
-    int cells = 0;   /* the bar ends the line: no padding */
-    for (; units >= 8 && cells < width; units -= 8, cells++)
-        fputs(s->utf8 ? "\u2588" : "#", stdout);
-    if (units > 0 && cells < width) {
-        fputs(s->utf8 ? eighths[units] : (units >= 4 ? "#" : ""), stdout);
-        if (s->utf8 || units >= 4)
-            cells++;
-    }
-}
-
-static const char *jstr(json_t *o, const char *key, const char *dflt)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v ? v : dflt;
-}
-
-static double jnum(json_t *o, const char *key, double dflt)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
-static void free_labels(listen_state *s)
-{
-    for (int i = 0; i < s->n_labels; i++)
-        free(s->labels[i]);
-    free(s->labels);
-    s->labels = NULL;
-    s->n_labels = 0;
 }
 
 static int queue_text(listen_state *s, const char *text)
@@ -186,28 +139,8 @@ static void begin_close(listen_state *s, const char *why)
 
 static void on_hello(listen_state *s, json_t *m)
 {
-    json_t *labels = json_object_get(m, "labels");
-    free_labels(s);
-    size_t n = json_array_size(labels);
-    s->labels = calloc(n ? n : 1, sizeof *s->labels);
-    for (size_t i = 0; s->labels && i < n; i++) {
-        const char *l = json_string_value(json_array_get(labels, i));
-        s->labels[i] = strdup(l ? l : "?");
-        s->n_labels = (int)i + 1;
-    }
-    if (!s->o.raw) {
-        json_t *in = json_object_get(m, "input");
-        printf("%sconnected%s to %s: emotiond %s, model %s, hop %g ms, publish %g Hz, input %s %s",
-               ansi(s, "\033[1m"), ansi(s, "\033[0m"), s->o.url, jstr(m, "daemon", "?"),
-               jstr(m, "model", "?"), jnum(m, "hop_ms", 0), jnum(m, "publish_hz", 0),
-               jstr(in, "kind", "?"), jstr(in, "device", ""));
-        if (jnum(in, "rate", 0) > 0)
-            printf(" %g Hz", jnum(in, "rate", 0));
-        printf("\n  labels:");
-        for (int i = 0; i < s->n_labels; i++)
-            printf(" %s", s->labels[i]);
-        printf("\n");
-    }
+    if (!s->o.raw)
+        listen_print_hello(&s->pr, s->o.url, m);
     if (s->got_hello)
         return;   /* a sidecar's second hello describes its stream: nothing more to ask */
     s->got_hello = 1;
@@ -230,69 +163,14 @@ static void on_hello(listen_state *s, json_t *m)
 static void on_posteriors(listen_state *s, json_t *m)
 {
     s->n_posteriors++;
-    s->last_t = jnum(m, "t", s->last_t);
-    if (!s->o.raw) {
-        int speech = json_is_true(json_object_get(m, "speech"));
-        const char *top = jstr(m, "top", NULL);
-        printf("%9.2fs  ", s->last_t);
-        if (!speech || !top) {
-            printf("%s%-10s no speech%s\n", ansi(s, "\033[2m"), "\u00b7", ansi(s, "\033[0m"));
-        } else {
-            double conf = jnum(m, "conf", 0);
-            printf("%s%-10s%s %3.0f%%  ", ansi(s, "\033[1m"), top, ansi(s, "\033[0m"), conf * 100);
-            print_bar(s, conf);
-            printf("\n");
-        }
-    }
+    s->last_t = listen_jnum(m, "t", s->last_t);
+    if (!s->o.raw)
+        listen_print_posteriors(&s->pr, m);
     if (s->o.count > 0 && s->n_posteriors >= s->o.count)
         begin_close(s, NULL);
     /* Sidecar: the results of the file's last hop have arrived. */
     if (s->eof && s->last_t >= s->file_s - 0.2)
         begin_close(s, NULL);
-}
-
-static void on_event(listen_state *s, json_t *m)
-{
-    if (s->o.raw)
-        return;
-    int onset = strcmp(jstr(m, "state", ""), "onset") == 0;
-    printf("%s%s%8.2fs  %-6s %-10s held %.1f s  p %.2f%s\n",
-           ansi(s, onset ? "\033[1;33m" : "\033[36m"), s->utf8 ? "\u25b6" : ">",
-           jnum(m, "t", 0), onset ? "ONSET" : "offset", jstr(m, "label", "?"),
-           jnum(m, "held_s", 0), jnum(m, "prob", 0), ansi(s, "\033[0m"));
-}
-
-static void on_status(listen_state *s, json_t *m)
-{
-    if (s->o.raw)
-        return;
-    /* Status comes about once a second; print it only when something an operator cares about
-     * changed (state, device, overruns, drops, subscriber count). */
-    char line[256];
-    snprintf(line, sizeof line, "%s %s, overruns %.0f, drops %.0f, subscribers %.0f",
-             jstr(m, "state", "?"), jstr(m, "device", ""), jnum(m, "overruns", 0),
-             jnum(m, "drops", 0), jnum(m, "subscribers", 0));
-    if (strcmp(line, s->last_status) == 0)
-        return;
-    snprintf(s->last_status, sizeof s->last_status, "%s", line);
-    printf("%s  status: %s", ansi(s, "\033[2m"), line);
-    json_t *lat = json_object_get(m, "lat_ms");
-    if (lat)
-        printf(", latency p50 %.1f ms p99 %.1f ms", jnum(lat, "p50", 0), jnum(lat, "p99", 0));
-    printf("%s\n", ansi(s, "\033[0m"));
-}
-
-static void on_frames(listen_state *s, json_t *m)
-{
-    if (s->o.raw)
-        return;
-    json_t *gate = json_object_get(m, "gate");
-    int open = 0;
-    for (size_t i = 0; i < json_array_size(gate); i++)
-        open += json_number_value(json_array_get(gate, i)) >= 0.5;
-    printf("%s%9.2fs  frames: %.0f x %.0f bands, log-mel %.1f..%.1f, gate open %d/%.0f%s\n",
-           ansi(s, "\033[2m"), jnum(m, "t", 0), jnum(m, "n", 0), jnum(m, "bands", 0),
-           jnum(m, "lo", 0), jnum(m, "hi", 0), open, jnum(m, "n", 0), ansi(s, "\033[0m"));
 }
 
 static void on_message(listen_state *s, const char *text, size_t len)
@@ -309,26 +187,29 @@ static void on_message(listen_state *s, const char *text, size_t len)
         json_decref(m);
         return;
     }
-    const char *type = jstr(m, "type", "");
+    const char *type = listen_jstr(m, "type", "");
     if (strcmp(type, "hello") == 0) {
         on_hello(s, m);
     } else if (strcmp(type, "posteriors") == 0) {
         on_posteriors(s, m);
     } else if (strcmp(type, "event") == 0) {
-        on_event(s, m);
+        if (!s->o.raw)
+            listen_print_event(&s->pr, m);
     } else if (strcmp(type, "status") == 0) {
-        on_status(s, m);
+        if (!s->o.raw)
+            listen_print_status(&s->pr, m);
     } else if (strcmp(type, "frames") == 0) {
-        on_frames(s, m);
+        if (!s->o.raw)
+            listen_print_frames(&s->pr, m);
     } else if (strcmp(type, "ack") == 0) {
-        if (s->af && !s->sending && strcmp(jstr(m, "cmd", ""), "audio") == 0) {
+        if (s->af && !s->sending && strcmp(listen_jstr(m, "cmd", ""), "audio") == 0) {
             s->sending = 1;
             s->send_t0 = lws_now_usecs();
         }
     } else if (strcmp(type, "error") == 0) {
-        const char *cmd = jstr(m, "cmd", NULL);
-        fprintf(stderr, "emotion listen: daemon error %s%s%s: %s\n", jstr(m, "code", "?"),
-                cmd ? " for " : "", cmd ? cmd : "", jstr(m, "message", ""));
+        const char *cmd = listen_jstr(m, "cmd", NULL);
+        fprintf(stderr, "emotion listen: daemon error %s%s%s: %s\n", listen_jstr(m, "code", "?"),
+                cmd ? " for " : "", cmd ? cmd : "", listen_jstr(m, "message", ""));
         if (cmd && strcmp(cmd, "audio") == 0) {   /* the sidecar was refused: nothing to do */
             s->exit_code = CLI_EXIT_FAIL;
             begin_close(s, NULL);
@@ -655,7 +536,8 @@ int cmd_listen(int argc, char **argv)
         return CLI_EXIT_USAGE;
 
     setlocale(LC_CTYPE, "");
-    s.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    s.pr.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    s.pr.color = s.o.color;
     setvbuf(stdout, NULL, _IOLBF, 0);   /* pipelines see each message as it arrives */
 
     int rc = CLI_EXIT_FAIL;
@@ -729,7 +611,6 @@ out:
     }
     for (int i = 0; i < s.txq_n; i++)
         free(s.txq[i]);
-    free_labels(&s);
     free(s.rx);
     free(s.pcm);
     if (s.af)
