@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -230,6 +233,35 @@ static void raise_fd_limit(int max_subscribers)
                 (unsigned long long)old, (unsigned long long)rl.rlim_cur);
 }
 
+/* libwebsockets takes a non-numeric iface as an interface name and, when the bind fails, keeps
+ * the vhost and retries later, so a wrong address would start a server listening nowhere. The
+ * address is therefore checked here first: numeric only (no name lookups), and bindable now. */
+static int check_listen(const char *addr, int port, char *err, size_t errlen)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(addr, ps, &hints, &ai) != 0 || !ai) {
+        snprintf(err, errlen, "server: listen address \"%s\" is not a numeric IPv4 or IPv6 "
+                 "address", addr);
+        return PROTO_EINVAL;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        snprintf(err, errlen, "server: cannot listen on %s port %d: %s", addr, port,
+                 strerror(errno));
+        rc = PROTO_EINVAL;
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
 static char *dup_or_null(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
@@ -254,6 +286,10 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
                  "max_audio 1 KiB..64 MiB)");
         return PROTO_EINVAL;
     }
+    int rc = check_listen(cfg->address && *cfg->address ? cfg->address : "127.0.0.1", cfg->port,
+                          err, errlen);
+    if (rc)
+        return rc;
     s = calloc(1, sizeof *s);
     if (!s)
         goto nomem;
@@ -333,6 +369,10 @@ int server_new(uv_loop_t *loop, const server_config *cfg, const server_callbacks
         goto fail;
     }
     s->port = lws_get_vhost_listen_port(s->vh);
+    if (s->port <= 0 || (cfg->port && s->port != cfg->port)) {
+        snprintf(err, errlen, "server: cannot listen on %s port %d", info.iface, cfg->port);
+        goto fail;
+    }
     *out = s;
     return 0;
 nomem:

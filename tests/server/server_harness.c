@@ -5,7 +5,7 @@
  * loop run to the end, server_free, uv_loop_close == 0 (exit 0; anything else exits 1).
  * Prints "PORT <n>" on stdout once listening.
  *
- * Options: --port N --www DIR --token T --origins LIST --max-subscribers N --max-sidecars N
+ * Options: --port N --address A --www DIR --token T --origins LIST --max-subscribers N --max-sidecars N
  *          --queue-len N --ping-s N --max-command N --post-hz HZ --frames-hz HZ --frame-n N --no-hello */
 #include <math.h>
 #include <signal.h>
@@ -244,6 +244,7 @@ int main(int argc, char **argv)
         if (!v) { fprintf(stderr, "harness: %s needs a value\n", a); return 2; }
         i++;
         if (!strcmp(a, "--port")) cfg.port = atoi(v);
+        else if (!strcmp(a, "--address")) cfg.address = v;
         else if (!strcmp(a, "--www")) cfg.www_dir = v;
         else if (!strcmp(a, "--token")) cfg.token = v;
         else if (!strcmp(a, "--origins")) cfg.origins = v;

@@ -651,7 +651,15 @@ def t_bind_failure_sync():
                        timeout=30)
     s.close()
     assert r.returncode == 3, (r.returncode, r.stderr)
-    assert "cannot listen on 127.0.0.1 port %d" % port in r.stderr, r.stderr
+    assert "cannot listen on 127.0.0.1 port %d: Address already in use" % port in r.stderr, \
+        r.stderr
+    # names are not looked up, and an address of no local interface is refused at once (lws
+    # alone would keep retrying the bind and serve nothing)
+    for addr, msg in (("localhost", "is not a numeric IPv4 or IPv6 address"),
+                      ("192.0.2.1", "Cannot assign requested address")):
+        r = subprocess.run([HARNESS, "--address", addr], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 3 and msg in r.stderr, (addr, r.returncode, r.stderr)
 
 
 async def t_bind_failure():
