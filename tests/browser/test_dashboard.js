@@ -1,5 +1,5 @@
 /* Dashboard (/) in headless Chromium against a real emotiond reading espeak-ng speech from a file
- * at real-time pace (3 s silence, ~6 s speech, 4 s silence):
+ * at real-time pace (4 s silence, ~6 s speech, 4 s silence):
  * - connects, builds one bar and one legend entry per hello label;
  * - says "no speech" in the leading silence, then shows a top label while speech plays, and the
  *   bars, the timeline ring and the spectrogram (frames stream + gate) change with the audio;
@@ -26,7 +26,7 @@ const DAEMON_EVENTS = ['--event-on', '0.19', '--event-off', '0.16', '--event-min
 L.main(async () => {
   L.chromiumPath(); L.playwright(); L.emotiondBin(); L.testModel();
   const wav = path.join(L.tmpdir(), 'speech.wav');
-  const dur = L.makeSpeech(wav, TEXT, 3, 4);
+  const dur = L.makeSpeech(wav, TEXT, 4, 4);
   const shots = L.screenshotDir();
 
   const browser = await L.launchBrowser();
@@ -62,7 +62,7 @@ L.main(async () => {
   }));
 
   // Leading silence: the gate is closed and the page says so.
-  const silent = await L.waitUntil(async () => { const r = await readout(); return r.speech === 'false' && r; }, 3000, 'readout "no speech" in the leading silence');
+  const silent = await L.waitUntil(async () => { const r = await readout(); return r.speech === 'false' && r; }, 4000, 'readout "no speech" in the leading silence');
   L.check(silent.top === 'no speech', 'silence shows "' + silent.top + '" instead of "no speech"');
   L.log('silence:', silent.pcts);
 
@@ -82,7 +82,7 @@ L.main(async () => {
   await page.screenshot({ path: path.join(shots, 'dashboard.png') });
 
   // Trailing silence: the gate closes again.
-  await L.waitUntil(async () => (await readout()).speech === 'false', (dur - 3) * 1000 + 3000, 'readout "no speech" after the speech');
+  await L.waitUntil(async () => (await readout()).speech === 'false', (dur - 4) * 1000 + 3000, 'readout "no speech" after the speech');
   await L.sleep(1500);
   const data = await page.evaluate(() => {
     const d = window.emotiondDashboard, tl = d.timeline, sp = d.spectrogram, K = d.labels().length;

@@ -41,7 +41,7 @@ function learnEvents(wav) {
 
 async function realDaemon(browser) {
   const wav = path.join(L.tmpdir(), 'speech.wav');
-  L.makeSpeech(wav, TEXT, 3, 4);
+  L.makeSpeech(wav, TEXT, 4, 4);
   const { on, off } = learnEvents(wav);
   const runStart = on.t - on.held_s;
   const hold = Math.round((on.held_s + 1.0) * 10) / 10;
@@ -62,7 +62,7 @@ async function realDaemon(browser) {
   }));
   await L.waitUntil(async () => (await body()).conn === 'live', 5000, 'kiosk connected');
 
-  const quiet = await L.waitUntil(async () => { const b = await body(); return b.state === 'no-speech' && b; }, 3000, 'kiosk "no speech" in the leading silence');
+  const quiet = await L.waitUntil(async () => { const b = await body(); return b.state === 'no-speech' && b; }, 4000, 'kiosk "no speech" in the leading silence');
   L.check(quiet.word === 'no speech' && quiet.alert === '0', 'silence shows ' + JSON.stringify(quiet));
   await L.sleep(400);   // let the 300 ms colour transition finish
   await page.screenshot({ path: path.join(shots, 'kiosk-nospeech.png') });
