@@ -63,7 +63,7 @@ int server_publish_commit(server *s, unsigned kind, size_t len)
     if (fanout_commit(s->bcast, kind, len))
         return PROTO_ETOOBIG;
     s->st.published++;
-    if (!s->n_sub[i])
+    if (!s->n_sub[i] || s->stopping) /* stopping: connections are going, nobody to wake */
         return 0;
     for (server_conn *c = s->conns; c; c = c->next)
         if (c->counted && !c->sc && (c->streams & kind))
@@ -135,7 +135,7 @@ int server_set_hello(server *s, const proto_hello *h, int broadcast)
     s->hello_labels = labels;
     s->hello = c;
     s->have_hello = 1;
-    for (server_conn *k = s->conns; k; k = k->next)
+    for (server_conn *k = s->stopping ? NULL : s->conns; k; k = k->next)
         if (k->counted && !k->sc && (k->need_hello || broadcast))
             server__send_hello(k, NULL);
     return 0;

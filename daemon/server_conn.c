@@ -107,7 +107,7 @@ int server_send_to(server_conn *c, unsigned kind, const char *msg, size_t len)
 {
     if (!c || !msg || (kind && server__bit_index(kind) < 0))
         return PROTO_EINVAL;
-    if (kind && !(c->streams & kind))
+    if ((kind && !(c->streams & kind)) || c->srv->stopping)
         return 0;
     fanout *q = c->sc ? c->sc : c->priv;
     if (len > fanout_max_msg(q))
