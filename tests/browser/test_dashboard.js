@@ -138,9 +138,9 @@ L.main(async () => {
   const outageTo = Date.now();
 
   L.checkNoErrors(problems, [{ from: outageFrom, to: outageTo,
-    re: /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|request failed: http:\/\/127\.0\.0\.1:\d+\/metrics/ }]);
-  await L.stopProcess(daemon);
+    re: /WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|request failed: http:\/\/127\.0\.0\.1:\d+\/(metrics|healthz)/ }]);
   await page.close();
+  await L.stopProcess(daemon);
   await waitingAndToken(browser);
 });
 
@@ -166,7 +166,7 @@ async function waitingAndToken(browser) {
   const st = await page.evaluate(() => [document.getElementById('conn').dataset.state, document.getElementById('conn-text').textContent]);
   L.log('without token:', JSON.stringify(st));
   L.check(st[0] === 'reconnecting' && /refused the connection/.test(st[1]), 'page without the token: ' + JSON.stringify(st));
+  await page.close();
   L.checkNoErrors(problems, [{ from: refusedFrom, to: Date.now(), re: /WebSocket connection to .* failed/ }]);
   await L.stopProcess(daemon);
-  await page.close();
 }

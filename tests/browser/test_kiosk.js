@@ -94,9 +94,9 @@ async function realDaemon(browser) {
   L.check(hist[iRec].t === hist[iOff].t, 'recovery at ' + hist[iRec].t + ', offset at ' + hist[iOff].t);
 
   await L.waitUntil(async () => (await body()).state === 'no-speech', 6000, '"no speech" after the speech');
-  await L.stopProcess(daemon);
+  await page.close();   // before the daemon stops: its reconnection attempts are not errors
   L.checkNoErrors(pageProblems, []);
-  await page.close();
+  await L.stopProcess(daemon);
 }
 
 async function fedRules(browser) {
@@ -142,8 +142,9 @@ async function fedRules(browser) {
   await ev(20.2, 'angry', 'offset', 2.2);
   await expect('recovered', 'no-speech', '0');
   L.log('fed rules: mapping, hold, immediate alert, multi-run recovery all as documented');
-  await L.stopProcess(daemon);
+  await page.close();
   L.checkNoErrors(problems, []);
+  await L.stopProcess(daemon);
 }
 
 L.main(async () => {
