@@ -20,13 +20,16 @@
  * - Security: loopback by default. If a token is set, /ws and /metrics need
  *   "Authorization: Bearer <token>" or "?token=<token>". A WebSocket handshake carrying an
  *   Origin header must come from an allowed origin: with no list, only the same origin (Origin's
- *   host:port equals the Host header); "*" in the list allows any.
+ *   host:port equals the Host header); "*" in the list allows any. Refusals are HTTP 401
+ *   (token), 403 (Origin), 503 (max_subscribers) at the handshake.
+ * - The listen address must be numeric (no name lookups) and bindable when server_new runs.
  * - Everything runs on the loop thread; nothing here is thread-safe.
  *
- * Lifetime (STYLE.md shutdown order): server_new -> ... -> server_stop (destroys the lws
- * context, closes the server's own handles; sidecar streams get on_sidecar_close) -> the caller
- * runs the loop until it returns (uv_run(loop, UV_RUN_DEFAULT) with its own handles closed) ->
- * server_free -> uv_loop_close returns 0.
+ * Lifetime (STYLE.md shutdown order): server_new -> ... -> server_stop (sidecar streams get
+ * on_sidecar_close, the lws context starts closing every connection) -> the caller closes its
+ * own handles and runs the loop until it returns (uv_run(loop, UV_RUN_DEFAULT)) -> server_free
+ * (finishes lws's teardown with non-blocking loop iterations, then frees) -> uv_loop_close
+ * returns 0. The same holds after a failed server_new: run the loop before uv_loop_close.
  *
  * Errors: negative PROTO_E* codes (proto.h) with one line in err.
  */
