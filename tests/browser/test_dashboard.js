@@ -5,6 +5,7 @@
  *   bars, the timeline ring and the spectrogram (frames stream + gate) change with the audio;
  * - the daemon's onset/offset events (thresholds set low for the random test model) appear in
  *   the event log;
+ * - the page reads the daemon's real /metrics (its latency fallback) to sane quantiles;
  * - streaming does not rebuild the DOM (a MutationObserver counts added/removed nodes outside
  *   the event log: must stay 0);
  * - a SIGHUP reload (new hello on the same connection) keeps the page's history;
@@ -108,6 +109,17 @@ L.main(async () => {
   L.check(data.churn === 0, 'streaming added/removed ' + data.churn + ' DOM nodes outside the event log');
   L.check(data.gaps === 0, 'page missed ' + data.gaps + ' posteriors messages');
   await page.screenshot({ path: path.join(shots, 'dashboard-after.png') });
+
+  // The page's Prometheus reader (its fallback for latency figures) on the daemon's real /metrics.
+  const prom = await page.evaluate(async () => {
+    const mm = Emo.parseMetrics(await (await Emo.daemonFetch('/metrics')).text());
+    const b = mm.emotiond_hop_seconds_bucket;
+    return { buckets: b ? b.length : 0, hops: (mm.emotiond_hops_total || [{}])[0].value,
+      p50: Emo.histogramQuantile(b, 0.5), p99: Emo.histogramQuantile(b, 0.99) };
+  });
+  L.log('/metrics through the page:', JSON.stringify(prom));
+  L.check(prom.buckets >= 2 && prom.hops > 500, 'page could not read /metrics: ' + JSON.stringify(prom));
+  L.check(prom.p50 > 0 && prom.p50 <= prom.p99 && prom.p99 < 0.01, 'hop time quantiles from /metrics ' + JSON.stringify(prom));
 
   // SIGHUP: the daemon reloads its model and sends a new hello on the same connection; the page
   // keeps its history and does not count it as a reconnection.

@@ -11,7 +11,7 @@
  *   event; say "no speech" again at the end.
  * Part 2, the page's rules on fed messages (?ws=none): the label->state mapping with summed
  * probabilities, hold counted from onset.t - held_s, immediate alert when held_s >= hold,
- * recovery only when every alerting run has ended.
+ * recovery only when every alerting run has ended, ?map and ?minconf.
  * No console errors in either. Screenshots: kiosk-nospeech.png, kiosk-state.png, kiosk-alert.png.
  */
 'use strict';
@@ -141,7 +141,16 @@ async function fedRules(browser) {
   await expect('gate closes during an alert', 'no-speech', '1');
   await ev(20.2, 'angry', 'offset', 2.2);
   await expect('recovered', 'no-speech', '0');
-  L.log('fed rules: mapping, hold, immediate alert, multi-run recovery all as documented');
+  // ?map and ?minconf
+  await page.goto('http://127.0.0.1:' + port + '/kiosk?ws=none&map=surprised:alert,happy:joy&minconf=0.5');
+  await feed({ type: 'hello', protocol: 1, daemon: 'test', model: 'fed', labels, hop_ms: 10, publish_hz: 10, input: { kind: 'file', rate: 16000, channels: 1 }, streams: [] });
+  await post(1, [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.4]);
+  await expect('surprised 0.4 < minconf 0.5', 'uncertain', '0');
+  await post(2, [0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.55]);
+  await expect('?map=surprised:alert', 'alert', '0');
+  await post(3, [0.05, 0.6, 0.05, 0.1, 0.1, 0.05, 0.05]);
+  await expect('?map=happy:joy', 'joy', '0');
+  L.log('fed rules: mapping, hold, immediate alert, multi-run recovery, ?map, ?minconf all as documented');
   await page.close();
   L.checkNoErrors(problems, []);
   await L.stopProcess(daemon);
