@@ -69,6 +69,7 @@ typedef struct listen_opts {
 
 #define TXQ_MAX 8
 #define SEND_CHUNK_MS 20
+#define SEND_MAX_BYTES 65536
 #define MAX_MESSAGE (4u << 20)  /* a frames message of 1000 x 512 is ~700 kB */
 
 /* One per run; the lws callback reaches it through the context's user pointer. */
@@ -549,6 +550,11 @@ int cmd_listen(int argc, char **argv)
         }
         const audio_info *ai = audio_file_info(s.af);
         s.chunk_frames = (size_t)ai->rate * SEND_CHUNK_MS / 1000;
+        /* Keep each binary message well under the daemon's default limit (max_audio 256 kB)
+         * even for 192 kHz x 32 channels. */
+        size_t max_frames = SEND_MAX_BYTES / ((size_t)ai->channels * sizeof(float));
+        if (s.chunk_frames > max_frames)
+            s.chunk_frames = max_frames;
         s.pcm = malloc(LWS_PRE + s.chunk_frames * (size_t)ai->channels * sizeof(float));
         if (!s.pcm) {
             cli_error(NULL, "out of memory");
