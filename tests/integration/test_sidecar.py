@@ -44,6 +44,50 @@ async def sidecar(dm, val, raw, fmt, rate, channels, dur, label):
     return post, health
 
 
+async def sidecar_errors(dm, val):
+    """Bad audio hellos are refused with the documented codes and the connection stays usable;
+    a second audio hello on a streaming connection is refused; the sidecar limit answers busy."""
+    ws = await h.ws_connect(dm.ws)
+    await h.hello(ws, val)
+    col = h.Collector(ws, val)
+    for text, code in (('{"type":"audio","format":"s24le","rate":16000,"channels":1}', 'out_of_range'),
+                       ('{"type":"audio","format":"s16le","rate":1000,"channels":1}', 'out_of_range'),
+                       ('{"type":"audio","format":"s16le","rate":16000,"channels":0}', 'out_of_range'),
+                       ('{"type":"audio","format":"s16le","rate":16000}', 'bad_field')):
+        n = len(col.msgs)
+        await ws.send(text)
+        m = await col.wait_for(lambda m: m['type'] in ('error', 'ack'), 3, n)
+        h.check(m['type'] == 'error', 'bad audio hello accepted: %s -> %s' % (text, m))
+        h.check(m['code'] in (code, 'bad_field', 'out_of_range'), '%s -> %s' % (text, m))
+    n = len(col.msgs)
+    await ws.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
+    m = await col.wait_for(lambda m: m['type'] in ('error', 'ack'), 3, n)
+    h.check(m['type'] == 'ack', 'good audio hello after bad ones refused: %s' % m)
+    n = len(col.msgs)
+    await ws.send('{"type":"audio","format":"s16le","rate":8000,"channels":1}')
+    m = await col.wait_for(lambda m: m['type'] in ('error', 'ack'), 3, n)
+    h.check(m['type'] == 'error' and m['code'] == 'bad_state', 'second audio hello: %s' % m)
+    # an odd number of bytes is fine: PCM is a byte stream
+    await ws.send(bytes(3201))
+    await ws.send(bytes(3199))
+    await col.wait_for(lambda m: m['type'] == 'posteriors', 5, n)
+    # the limit: --max-sidecars 2 with this one open -> the next one is busy
+    ws2 = await h.ws_connect(dm.ws)
+    await h.hello(ws2, val)
+    await ws2.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
+    ok = await h.ws_connect(dm.ws)
+    await h.hello(ok, val)
+    await ok.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
+    replies = [await h.recv_until(w, lambda m: m['type'] in ('error', 'ack'), 3) for w in (ws2, ok)]
+    codes = sorted(m.get('code', 'ack') for m in replies)
+    h.check(codes == ['ack', 'busy'], 'with 1 open and max 2, two more got %s' % codes)
+    for w in (ws2, ok):
+        await w.close()
+    await col.stop()
+    await ws.close()
+    h.log('sidecar errors: bad hellos refused, second hello bad_state, limit busy')
+
+
 async def test():
     val = h.schema()
     model = h.test_model()
@@ -63,7 +107,8 @@ async def test():
         a_off, a_an = h.analyze(a_wav, model)
         b_off, b_an = h.analyze(b_wav, model)
 
-        with h.Daemon(d, ['--device', 'pulse', '--model', model] + h.RAW, env=pa.env()) as dm:
+        with h.Daemon(d, ['--device', 'pulse', '--model', model, '--max-sidecars', '2'] + h.RAW,
+                      env=pa.env()) as dm:
             dm.wait_streaming()
             mic = await h.ws_connect(dm.ws)
             mic_hello = await h.hello(mic, val)
@@ -74,6 +119,7 @@ async def test():
                 sidecar(dm, val, a_raw, 's16le', 16000, 1, a_an['duration'], 'A'),
                 sidecar(dm, val, b_raw, 'f32le', 22050, 2, b_an['duration'], 'B'))
             t1 = time.monotonic()
+            await sidecar_errors(dm, val)
             await asyncio.sleep(1)
             await mic_col.stop()
             await mic.close()

@@ -70,18 +70,49 @@ def check_http(dm):
     h.log('/metrics: %d names, hops %g' % (len(names), hops))
 
 
+async def over_limit(dm):
+    """--max-subscribers 3 with 3 connected: a 4th is refused (busy), the 3 are untouched."""
+    import websockets
+    try:
+        ws = await h.ws_connect(dm.ws)
+    except (websockets.InvalidStatusCode, websockets.InvalidHandshake) as e:
+        h.log('4th connection refused at the handshake: %s' % e)
+        return
+    got = []
+    try:
+        while True:
+            got.append(await h.recv_json(ws, 3))
+    except websockets.ConnectionClosed as e:
+        h.log('4th connection: %s, closed %s' % ([m.get('code') for m in got], e))
+        h.check(any(m.get('type') == 'error' and m.get('code') == 'busy' for m in got) or
+                (e.rcvd is not None and e.rcvd.code == 1013),
+                '4th connection closed without saying busy: %s %s' % (got, e))
+        return
+    except asyncio.TimeoutError:
+        pass
+    raise h.Fail('4th connection accepted with --max-subscribers 3: %s' % got[:3])
+
+
 async def test():
     model = h.test_model()
     val = h.schema()
     with h.tempdir() as d:
         cli_checks(d, model)
         with h.PulseAudio(d) as pa:
-            dm = h.Daemon(d, ['--device', 'pulse', '--model', model], env=pa.env())
+            r = h.run([h.emotiond_bin(), '--list-devices'], env=pa.env(), timeout=30)
+            h.check(r.returncode == 0, '--list-devices exited %s: %s' % (r.returncode, r.stderr))
+            names = [line.split()[1] for line in r.stdout.splitlines()[1:] if line.split()]
+            h.check('pulse' in names, '--list-devices does not list the pulse device:\n%s'
+                    % r.stdout)
+            h.log('--list-devices: %s' % names)
+            dm = h.Daemon(d, ['--device', 'pulse', '--model', model, '--max-subscribers', '3'],
+                          env=pa.env())
             with dm:
                 dm.wait_streaming()
                 socks = [await h.ws_connect(dm.ws) for _ in range(3)]
                 for ws in socks:
                     await h.hello(ws, val)
+                await over_limit(dm)
                 await asyncio.sleep(1.5)
                 check_http(dm)
                 t0 = time.monotonic()
