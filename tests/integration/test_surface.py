@@ -40,6 +40,27 @@ def cli_checks(d, model):
     r = h.run([exe, '--config', missing, '--check-config'], timeout=10)
     h.check(r.returncode != 0 and 'missing.ini' in r.stderr,
             'missing config file: %s %r' % (r.returncode, r.stderr))
+
+    # start-up errors: exit 1 with one line naming the culprit
+    r = h.run([exe, '--input', os.path.join(d, 'nonexistent.wav'), '--listen', '0',
+               '--model', model], timeout=20)
+    h.check(r.returncode == 1 and 'nonexistent.wav' in r.stderr,
+            'missing --input file: %s %r' % (r.returncode, r.stderr))
+    corrupt = os.path.join(d, 'corrupt.emod')
+    with open(model, 'rb') as f, open(corrupt, 'wb') as g:
+        g.write(f.read()[:1000])
+    r = h.run([exe, '--stdin', '--listen', '0', '--model', corrupt], input=b'', timeout=20)
+    h.check(r.returncode == 1 and 'corrupt.emod' in r.stderr,
+            'truncated model: %s %r' % (r.returncode, r.stderr))
+    import socket
+    with socket.socket() as busy:
+        busy.bind(('127.0.0.1', 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = h.run([exe, '--stdin', '--listen', '127.0.0.1:%d' % port, '--model', model],
+                  input=b'', timeout=20)
+    h.check(r.returncode == 1 and str(port) in r.stderr,
+            'port in use: %s %r' % (r.returncode, r.stderr))
     h.log('CLI errors ok')
 
 
