@@ -55,10 +55,11 @@ def test():
                     '%.2f..%.2f s' % (label, on['t'], LEAD, sp_end))
             h.check(abs(on['held_s'] - MIN_DUR) < 0.051, '%s onset held_s %.3f, min duration %.1f'
                     % (label, on['held_s'], MIN_DUR))
-            h.check(on['prob'] > 0.16, '%s onset prob %.4f below the threshold' % (label, on['prob']))
+            # probabilities carry 4 decimals on the wire: 0.15 may be 0.14996 rounded
+            h.check(on['prob'] >= 0.16 - 5e-5, '%s onset prob %.4f below the threshold' % (label, on['prob']))
             h.check(sp_end - 0.2 <= off['t'] <= sp_end + 2, '%s offset at %.2f s, speech ends '
                     '%.2f s' % (label, off['t'], sp_end))
-            h.check(off['prob'] < 0.15, '%s offset prob %.4f above the threshold' % (label, off['prob']))
+            h.check(off['prob'] <= 0.15 + 5e-5, '%s offset prob %.4f above the threshold' % (label, off['prob']))
             h.check(off['held_s'] >= on['held_s'] + (off['t'] - on['t']) - 0.05,
                     '%s offset held_s %.2f too short' % (label, off['held_s']))
 
