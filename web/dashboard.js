@@ -412,7 +412,7 @@
   const counters = { overruns: NaN, drops: NaN, subs: NaN, sidecars: NaN,
     lat50: NaN, lat99: NaN, proc50: NaN, proc99: NaN };
   let statusLatency = false, statusProc = false;
-  let inputKind = '';
+  let inputKind = '', helloInput = '';
   const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
   function showCounters() {
     const fmt = (v) => isFinite(v) ? String(Math.round(v)) : '—';
@@ -431,9 +431,10 @@
     set('overruns', 'overruns'); set('drops', 'drops'); set('subs', 'subscribers'); set('sidecars', 'sidecars');
     if (isFinite(pick('lat_ms.p50'))) { statusLatency = true; set('lat50', 'lat_ms.p50'); set('lat99', 'lat_ms.p99'); }
     if (isFinite(pick('proc_ms.p50'))) { statusProc = true; set('proc50', 'proc_ms.p50'); set('proc99', 'proc_ms.p99'); }
-    if (typeof m.device === 'string' && m.device) {
-      text['st-input'].set(m.device + (m.state && m.state !== 'running' ? ' (' + m.state + ')' : ''));
-      $('st-input').classList.toggle('bad', !!m.state && m.state !== 'running');
+    if (typeof m.state === 'string') {
+      const down = m.state !== 'running';
+      text['st-input'].set((helloInput || m.device || 'input') + (down ? ' (' + m.state + ')' : ''));
+      $('st-input').classList.toggle('bad', down);
     }
     showCounters();
   }
@@ -522,6 +523,7 @@
     }
     inputKind = h.input && h.input.kind ? String(h.input.kind) : '';
     const inp = Emo.inputText(h.input);
+    helloInput = inp;
     text['hdr-input'].set(inp.replace(/\S*\//, ''));   // the header shows file names without their directory
     text['st-input'].set(inp || '—');
     text['hdr-model'].set(h.model || ''); text['st-model'].set(h.model || '—');

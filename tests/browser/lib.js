@@ -168,11 +168,11 @@ function killAllNow() {
 }
 
 /* emotiond on 127.0.0.1:port serving the source tree's web/ folder; ready when /healthz says 200. */
-async function startDaemon(port, extra, name = 'emotiond') {
+async function startDaemon(port, extra, name = 'emotiond', env) {
   const args = ['--listen', '127.0.0.1:' + port, '--model', testModel(), '--web-root', path.join(SRC, 'web')]
     .concat(extra || []);
   log('start', name + ':', 'emotiond', args.join(' '));
-  const d = startProcess(name, emotiondBin(), args);
+  const d = startProcess(name, emotiondBin(), args, { env: env });
   await waitUntil(async () => {
     if (d.exited) throw new Fail('emotiond exited early (' + d.code + '): ' + d.stderr.trim().split('\n').slice(-5).join(' | '));
     const r = await httpGet(port, '/healthz');
@@ -194,6 +194,41 @@ function makeSpeech(file, text, leadS, tailS) {
   const dur = parseFloat(r.stdout);
   log('audio', path.basename(file), dur.toFixed(2) + ' s (' + leadS + ' s silence, speech, ' + tailS + ' s silence)');
   return dur;
+}
+
+/* A private PulseAudio with one null sink whose monitor is the daemon's microphone (the same
+ * set-up as tests/integration/harness.py: own runtime dir and socket, anonymous auth, no D-Bus,
+ * no shared memory; runs as root too). env is what clients (the daemon with --device pulse,
+ * paplay) need to reach it. */
+async function startPulse() {
+  needProgram('pulseaudio');
+  needProgram('pactl');
+  needProgram('paplay');
+  const dir = path.join(tmpdir(), 'pulse');
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const sock = path.join(dir, 'native');
+  const sink = 'emotiond_test';
+  const script = path.join(dir, 'default.pa');
+  fs.writeFileSync(script, '.fail\n' +
+    'load-module module-native-protocol-unix socket=' + sock + ' auth-anonymous=1\n' +
+    'load-module module-null-sink sink_name=' + sink + ' rate=48000 channels=1 sink_properties=device.description=' + sink + '\n' +
+    'set-default-sink ' + sink + '\nset-default-source ' + sink + '.monitor\n');
+  const env = {
+    HOME: dir, XDG_RUNTIME_DIR: dir, PULSE_RUNTIME_PATH: dir, PULSE_STATE_PATH: dir,
+    PULSE_SERVER: 'unix:' + sock, PULSE_SOURCE: sink + '.monitor', PULSE_SINK: sink,
+    JACK_NO_START_SERVER: '1', DBUS_SESSION_BUS_ADDRESS: '', DISPLAY: ''
+  };
+  const pa = startProcess('pulseaudio', 'pulseaudio', ['-n', '--daemonize=no', '--exit-idle-time=-1',
+    '--use-pid-file=no', '--disable-shm=yes', '--log-target=stderr', '--realtime=no', '--high-priority=no',
+    '-F', script], { env: env });
+  await waitUntil(() => {
+    if (pa.exited) throw new Fail('pulseaudio exited: ' + pa.stderr.slice(-400));
+    return fs.existsSync(sock) && spawnSync('pactl', ['info'], { env: Object.assign({}, process.env, env), timeout: 5000 }).status === 0;
+  }, 10000, 'private pulseaudio');
+  return {
+    env: env,
+    play: (wav) => startProcess('paplay', 'paplay', ['-d', sink, wav], { env: env })
+  };
 }
 
 async function launchBrowser() {
@@ -259,6 +294,6 @@ function main(fn) {
 
 module.exports = {
   SRC, BUILD, SKIP, log, check, Skip, Fail, sleep, waitUntil, freePort, httpGet, startProcess,
-  stopProcess, startDaemon, makeSpeech, launchBrowser, watchPage, checkNoErrors, screenshotDir,
+  stopProcess, startDaemon, startPulse, makeSpeech, launchBrowser, watchPage, checkNoErrors, screenshotDir,
   tmpdir, emotionBin, emotiondBin, testModel, chromiumPath, playwright, main, needProgram
 };
