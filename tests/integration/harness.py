@@ -11,7 +11,8 @@ What it promises:
   "not intended to be run as root" without --system; it refuses nothing).
 - The daemon is started on a free loopback port and is ready when /healthz answers.
 - `main(fn)` maps Skip to exit 77 (meson's "skipped") and any other exception to exit 1 with a
-  traceback; skipping happens only when a required program or file is genuinely absent.
+  traceback; skipping happens only when a required system program (pulseaudio, paplay,
+  espeak-ng, sox, ...) is absent; a missing build product, test model or schema fails.
 
 Tests use python's asyncio + websockets (10.x API) for clients and jsonschema for validation.
 """
@@ -90,9 +91,11 @@ def need_program(name):
 
 
 def build_file(*parts, what=None):
+    # Our own build products are never "genuinely missing": their absence fails the test
+    # rather than hiding it behind a skip.
     path = os.path.join(BUILD, *parts)
     if not os.path.exists(path):
-        raise Skip('%s not built: %s missing (ninja -C %s)' % (what or parts[-1], path, BUILD))
+        raise Fail('%s not built: %s missing (ninja -C %s)' % (what or parts[-1], path, BUILD))
     return path
 
 
@@ -110,13 +113,13 @@ def test_model():
                  os.path.join(SRC, 'tests', 'fixtures', 'tiny.emod')):
         if os.path.exists(cand):
             return cand
-    raise Skip('test model tests/fixtures/tiny.emod not found (build dir or source)')
+    raise Fail('test model tests/fixtures/tiny.emod not found (build dir or source)')
 
 
 def schema():
     path = os.path.join(SRC, 'proto', 'schema', 'v1.json')
     if not os.path.exists(path):
-        raise Skip('protocol schema %s missing' % path)
+        raise Fail('protocol schema %s missing' % path)
     import jsonschema
     with open(path) as f:
         sch = json.load(f)
