@@ -413,7 +413,7 @@
     lat50: NaN, lat99: NaN, proc50: NaN, proc99: NaN };
   let statusLatency = false, statusProc = false;
   let inputKind = '', helloInput = '';
-  const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
+  const ms = (v) => (v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0));
   function showCounters() {
     const fmt = (v) => isFinite(v) ? String(Math.round(v)) : '—';
     text['st-overruns'].set(fmt(counters.overruns));
@@ -598,23 +598,43 @@
       updateNow();
       if (latest && typeof latest.t === 'number') text['st-time'].set(latest.t.toFixed(1) + ' s · seq ' + latest.seq);
     }
-    const now = streamNow();
+    const now = paused ? pausedAt : streamNow();
     const pxPerS = tlCanvas.width / WINDOW_S;
-    if (forced || latestVersion !== tlDrawnVersion || (isFinite(now) && !(Math.abs(now - tlDrawnAt) * pxPerS < 1))) {
+    if (forced || (!paused && (latestVersion !== tlDrawnVersion || (isFinite(now) && !(Math.abs(now - tlDrawnAt) * pxPerS < 1))))) {
       drawTimeline(now);
       tlDrawnAt = now; tlDrawnVersion = latestVersion;
     }
-    if (forced || spec.n !== specDrawnN || spec.head !== specDrawnHead || spec.available !== specDrawnAvail) {
+    if (forced || (!paused && (spec.n !== specDrawnN || spec.head !== specDrawnHead || spec.available !== specDrawnAvail))) {
       drawSpectrogram();
       specDrawnN = spec.n; specDrawnHead = spec.head; specDrawnAvail = spec.available;
     }
     // Keep scrolling while the stream runs (streamNow stops two publish periods after the data).
     clearTimeout(scrollTimer);
-    if (isFinite(now) && performance.now() - lastArrival < 2000 / Math.max(1, publishHz) + 100) {
+    if (!paused && isFinite(now) && performance.now() - lastArrival < 2000 / Math.max(1, publishHz) + 100) {
       scrollTimer = setTimeout(kick, Math.max(16, 1000 / Math.max(1, pxPerS)));
     }
   }
   ['state', 'hello', 'posteriors', 'frames', 'event', 'status'].forEach((n) => client.on(n, kick));
+
+  /* Pause (button or Space): the timeline and spectrogram freeze so an operator can look at a
+   * moment; data keeps flowing into the rings, the readout and the event log stay live. */
+  let paused = false, pausedAt = NaN;
+  const pauseBtn = $('pause');
+  function setPaused(p) {
+    paused = p;
+    pausedAt = streamNow();
+    pauseBtn.textContent = p ? 'paused · resume' : 'pause';
+    pauseBtn.setAttribute('aria-pressed', p ? 'true' : 'false');
+    tlDrawnVersion = -1; specDrawnN = -1;
+    kick();
+  }
+  pauseBtn.addEventListener('click', () => setPaused(!paused));
+  document.addEventListener('keydown', (e) => {
+    if (e.code === 'Space' && !e.repeat && !/^(BUTTON|INPUT|TEXTAREA|SELECT|A)$/.test(e.target.tagName)) {
+      e.preventDefault();
+      setPaused(!paused);
+    }
+  });
   if (window.ResizeObserver) new ResizeObserver(kick).observe(document.body);
   else window.addEventListener('resize', kick);
   setInterval(kick, 500);   // "reconnecting in N s", "no data for N s"
@@ -622,5 +642,6 @@
   kick();
   setInterval(pollMetrics, METRICS_EVERY_MS);
   client.start();
-  window.emotiondDashboard = { client: client, feed: (m) => client.feed(m), timeline: tl, spectrogram: spec, draws: draws, labels: () => labels };
+  window.emotiondDashboard = { client: client, feed: (m) => client.feed(m), timeline: tl, spectrogram: spec, draws: draws,
+    labels: () => labels, isPaused: () => paused };
 })();

@@ -4,6 +4,8 @@
  *   daemon's status messages, which only a capture clock gives) is shown in ms;
  * - the null sink's silence reads "no speech"; while paplay plays espeak-ng speech the readout
  *   shows a top label and the bars move; after it, "no speech" again;
+ * - Space pauses the timeline and spectrogram (no redraw while messages keep arriving) and
+ *   resumes them;
  * - no console errors.
  * Writes dashboard-mic.png while speech plays. */
 'use strict';
@@ -51,6 +53,21 @@ L.main(async () => {
   await play.done;
   L.check(play.code === 0, 'paplay failed: ' + play.stderr);
   await L.waitUntil(async () => (await look()).speech === 'false', 5000, '"no speech" after paplay ended');
+
+  // Pause (Space): the canvases freeze while messages keep arriving; Space again resumes.
+  const counts = () => page.evaluate(() => ({ tl: window.emotiondDashboard.draws.timeline, sp: window.emotiondDashboard.draws.spectrogram,
+    seq: window.emotiondDashboard.client.lastSeq, paused: window.emotiondDashboard.isPaused() }));
+  await page.keyboard.press('Space');
+  await L.sleep(200);
+  const p0 = await counts();
+  await L.sleep(1000);
+  const p1 = await counts();
+  L.check(p0.paused && p1.seq >= p0.seq + 5 && p1.tl === p0.tl && p1.sp === p0.sp, 'pause: ' + JSON.stringify([p0, p1]));
+  await page.keyboard.press('Space');
+  await L.sleep(1000);
+  const p2 = await counts();
+  L.check(!p2.paused && p2.tl > p1.tl + 5 && p2.sp > p1.sp + 3, 'resume: ' + JSON.stringify([p1, p2]));
+  L.log('pause froze the canvases for 1 s while', p1.seq - p0.seq, 'messages arrived; resume redrew them');
   await page.close();
   L.checkNoErrors(problems, []);
   await L.stopProcess(daemon);

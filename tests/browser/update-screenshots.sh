@@ -8,7 +8,7 @@ build=${1:-build}
 src="$build/tests/browser/screenshots"
 [ -d "$src" ] || { echo "no screenshots in $src: run meson test -C $build --suite browser first" >&2; exit 1; }
 mkdir -p docs/screenshots
-for f in dashboard.png dashboard-after.png kiosk-nospeech.png kiosk-state.png kiosk-alert.png; do
+for f in dashboard-after.png dashboard-mic.png kiosk-nospeech.png kiosk-state.png kiosk-alert.png; do
   [ -f "$src/$f" ] || { echo "missing $src/$f" >&2; exit 1; }
   cp "$src/$f" docs/screenshots/
 done
