@@ -8,8 +8,10 @@ build=${1:-build}
 src="$build/tests/browser/screenshots"
 [ -d "$src" ] || { echo "no screenshots in $src: run meson test -C $build --suite browser first" >&2; exit 1; }
 mkdir -p docs/screenshots
+n=0
 for f in dashboard-after.png dashboard-mic.png kiosk-nospeech.png kiosk-state.png kiosk-alert.png; do
   [ -f "$src/$f" ] || { echo "missing $src/$f" >&2; exit 1; }
   cp "$src/$f" docs/screenshots/
+  n=$((n + 1))
 done
-echo "copied $(ls "$src" | wc -l) screenshots from $src to docs/screenshots/"
+echo "copied $n screenshots from $src to docs/screenshots/"
