@@ -114,11 +114,37 @@ async def over_limit(dm):
     raise h.Fail('4th connection accepted with --max-subscribers 3: %s' % got[:3])
 
 
+async def token_checks(d, model, val):
+    """--token end to end on the real daemon: /ws and /metrics need it (header or ?token=),
+    /healthz does not."""
+    import websockets
+    wav = h.silence(os.path.join(d, 'tok.wav'), 2.0)
+    with h.Daemon(d, ['--input', wav, '--keep-running', '--token', 's3cret', '--model', model],
+                  name='emotiond-token') as dm:
+        try:
+            ws = await h.ws_connect(dm.ws)
+            await ws.close()
+            raise h.Fail('/ws accepted without the token')
+        except websockets.InvalidStatusCode as e:
+            h.check(e.status_code in (401, 403), '/ws without token: HTTP %s' % e.status_code)
+        ws = await h.ws_connect(dm.ws + '?token=s3cret')
+        await h.hello(ws, val)
+        await ws.close()
+        ws = await h.ws_connect(dm.ws, extra_headers={'Authorization': 'Bearer s3cret'})
+        await h.hello(ws, val)
+        await ws.close()
+        h.check(dm.get('/metrics')[0] == 401, '/metrics without token not refused')
+        h.check(dm.get('/metrics?token=s3cret')[0] == 200, '/metrics with token refused')
+        h.check(dm.get('/healthz')[0] == 200, '/healthz needs a token')
+    h.log('token: /ws and /metrics need it, /healthz does not')
+
+
 async def test():
     model = h.test_model()
     val = h.schema()
     with h.tempdir() as d:
         cli_checks(d, model)
+        await token_checks(d, model, val)
         with h.PulseAudio(d) as pa:
             r = h.run([h.emotiond_bin(), '--list-devices'], env=pa.env(), timeout=30)
             h.check(r.returncode == 0, '--list-devices exited %s: %s' % (r.returncode, r.stderr))
