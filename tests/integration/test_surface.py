@@ -61,6 +61,11 @@ def cli_checks(d, model):
                   input=b'', timeout=20)
     h.check(r.returncode == 1 and str(port) in r.stderr,
             'port in use: %s %r' % (r.returncode, r.stderr))
+    # no --model: the shipped model (found next to the build for an uninstalled daemon)
+    r = h.run([exe, '--check-config'], timeout=20)
+    h.check(r.returncode == 0 and 'emotiond-default' in r.stdout,
+            '--check-config without --model does not load the shipped model: %s %r %r'
+            % (r.returncode, r.stdout, r.stderr))
     h.log('CLI errors ok')
 
 
