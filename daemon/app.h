@@ -71,6 +71,7 @@ typedef struct app {
     capture *cap;               /* owned, mic input */
     int64_t ring_off;           /* ring frame position = pipeline input frame + ring_off */
     int64_t ring_read;          /* frames read from the current ring */
+    double lat_from_t;          /* pipeline time from which latency is recorded (warm-up skip) */
     float *drain;               /* is malloc'd: scratch for ring reads */
     size_t drain_cap;
 

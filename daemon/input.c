@@ -70,6 +70,9 @@ static void mic_on_state(void *user, int state, const char *msg)
         } else {
             a->ring_off = -pipeline_in_frames(a->pipe);
         }
+        /* Latency is a steady-state figure: at stream start PulseAudio hands over its backlog
+         * (up to ~0.6 s old), so the first second after each open is not recorded. */
+        a->lat_from_t = pipeline_time(a->pipe) + 1.0;
     }
     app_set_state(a, ps, msg);
 }

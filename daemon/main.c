@@ -102,7 +102,7 @@ static void main_on_posteriors(void *user, const pipeline_result *r)
     msg_commit(a, PROTO_STREAM_POSTERIORS, b, proto_encode_posteriors(&m, b, cap - 1), "posteriors");
 
     /* Capture-to-publish latency: the ADC time of the newest input sample this hop holds. */
-    if (a->cap && capture_state(a->cap) == CAPTURE_RUNNING) {
+    if (a->cap && capture_state(a->cap) == CAPTURE_RUNNING && r->t >= a->lat_from_t) {
         int64_t f = (int64_t)llround((r->t - pipeline_delay_s(a->pipe)) * a->main_rate) - 1 + a->ring_off;
         double st = ring_stamp_for(capture_ring(a->cap), f < 0 ? 0 : f, a->main_rate);
         double now = capture_now(a->cap);
@@ -244,6 +244,7 @@ int app_make_main_pipeline(app *a, double rate, int channels, enum pipeline_form
     a->main_channels = channels;
     a->main_fmt = fmt;
     a->ring_off = a->ring_read;
+    a->lat_from_t = 0;
     a->frame_n = 0;
     a->input.rate = rate;
     a->input.channels = channels;
@@ -457,6 +458,7 @@ static void reload(app *a)
         pipeline_free(a->pipe);
         a->pipe = np;
         a->ring_off = a->ring_read;
+        a->lat_from_t = 0;
         a->frame_n = 0;
     }
     nn_model_free(a->model);
