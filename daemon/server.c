@@ -13,8 +13,6 @@
 
 #include "log.h"
 
-
-
 void server_config_default(server_config *c)
 {
     memset(c, 0, sizeof *c);
@@ -133,14 +131,19 @@ int server_set_hello(server *s, const proto_hello *h, int broadcast)
     free(s->hello_labels);
     s->hello_strings = strs;
     s->hello_labels = labels;
+    /* a sidecar stream runs on the daemon's current model: a new model reaches sidecars too */
+    int model_changed = !s->have_hello || strcmp(s->hello.model, c.model) != 0;
+    int to_sidecars = broadcast == SERVER_HELLO_ALL || (broadcast && model_changed);
     s->hello = c;
     s->have_hello = 1;
     for (server_conn *k = s->stopping ? NULL : s->conns; k; k = k->next)
-        if (k->counted && !k->sc && (k->need_hello || broadcast))
-            server__send_hello(k, NULL);
+        if (k->counted && (k->sc ? k->sidecar && to_sidecars : k->need_hello || broadcast))
+            server__send_hello(k);
     return 0;
 }
 
+/* A plain HTTP/1.1 refusal of a WebSocket handshake (lws's own status page says HTTP/1.0 at
+ * this point, which some clients reject as malformed instead of reporting the status). */
 static void refuse(struct lws *wsi, unsigned status, const char *why)
 {
     unsigned char b[LWS_PRE + 512];
@@ -190,9 +193,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss && pss->conn ? server__conn_writable(pss->conn) : 0;
     case LWS_CALLBACK_RECEIVE:
-        if (pss && pss->conn)
+        if (pss && pss->conn && !s->stopping)
             server__conn_receive(pss->conn, in, len);
         return 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return pss && pss->conn ? server__conn_peer_close(pss->conn) : 0;
     case LWS_CALLBACK_CLOSED:
         if (pss)
             server__conn_close(s, pss);
@@ -396,6 +401,38 @@ void server_get_stats(const server *s, server_stats *out)
         out->drops += server__conn_dropped(c);
 }
 
+/* The drain is over (every connection closed, or SERVER_DRAIN_MS passed): lws closes what is
+ * left without a close frame and then its own handles. Runs on the loop, never inside an lws
+ * callback, where destroying the context would pull the connection out from under lws. */
+static void drain_closed(uv_handle_t *h)
+{
+    server *s = h->data;
+    s->drain_open = 0;
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+    server *s = t->data;
+    if (!s->draining)
+        return;
+    s->draining = 0;
+    int left = 0;
+    for (server_conn *c = s->conns; c; c = c->next)
+        left++;
+    if (left)
+        log_msg(LOG_NOTICE, "server: %d connection%s did not finish the close handshake within "
+                "%d ms; dropping them", left, left == 1 ? "" : "s", SERVER_DRAIN_MS);
+    uv_close((uv_handle_t *)&s->drain, drain_closed);
+    if (s->ctx)
+        lws_context_destroy(s->ctx);
+}
+
+void server__drain_check(server *s)
+{
+    if (s->draining && !s->conns)
+        uv_timer_start(&s->drain, drain_cb, 0, 0);
+}
+
 void server_stop(server *s)
 {
     if (!s || s->stopping)
@@ -404,10 +441,17 @@ void server_stop(server *s)
     /* the daemon frees its sidecar pipelines now, while everything is still consistent */
     for (server_conn *c = s->conns; c; c = c->next)
         server__sidecar_close(c);
-    /* closes every connection (their CLOSED callbacks run now or on the loop) and then lws's
-     * own handles, as the caller's loop runs */
-    if (s->ctx)
-        lws_context_destroy(s->ctx);
+    if (!s->ctx)
+        return;
+    /* every connection sends what is queued, then a close frame (1001) from its WRITEABLE
+     * callback; the context goes when all have closed (server__drain_check) or at the timeout */
+    uv_timer_init(s->loop, &s->drain);
+    s->drain.data = s;
+    s->drain_open = 1;
+    s->draining = 1;
+    uv_timer_start(&s->drain, drain_cb, s->conns ? SERVER_DRAIN_MS : 0, 0);
+    for (server_conn *c = s->conns; c; c = c->next)
+        lws_callback_on_writable(c->wsi);
 }
 
 /* With a foreign libuv loop, lws 4.1 can need a second lws_context_destroy after the loop has
@@ -416,9 +460,12 @@ void server_stop(server *s)
  * are closed by then (STYLE.md order), so this only runs what is left of lws. */
 static void finish_lws(server *s)
 {
-    for (int pass = 0; s->ctx && pass < 2; pass++) {
-        lws_context_destroy(s->ctx);
-        for (int i = 0; s->ctx && i < 1000; i++)
+    if (s->draining) /* server_free without running the loop after server_stop */
+        drain_cb(&s->drain);
+    for (int pass = 0; (s->ctx || s->drain_open) && pass < 2; pass++) {
+        if (s->ctx)
+            lws_context_destroy(s->ctx);
+        for (int i = 0; (s->ctx || s->drain_open) && i < 1000; i++)
             uv_run(s->loop, UV_RUN_NOWAIT);
     }
 }
@@ -429,7 +476,7 @@ void server_free(server *s)
         return;
     s->stopping = 1;
     finish_lws(s);
-    if (s->ctx) {
+    if (s->ctx || s->drain_open) {
         log_msg(LOG_ERR, "server: libwebsockets did not finish closing; leaking it");
         return;
     }

@@ -26,8 +26,8 @@
  * - Everything runs on the loop thread; nothing here is thread-safe.
  *
  * Lifetime (STYLE.md shutdown order): server_new -> ... -> server_stop (sidecar streams get
- * on_sidecar_close, the lws context starts closing every connection) -> the caller closes its
- * own handles and runs the loop until it returns (uv_run(loop, UV_RUN_DEFAULT)) -> server_free
+ * on_sidecar_close, every connection is closed with 1001, then the lws context goes) -> the
+ * caller closes its own handles and runs the loop until it returns (uv_run(loop, UV_RUN_DEFAULT)) -> server_free
  * (finishes lws's teardown with non-blocking loop iterations, then frees) -> uv_loop_close
  * returns 0. The same holds after a failed server_new: run the loop before uv_loop_close.
  *
@@ -124,8 +124,18 @@ int server_port(const server *s);
 
 /* The hello every new connection receives first (deep copy; streams and, for sidecars, input
  * are set per connection). Must be set before clients connect or they wait for it.
- * broadcast = 1 also sends the new hello to every current subscriber (model reload, publish
- * rate change). Returns 0 or a negative PROTO_E*. */
+ * broadcast says who else gets it now:
+ *   SERVER_HELLO_NEW          nobody else (first hello; connections still waiting get it).
+ *   SERVER_HELLO_SUBSCRIBERS  every current subscriber: the main stream changed (publish rate,
+ *                             smoothing, capture format). Sidecar streams keep their own rates,
+ *                             so sidecars get it only if the model changed (below).
+ *   SERVER_HELLO_ALL          subscribers and sidecars: the daemon has moved every sidecar stream
+ *                             to h's model and settings (SIGHUP reload).
+ * A sidecar stream always runs on the daemon's current model, so a hello with another model id
+ * than the previous one reaches sidecars with any broadcast != 0. A sidecar's hello describes
+ * its own stream (input.kind "sidecar") and is queued in order with its results: messages
+ * computed before the change arrive before it. Returns 0 or a negative PROTO_E*. */
+enum { SERVER_HELLO_NEW = 0, SERVER_HELLO_SUBSCRIBERS = 1, SERVER_HELLO_ALL = 2 };
 int server_set_hello(server *s, const proto_hello *h, int broadcast);
 
 /* Broadcast. kind is one PROTO_STREAM_* bit: the message goes to every non-sidecar
@@ -161,9 +171,12 @@ typedef struct server_stats {
 } server_stats;
 void server_get_stats(const server *s, server_stats *out);
 
-/* Starts shutdown: refuses new connections, closes every connection (1001 going away),
- * calls on_sidecar_close for each sidecar, destroys the lws context and closes the server's own
- * handles. The loop must then run until they are closed. Idempotent. */
+/* Starts shutdown: refuses new connections, calls on_sidecar_close for each sidecar, and lets
+ * every connection send what is already queued followed by a close frame 1001 "going away"
+ * (commands and audio that arrive meanwhile are ignored). When all have closed, or after 1 s
+ * for clients that do not answer the close, the lws context is destroyed (the rest are cut
+ * without a close frame) and the server's own handles close. Nothing blocks: the loop must
+ * then run until they are closed. Idempotent. */
 void server_stop(server *s);
 /* Frees everything; only after server_stop and the loop run. NULL is fine. */
 void server_free(server *s);

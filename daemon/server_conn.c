@@ -47,26 +47,55 @@ static void reply_error(server_conn *c, int code, const char *message, const pro
                                    b, sizeof b));
 }
 
-void server__send_hello(server_conn *c, const proto_cmd *audio)
+void server__send_hello(server_conn *c)
 {
     server *s = c->srv;
     proto_hello h = s->hello;
     h.streams = c->streams;
-    if (audio) {
+    /* a sidecar's hello describes its own stream and goes into its results queue, in order
+     * with them: what the old model computed arrives before it, the new model's after */
+    fanout *q = c->sc ? c->sc : c->priv;
+    if (c->sc) {
         h.input.kind = PROTO_INPUT_SIDECAR;
         h.input.device = "ws";
-        h.input.rate = audio->u.audio.rate;
-        h.input.channels = audio->u.audio.channels;
+        h.input.rate = c->sc_rate;
+        h.input.channels = c->sc_channels;
     }
-    char *buf = fanout_buf(c->priv);
-    int n = proto_encode_hello(&h, buf, fanout_max_msg(c->priv));
+    char *buf = fanout_buf(q);
+    int n = proto_encode_hello(&h, buf, fanout_max_msg(q));
     if (n <= 0) {
         log_msg(LOG_ERR, "server: hello not encodable: %s", proto_strerror(n));
         return;
     }
-    fanout_commit(c->priv, 0, (size_t)n);
+    fanout_commit(q, 0, (size_t)n);
     c->need_hello = 0;
     want_write(c);
+}
+
+/* The close handshake of server_stop, from the WRITEABLE callback once the queues are empty.
+ * lws 4.1 sends no close frame for a connection the user callback closes from WRITEABLE (it
+ * treats the socket as failed) and drops the reason while destroying its context, so the
+ * frame is written here (opcode 8, which lws_write knows as LWS_WRITE_CLOSE = 4 but no longer
+ * names in its header); the client's answering close then ends the connection (see
+ * server__conn_peer_close). */
+static int close_going_away(server_conn *c)
+{
+    static const char why[] = "daemon stopping";
+    unsigned char b[LWS_PRE + 2 + sizeof why], *p = b + LWS_PRE;
+    if (c->close_sent)
+        return 0;
+    c->close_sent = 1;
+    p[0] = LWS_CLOSE_STATUS_GOINGAWAY >> 8;
+    p[1] = LWS_CLOSE_STATUS_GOINGAWAY & 0xff;
+    memcpy(p + 2, why, sizeof why - 1);
+    size_t n = 2 + sizeof why - 1;
+    return lws_write(c->wsi, p, n, (enum lws_write_protocol)4) < (int)n ? -1 : 0;
+}
+
+int server__conn_peer_close(server_conn *c)
+{
+    /* the answer to our close: nothing more to say, hang up (lws would echo another close) */
+    return c->close_sent ? -1 : 0;
 }
 
 /* One message per WRITEABLE callback (lws's rule); asks for another if more is waiting. */
@@ -87,17 +116,17 @@ int server__conn_writable(server_conn *c)
         rd = &c->rd;
         msg = fanout_peek(s->bcast, &c->rd, c->streams, &len);
     }
-    if (!msg) {
-        return 0;
-    }
+    if (!msg) /* stopping: whatever was queued before server_stop has gone out first */
+        return s->stopping ? close_going_away(c) : 0;
     /* lws writes the frame header into the LWS_PRE bytes in front of msg; a partial send is
      * buffered by lws and the next WRITEABLE comes only when it is gone */
     int n = lws_write(c->wsi, (unsigned char *)msg, len, LWS_WRITE_TEXT);
     if (n < (int)len)
         return -1;
     fanout_next(from, rd);
-    /* more waiting? (a broadcast of a kind it does not read costs one spare callback) */
-    if (c->prd.pos < fanout_written(c->priv) || (c->sc && c->scrd.pos < fanout_written(c->sc)) ||
+    /* more waiting (a broadcast of a kind it does not read costs one spare callback), or the
+     * close frame still to send */
+    if ((s->stopping && !c->close_sent) || c->prd.pos < fanout_written(c->priv) || (c->sc && c->scrd.pos < fanout_written(c->sc)) ||
         (!c->sc && !c->need_hello && c->rd.pos < fanout_written(s->bcast)))
         lws_callback_on_writable(c->wsi);
     return 0;
@@ -171,9 +200,11 @@ static void sidecar_open(server_conn *c, const proto_cmd *cmd)
     c->frame_bytes = fb;
     s->n_sidecars++;
     char b[256];
+    c->sc_rate = cmd->u.audio.rate;
+    c->sc_channels = cmd->u.audio.channels;
     reply(c, b, proto_encode_ack(cmd->name, cmd->id, -1, b, sizeof b));
     if (s->have_hello)
-        server__send_hello(c, cmd);
+        server__send_hello(c);
     log_msg(LOG_INFO, "server: connection %llu streams audio (%s, %d Hz, %d ch)",
             (unsigned long long)c->id, cmd->u.audio.format == PROTO_PCM_S16LE ? "s16le" : "f32le",
             cmd->u.audio.rate, cmd->u.audio.channels);
@@ -266,6 +297,8 @@ void server__conn_receive(server_conn *c, const void *in, size_t len)
 {
     server *s = c->srv;
     struct lws *wsi = c->wsi;
+    if (s->stopping)
+        return; /* closing: commands and audio would only be answered with errors */
     int binary = lws_frame_is_binary(wsi);
     int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
     if (!c->rx_in_msg) {
@@ -340,7 +373,7 @@ int server__conn_open(server *s, struct lws *wsi, server_pss *pss)
     server__count_streams(s, c, +1);
     c->need_hello = 1;
     if (s->have_hello)
-        server__send_hello(c, NULL);
+        server__send_hello(c);
     return 0;
 }
 
@@ -366,7 +399,5 @@ void server__conn_close(server *s, server_pss *pss)
     free(c->pcm);
     free(c->rx);
     free(c);
+    server__drain_check(s);
 }
-
-/* A plain HTTP/1.1 refusal of a WebSocket handshake (lws's own status page says HTTP/1.0 at
- * this point, which some clients reject as malformed instead of reporting the status). */

@@ -320,58 +320,94 @@ static int finish(struct lws *wsi)
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int status_only(struct lws *wsi, unsigned code)
+/* HEAD gets the headers GET would (content-length included) and no body (RFC 9110 9.3.2). */
+static int is_head(struct lws *wsi)
 {
-    if (lws_return_http_status(wsi, code, NULL))
-        return -1;
-    return finish(wsi);
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 }
 
-static int respond(struct lws *wsi, server_pss *pss, unsigned code, const char *ctype)
+/* A fresh response body for pss, or NULL when out of memory. */
+static server_http_req *req_new(server_pss *pss)
+{
+    req_free(pss);
+    pss->http = calloc(1, sizeof *pss->http);
+    if (pss->http && !(pss->http->buf = malloc(LWS_PRE + 4096)))
+        req_free(pss);
+    if (pss->http)
+        pss->http->cap = 4096;
+    return pss->http;
+}
+
+/* Headers now; the body (pss->http) now too if `now` (short bodies: lws holds back WRITEABLE
+ * while a request body it was not asked to read is pending), else from the WRITEABLE callback;
+ * none for HEAD. */
+static int respond(struct lws *wsi, server_pss *pss, unsigned code, const char *ctype,
+                   const char *cache, int now)
 {
     unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr;
     server_http_req *r = pss->http;
     if (lws_add_http_common_headers(wsi, code, ctype, (lws_filepos_t)r->len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
+                                    (const unsigned char *)cache, (int)strlen(cache), &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"x-content-type-options:",
                                     (const unsigned char *)"nosniff", 7, &p, end) ||
+        (code == HTTP_STATUS_METHOD_NOT_ALLOWED &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                     (const unsigned char *)"GET, HEAD", 9, &p, end)) ||
+        (code == HTTP_STATUS_UNAUTHORIZED &&
+         lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                     (const unsigned char *)"Bearer", 6, &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
-    lws_callback_on_writable(wsi);
-    return 0;
+    if (!is_head(wsi) && !now) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    int n = is_head(wsi) ? 0 : lws_write(wsi, (unsigned char *)r->buf + LWS_PRE, r->len,
+                                         LWS_WRITE_HTTP_FINAL);
+    req_free(pss);
+    return n < 0 ? -1 : finish(wsi);
+}
+
+/* An error status with a one-line text body (lws's own status page would send its HTML body
+ * to HEAD requests too). */
+static int status_only(struct lws *wsi, server_pss *pss, unsigned code)
+{
+    const char *text = code == HTTP_STATUS_NOT_FOUND            ? "Not Found"
+                       : code == HTTP_STATUS_METHOD_NOT_ALLOWED ? "Method Not Allowed"
+                       : code == HTTP_STATUS_UNAUTHORIZED       ? "Unauthorized"
+                                                                : "Internal Server Error";
+    if (!req_new(pss))
+        return -1;
+    out(pss->http, "%u %s\n", code, text);
+    return respond(wsi, pss, code, "text/plain; charset=utf-8", "no-store", 1);
 }
 
 static int http_request(server *s, struct lws *wsi, server_pss *pss, const char *uri)
 {
     s->st.http_requests++;
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-        return status_only(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED);
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 && !is_head(wsi))
+        return status_only(wsi, pss, HTTP_STATUS_METHOD_NOT_ALLOWED);
     int metrics = strcmp(uri, "/metrics") == 0;
     if (strcmp(uri, "/healthz") == 0 || metrics) {
         if (metrics && !token_ok(s, wsi))
-            return status_only(wsi, HTTP_STATUS_UNAUTHORIZED);
-        req_free(pss);
-        pss->http = calloc(1, sizeof *pss->http);
-        if (!pss->http || !(pss->http->buf = malloc(LWS_PRE + 4096))) {
-            req_free(pss);
-            return status_only(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR);
-        }
-        pss->http->cap = 4096;
+            return status_only(wsi, pss, HTTP_STATUS_UNAUTHORIZED);
+        if (!req_new(pss))
+            return -1;
         if (metrics)
             build_metrics(s, pss->http);
         else
             build_healthz(s, pss->http);
-        if (pss->http->oom) {
-            req_free(pss);
-            return status_only(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR);
-        }
+        if (pss->http->oom)
+            return status_only(wsi, pss, HTTP_STATUS_INTERNAL_SERVER_ERROR);
         return respond(wsi, pss, HTTP_STATUS_OK,
-                       metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json");
+                       metrics ? "text/plain; version=0.0.4; charset=utf-8" : "application/json",
+                       "no-store", 0);
     }
     char path[PATH_MAX];
     if (!file_for(s, uri, path, sizeof path))
-        return status_only(wsi, HTTP_STATUS_NOT_FOUND);
+        return status_only(wsi, pss, HTTP_STATUS_NOT_FOUND);
+    /* lws answers HEAD itself here: the file's headers and no body */
     static const char extra[] = "x-content-type-options: nosniff\r\ncache-control: no-cache\r\n";
     int n = lws_serve_http_file(wsi, path, mime_of(path), extra, (int)sizeof extra - 1);
     if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))

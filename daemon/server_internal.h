@@ -12,6 +12,7 @@
 #define SERVER_PRIV_SLOTS 8        /* replies queued per connection */
 #define SERVER_PRIV_MSG 16384      /* largest reply (hello with many labels fits) */
 #define SERVER_PCM_CHUNK 16384     /* bytes of PCM handed to on_sidecar_audio at most */
+#define SERVER_DRAIN_MS 1000       /* server_stop waits this long for close handshakes */
 
 /* One of these is created for each WebSocket client (at ESTABLISHED) and freed at CLOSED. */
 struct server_conn {
@@ -21,6 +22,7 @@ struct server_conn {
     unsigned streams;              /* PROTO_STREAM_* bits */
     int counted;                   /* counts as a subscriber (not busy-rejected) */
     int need_hello;                /* connected before server_set_hello */
+    int close_sent;                /* server_stop's close frame is out */
     fanout_reader rd;              /* position in the broadcast ring */
     fanout *priv;                  /* replies and hellos; is malloc'd */
     fanout_reader prd;
@@ -31,6 +33,7 @@ struct server_conn {
     fanout *sc;                    /* its own results; is malloc'd */
     fanout_reader scrd;
     size_t frame_bytes;            /* sample bytes * channels */
+    int sc_rate, sc_channels;      /* of its audio hello, for the hellos it is sent */
     unsigned char *pcm;            /* aligned scratch, pcm_cap bytes; is malloc'd */
     size_t pcm_cap, pcm_fill;
     /* incoming message reassembly */
@@ -77,19 +80,27 @@ struct server {
     uint64_t next_id;
     uint64_t start_ns;
     int stopping;
+    /* server_stop's close handshakes: the lws context is destroyed only when every connection
+     * has closed or SERVER_DRAIN_MS have passed (drain_cb) */
+    uv_timer_t drain;
+    int draining;                  /* waiting for connections to close */
+    int drain_open;                /* the timer handle is not closed yet */
 };
 
 /* server.c */
 int server__bit_index(unsigned bit);                 /* PROTO_STREAM_* bit -> 0..3, else -1 */
 /* Keeps n_sub (broadcast subscribers per stream) in step with c's subscriptions. */
 void server__count_streams(server *s, const server_conn *c, int sign);
+/* A connection closed while draining: destroys the context once none is left. */
+void server__drain_check(server *s);
 
 /* server_conn.c */
 int server__conn_open(server *s, struct lws *wsi, server_pss *pss);   /* ESTABLISHED */
 void server__conn_close(server *s, server_pss *pss);                  /* CLOSED */
 int server__conn_writable(server_conn *c);                            /* SERVER_WRITEABLE */
 void server__conn_receive(server_conn *c, const void *in, size_t len); /* RECEIVE */
-void server__send_hello(server_conn *c, const proto_cmd *audio);  /* audio: sidecar's hello */
+int server__conn_peer_close(server_conn *c);                          /* PEER_INITIATED_CLOSE */
+void server__send_hello(server_conn *c);  /* the template, with c's input if a sidecar */
 void server__sidecar_close(server_conn *c);
 uint64_t server__conn_dropped(const server_conn *c);
 

@@ -3,7 +3,10 @@
  * posteriors (t = frames received / rate, probs from the signal level), and shuts down on
  * SIGTERM or when stdin closes, checking the shutdown order: server_stop, own handles closed,
  * loop run to the end, server_free, uv_loop_close == 0 (exit 0; anything else exits 1).
- * Prints "PORT <n>" on stdout once listening.
+ * Prints "PORT <n>" on stdout once listening. Hello changes as the daemon makes them:
+ * SIGHUP = model reload (another model id and labels, broadcast SERVER_HELLO_SUBSCRIBERS as
+ * daemon/main.c passes it), SIGUSR1 = main publish rate change (same model, SUBSCRIBERS),
+ * SIGUSR2 = same model with new settings for everybody (SERVER_HELLO_ALL).
  *
  * Options: --port N --address A --www DIR --token T --origins LIST --max-subscribers N --max-sidecars N
  *          --queue-len N --ping-s N --max-command N --post-hz HZ --frames-hz HZ --frame-n N --no-hello */
@@ -18,7 +21,9 @@
 #include "proto.h"
 #include "server.h"
 
-static const char *labels[] = {"neutral", "happy", "sad", "angry"};
+static const char *labels0[] = {"neutral", "happy", "sad", "angry"};
+static const char *labels1[] = {"calm", "joy", "grief", "rage"};
+static const char **labels = labels0;
 
 typedef struct sidecar {
     proto_cmd audio;
@@ -30,7 +35,8 @@ typedef struct sidecar {
 typedef struct harness {
     uv_loop_t loop;
     uv_timer_t post_timer, frames_timer, status_timer;
-    uv_signal_t sigterm;
+    uv_signal_t sigterm, sighup, sigusr1, sigusr2;
+    proto_hello hello;
     uv_pipe_t in;
     server *srv;
     uint64_t seq, frame_seq, hops;
@@ -202,6 +208,9 @@ static void stop(harness *h)
     uv_close((uv_handle_t *)&h->frames_timer, NULL);
     uv_close((uv_handle_t *)&h->status_timer, NULL);
     uv_close((uv_handle_t *)&h->sigterm, NULL);
+    uv_close((uv_handle_t *)&h->sighup, NULL);
+    uv_close((uv_handle_t *)&h->sigusr1, NULL);
+    uv_close((uv_handle_t *)&h->sigusr2, NULL);
     uv_close((uv_handle_t *)&h->in, NULL);
 }
 
@@ -209,6 +218,23 @@ static void on_sigterm(uv_signal_t *s, int sig)
 {
     (void)sig;
     stop(s->data);
+}
+
+static void on_hello_signal(uv_signal_t *s, int sig)
+{
+    harness *h = s->data;
+    int how = SERVER_HELLO_SUBSCRIBERS;
+    if (sig == SIGHUP) {
+        labels = labels == labels0 ? labels1 : labels0;
+        h->hello.model = labels == labels0 ? "test@sha256:0000000000000000"
+                                           : "test@sha256:1111111111111111";
+        h->hello.labels = labels;
+    } else {
+        h->hello.publish_hz = h->hello.publish_hz == 5 ? 10 : 5;
+        how = sig == SIGUSR2 ? SERVER_HELLO_ALL : SERVER_HELLO_SUBSCRIBERS;
+    }
+    if (server_set_hello(h->srv, &h->hello, how))
+        fprintf(stderr, "harness: hello refused\n");
 }
 
 static void in_alloc(uv_handle_t *hd, size_t sz, uv_buf_t *b)
@@ -273,7 +299,8 @@ int main(int argc, char **argv)
     }
     proto_hello hl = {"0.1.0-test", "test@sha256:0000000000000000", labels, 4, 10, post_hz, 0.1,
                       {PROTO_INPUT_MIC, "harness", 48000, 1}, 0};
-    if (hello && server_set_hello(h->srv, &hl, 0)) {
+    h->hello = hl;
+    if (hello && server_set_hello(h->srv, &hl, SERVER_HELLO_NEW)) {
         fprintf(stderr, "harness: hello refused\n");
         return 1;
     }
@@ -287,6 +314,13 @@ int main(int argc, char **argv)
     uv_signal_init(&h->loop, &h->sigterm);
     h->sigterm.data = h;
     uv_signal_start(&h->sigterm, on_sigterm, SIGTERM);
+    uv_signal_t *hs[] = {&h->sighup, &h->sigusr1, &h->sigusr2};
+    int sigs[] = {SIGHUP, SIGUSR1, SIGUSR2};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(&h->loop, hs[i]);
+        hs[i]->data = h;
+        uv_signal_start(hs[i], on_hello_signal, sigs[i]);
+    }
     /* stdin closing (the test runner died) stops the harness; only a pipe can be watched */
     uv_pipe_init(&h->loop, &h->in, 0);
     h->in.data = h;
