@@ -106,14 +106,25 @@ typedef struct app {
     char msg[APP_MSG_MAX];      /* encode buffer for JSON lines without a server */
 } app;
 
-/* main.c */
+/* publish.c */
+extern const pipeline_callbacks app_main_cb;   /* the main input's pipeline -> broadcast */
+extern const pipeline_callbacks app_side_cb;   /* a sidecar's pipeline -> its connection */
 void app_publish_status(app *a);
 void app_set_state(app *a, int state, const char *msg);
+void app_send_hello(app *a, int broadcast);
+void app_set_labels(app *a);
 int app_make_main_pipeline(app *a, double rate, int channels, enum pipeline_format fmt,
                            char *err, size_t errlen);
-void app_input_ended(app *a);
+int app_side_pipeline(app *a, app_sidecar *s, nn_model *m, const pipeline_config *pc,
+                      pipeline **out, char *err, size_t errlen);
+void app_hist_init(app *a);
 void app_hist_add(app_hist *h, double v);
+double app_hist_quantile(const app_hist *h, double q);
 uint64_t app_now_ns(void);
+int64_t app_wall_ms(void);
+
+/* main.c */
+void app_input_ended(app *a);
 
 /* input.c */
 int input_start(app *a, char *err, size_t errlen);

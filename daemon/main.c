@@ -1,7 +1,7 @@
 /* emotiond: the daemon. main() reads as its steps: settings, logging, model, server, input,
- * signals, READY; then the loop; then the shutdown order of STYLE.md. Publishing (encode once,
- * fan out, JSON lines), status, the sidecar streams, SIGHUP reload and the watchdog live here;
- * the sources (microphone, file, stdin) are in input.c. */
+ * signals, READY; then the loop; then the shutdown order of STYLE.md. The server's callbacks
+ * (sidecars, commands, stats), SIGHUP reload and the watchdog live here; what is published is
+ * in publish.c, the sources (microphone, file, stdin) in input.c. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -16,274 +16,7 @@
 
 void openblas_set_num_threads(int num_threads);
 
-static const double hop_le[APP_HIST_BUCKETS] = { 25e-6, 50e-6, 100e-6, 200e-6, 300e-6, 500e-6,
-                                                 1e-3, 2e-3, 3e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3 };
-static const double lat_le[APP_HIST_BUCKETS] = { 5e-3, 10e-3, 15e-3, 20e-3, 25e-3, 30e-3, 40e-3,
-                                                 50e-3, 75e-3, 100e-3, 150e-3, 250e-3, 500e-3, 1.0 };
-
-uint64_t app_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void app_hist_add(app_hist *h, double v)
-{
-    int i = 0;
-    while (i < APP_HIST_BUCKETS && v > h->le[i]) i++;
-    h->counts[i]++;
-    h->sum += v;
-    h->n++;
-    if (v > h->max) h->max = v;
-}
-
-/* Quantile from the histogram, linear within a bucket; seconds, or -1 when empty. */
-static double hist_quantile(const app_hist *h, double q)
-{
-    if (h->n == 0) return -1;
-    double want = q * (double)h->n, acc = 0;
-    for (int i = 0; i <= APP_HIST_BUCKETS; i++) {
-        if (acc + (double)h->counts[i] >= want && h->counts[i] > 0) {
-            double lo = i ? h->le[i - 1] : 0, hi = i < APP_HIST_BUCKETS ? h->le[i] : h->max;
-            return lo + (hi - lo) * (want - acc) / (double)h->counts[i];
-        }
-        acc += (double)h->counts[i];
-    }
-    return h->max;
-}
-
-/* ---- publishing ------------------------------------------------------------------------ */
-
-/* After server_stop (shutdown) messages still go to stdout, no longer to the server. */
-static char *msg_buf(app *a, size_t *cap)
-{
-    if (a->srv && !a->stopping) {
-        char *b = server_publish_buf(a->srv, cap);
-        if (b) return b;
-    }
-    *cap = sizeof a->msg;
-    return a->msg;
-}
-
-/* Sends what was encoded into msg_buf's buffer: one broadcast and, if asked, one JSON line. */
-static void msg_commit(app *a, unsigned kind, char *buf, int len, const char *what)
-{
-    if (len < 0) {
-        log_msg(LOG_WARNING, "could not encode %s: %s", what, proto_strerror(len));
-        return;
-    }
-    if (a->cfg.json_lines == 1 && kind != PROTO_STREAM_FRAMES) {
-        buf[len] = '\n';
-        if (fwrite(buf, 1, (size_t)len + 1, stdout) != (size_t)len + 1 && !a->stopping)
-            log_msg(LOG_WARNING, "stdout: %s", strerror(errno));
-        if (!a->cfg.fast) fflush(stdout);
-        buf[len] = '\0';
-    }
-    if (!a->srv || a->stopping) return;
-    if (buf != a->msg) server_publish_commit(a->srv, kind, (size_t)len);
-    else server_publish(a->srv, kind, buf, (size_t)len);
-}
-
-static void main_on_posteriors(void *user, const pipeline_result *r)
-{
-    app *a = user;
-    size_t cap;
-    char *b = msg_buf(a, &cap);
-    proto_posteriors m = { a->seq++, a->t_offset + r->t, wall_ms(), a->labels, r->probs,
-                           r->n_labels, r->speech, r->top, r->conf };
-    msg_commit(a, PROTO_STREAM_POSTERIORS, b, proto_encode_posteriors(&m, b, cap - 1), "posteriors");
-
-    /* Capture-to-publish latency: the ADC time of the newest input sample this hop holds. */
-    if (a->cap && capture_state(a->cap) == CAPTURE_RUNNING && r->t >= a->lat_from_t) {
-        int64_t f = (int64_t)llround((r->t - pipeline_delay_s(a->pipe)) * a->main_rate) - 1 + a->ring_off;
-        double st = ring_stamp_for(capture_ring(a->cap), f < 0 ? 0 : f, a->main_rate);
-        double now = capture_now(a->cap);
-        if (isfinite(st) && isfinite(now) && now >= st) app_hist_add(&a->lat_hist, now - st);
-    }
-    /* the frames stream runs only while somebody watches it; a new run starts a new batch */
-    if (a->srv && !a->stopping) {
-        int on = server_subscribers(a->srv, PROTO_STREAM_FRAMES) > 0;
-        if (on && !a->frames_on) a->frame_n = 0;
-        a->frames_on = on;
-        pipeline_set_frames(a->pipe, on);
-    }
-}
-
-static void main_on_event(void *user, const pipeline_event *e)
-{
-    app *a = user;
-    size_t cap;
-    char *b = msg_buf(a, &cap);
-    proto_event m = { a->seq, a->t_offset + e->t, wall_ms(), a->labels[e->label],
-                      e->state == PIPELINE_ONSET ? PROTO_ONSET : PROTO_OFFSET, e->held_s, e->prob };
-    log_msg(LOG_DEBUG, "event %s %s at %.2f s (held %.2f s)", m.label,
-            m.state == PROTO_ONSET ? "onset" : "offset", m.t, m.held_s);
-    msg_commit(a, PROTO_STREAM_EVENTS, b, proto_encode_event(&m, b, cap - 1), "event");
-}
-
-static void main_on_frame(void *user, const float *logmel, int n_mels, int speech, double t)
-{
-    app *a = user;
-    if (n_mels > 512) return;
-    if (a->frame_n == 0) {
-        a->frame_t0 = a->t_offset + t;
-        a->frame_seq = a->hops_total; /* on_hop counts this hop after on_frame */
-    }
-    memcpy(a->frame_batch + (size_t)a->frame_n * (size_t)n_mels, logmel, (size_t)n_mels * sizeof(float));
-    a->frame_gate[a->frame_n] = (float)speech;
-    if (++a->frame_n < APP_FRAME_BATCH) return;
-    size_t cap;
-    char *b = msg_buf(a, &cap);
-    /* ln-power range of speech through the front end: -20 (quiet) .. 5 (loud) */
-    proto_frames m = { a->frame_seq, a->frame_t0, a->frame_n, n_mels, a->frame_batch, -20.0f, 5.0f,
-                       a->frame_gate };
-    msg_commit(a, PROTO_STREAM_FRAMES, b, proto_encode_frames(&m, b, cap - 1), "frames");
-    a->frame_n = 0;
-}
-
-static void main_on_hop(void *user, double s)
-{
-    app *a = user;
-    a->hops_total++;
-    app_hist_add(&a->hop_hist, s);
-}
-
-static const pipeline_callbacks main_cb = { main_on_posteriors, main_on_event, main_on_frame,
-                                            main_on_hop };
-
-void app_publish_status(app *a)
-{
-    server_stats ss = { 0 };
-    if (a->srv) server_get_stats(a->srv, &ss);
-    size_t cap;
-    char *b = msg_buf(a, &cap);
-    proto_status m = {
-        a->t_offset + (a->pipe ? pipeline_time(a->pipe) : 0), wall_ms(), a->dev_state,
-        a->input.device, a->hops_total, a->cap ? capture_overrun_chunks(a->cap) : 0, ss.drops,
-        ss.subscribers, ss.sidecars,
-        a->hop_hist.n ? 1e3 * hist_quantile(&a->hop_hist, 0.5) : -1,
-        a->hop_hist.n ? 1e3 * hist_quantile(&a->hop_hist, 0.99) : -1,
-        a->hop_hist.n ? 1e3 * a->hop_hist.max : -1,
-        a->lat_hist.n ? 1e3 * hist_quantile(&a->lat_hist, 0.5) : -1,
-        a->lat_hist.n ? 1e3 * hist_quantile(&a->lat_hist, 0.99) : -1 };
-    msg_commit(a, PROTO_STREAM_STATUS, b, proto_encode_status(&m, b, cap - 1), "status");
-}
-
-static void send_hello(app *a, int broadcast)
-{
-    const pipeline_config *pc = a->pipe ? pipeline_get_config(a->pipe) : &a->cfg.pipe;
-    const dsp_params *fp = nn_model_features(a->model);
-    proto_hello h = { EMOTIOND_VERSION, nn_model_id(a->model), a->labels, a->n_labels,
-                      1000.0 * fp->hop_length / fp->sample_rate, pc->publish_hz, pc->smoothing,
-                      a->input, PROTO_STREAMS_DEFAULT };
-    a->hello_sent = 1;
-    if (a->srv) {
-        int rc = server_set_hello(a->srv, &h, broadcast);
-        if (rc < 0) log_msg(LOG_ERR, "hello refused: %s", proto_strerror(rc));
-    }
-    if (a->cfg.json_lines == 1) {
-        int len = proto_encode_hello(&h, a->msg, sizeof a->msg - 1);
-        if (len > 0) {
-            fwrite(a->msg, 1, (size_t)len, stdout);
-            fputc('\n', stdout);
-            fflush(stdout);
-        }
-    }
-}
-
-void app_set_state(app *a, int state, const char *msg)
-{
-    int changed = state != a->dev_state;
-    a->dev_state = state;
-    int level = state == PROTO_DEV_RUNNING || state == PROTO_DEV_ENDED ? LOG_INFO
-              : state == PROTO_DEV_REOPENING ? LOG_DEBUG : LOG_WARNING;
-    if (msg) {
-        /* a machine without a sound card retries forever: say it once, then at debug level
-         * (the retry delay in the message changes, so compare up to it) */
-        const char *cut = strstr(msg, "; retrying in");
-        size_t len = cut ? (size_t)(cut - msg) : strlen(msg);
-        if (state == a->last_logged_state && len < sizeof a->last_state_msg &&
-            !strncmp(a->last_state_msg, msg, len) && a->last_state_msg[len] == '\0')
-            level = LOG_DEBUG;
-        if (state != PROTO_DEV_REOPENING) {
-            snprintf(a->last_state_msg, sizeof a->last_state_msg, "%.*s", (int)len, msg);
-            a->last_logged_state = state;
-        }
-        log_msg(level, "%s", msg);
-        sd_notifyf(0, "STATUS=%s", msg);
-    }
-    if (changed && a->hello_sent) app_publish_status(a);
-}
-
-static void set_labels(app *a)
-{
-    a->n_labels = nn_model_n_labels(a->model);
-    for (int i = 0; i < a->n_labels && i < PIPELINE_MAX_LABELS; i++) a->labels[i] = nn_model_label(a->model, i);
-}
-
-int app_make_main_pipeline(app *a, double rate, int channels, enum pipeline_format fmt,
-                           char *err, size_t errlen)
-{
-    pipeline *np;
-    int rc = pipeline_new(a->model, rate, channels, fmt, &a->cfg.pipe, &main_cb, a, 0, &np, err, errlen);
-    if (rc < 0) return rc;
-    if (a->pipe) {
-        a->t_offset += pipeline_time(a->pipe);
-        pipeline_free(a->pipe);
-    }
-    a->pipe = np;
-    a->main_rate = rate;
-    a->main_channels = channels;
-    a->main_fmt = fmt;
-    a->ring_off = a->ring_read;
-    a->lat_from_t = 0;
-    a->frame_n = 0;
-    a->input.rate = rate;
-    a->input.channels = channels;
-    if (a->hello_sent) send_hello(a, 1);
-    return 0;
-}
-
-/* ---- sidecars -------------------------------------------------------------------------- */
-
-static void side_on_posteriors(void *user, const pipeline_result *r)
-{
-    app_sidecar *s = user;
-    app *a = s->app;
-    proto_posteriors m = { s->seq++, s->t_offset + r->t, wall_ms(), a->labels, r->probs,
-                           r->n_labels, r->speech, r->top, r->conf };
-    int len = proto_encode_posteriors(&m, a->msg, sizeof a->msg);
-    if (len > 0) server_send_to(s->conn, PROTO_STREAM_POSTERIORS, a->msg, (size_t)len);
-}
-
-static void side_on_event(void *user, const pipeline_event *e)
-{
-    app_sidecar *s = user;
-    app *a = s->app;
-    proto_event m = { s->seq, s->t_offset + e->t, wall_ms(), a->labels[e->label],
-                      e->state == PIPELINE_ONSET ? PROTO_ONSET : PROTO_OFFSET, e->held_s, e->prob };
-    int len = proto_encode_event(&m, a->msg, sizeof a->msg);
-    if (len > 0) server_send_to(s->conn, PROTO_STREAM_EVENTS, a->msg, (size_t)len);
-}
-
-static const pipeline_callbacks side_cb = { side_on_posteriors, side_on_event, NULL, NULL };
-
-static int side_pipeline(app *a, app_sidecar *s, nn_model *m, const pipeline_config *pc,
-                         pipeline **out, char *err, size_t errlen)
-{
-    int fmt = s->audio.u.audio.format == PROTO_PCM_F32LE ? PIPELINE_F32LE : PIPELINE_S16LE;
-    (void)a;
-    return pipeline_new(m, s->audio.u.audio.rate, s->audio.u.audio.channels, fmt, pc, &side_cb, s,
-                        0, out, err, errlen);
-}
+/* ---- sidecars (server callbacks) ------------------------------------------------- */
 
 static int on_sidecar_open(void *user, server_conn *c, const proto_cmd *audio, void **stream,
                            char *err, size_t errlen)
@@ -297,7 +30,7 @@ static int on_sidecar_open(void *user, server_conn *c, const proto_cmd *audio, v
     s->app = a;
     s->conn = c;
     s->audio = *audio;
-    if (side_pipeline(a, s, a->model, &a->cfg.pipe, &s->pipe, err, errlen) < 0) {
+    if (app_side_pipeline(a, s, a->model, &a->cfg.pipe, &s->pipe, err, errlen) < 0) {
         free(s);
         return PROTO_ERANGE;
     }
@@ -353,7 +86,7 @@ static int on_command(void *user, server_conn *c, void *stream, const proto_cmd 
         else if (cmd->type == PROTO_CMD_SMOOTHING) pc.smoothing = cmd->u.smoothing.alpha;
         if (pipeline_config_check(&pc, err, errlen) < 0) return PROTO_ERANGE;
         a->cfg.pipe = pc;
-        send_hello(a, 1);
+        app_send_hello(a, 1);
         return 0;
     }
     if (cmd->type == PROTO_CMD_RATE) rc = pipeline_set_publish_hz(p, cmd->u.rate.hz);
@@ -370,7 +103,7 @@ static int on_command(void *user, server_conn *c, void *stream, const proto_cmd 
         /* kept for a pipeline rebuilt on another capture format; SIGHUP resets to the file */
         a->cfg.pipe.publish_hz = pipeline_get_config(p)->publish_hz;
         a->cfg.pipe.smoothing = pipeline_get_config(p)->smoothing;
-        send_hello(a, 1); /* everybody shares the main stream: tell them its new rates */
+        app_send_hello(a, 1); /* everybody shares the main stream: tell them its new rates */
     }
     return 0;
 }
@@ -418,7 +151,7 @@ static void reload(app *a)
         goto fail;
     }
     /* Build every new stream before touching the old ones: all or nothing. */
-    if (a->pipe && pipeline_new(nm, a->main_rate, a->main_channels, a->main_fmt, &nc.pipe, &main_cb,
+    if (a->pipe && pipeline_new(nm, a->main_rate, a->main_channels, a->main_fmt, &nc.pipe, &app_main_cb,
                                 a, 0, &np, err, sizeof err) < 0) {
         log_msg(LOG_ERR, "reload refused: %s", err);
         goto fail;
@@ -428,7 +161,7 @@ static void reload(app *a)
     pipeline **sp = calloc((size_t)n_side + 1, sizeof *sp);
     int i = 0, ok = sp != NULL;
     for (app_sidecar *s = a->sidecars; ok && s; s = s->next, i++)
-        ok = side_pipeline(a, s, nm, &nc.pipe, &sp[i], err, sizeof err) == 0;
+        ok = app_side_pipeline(a, s, nm, &nc.pipe, &sp[i], err, sizeof err) == 0;
     if (!ok) {
         log_msg(LOG_ERR, "reload refused: sidecar stream: %s", sp ? err : "out of memory");
         for (int k = 0; sp && k < n_side; k++) pipeline_free(sp[k]);
@@ -464,8 +197,8 @@ static void reload(app *a)
     nn_model_free(a->model);
     a->model = nm;
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
-    set_labels(a);
-    send_hello(a, 1);
+    app_set_labels(a);
+    app_send_hello(a, 1);
     log_msg(LOG_INFO, "reloaded: model %s (%s)", nn_model_id(a->model), path);
     goto done;
 fail:
@@ -635,10 +368,7 @@ int main(int argc, char **argv)
     /* 2. logging, process-wide settings */
     log_set_level(a->cfg.log_level);
     openblas_set_num_threads(1); /* the model runs on the loop thread; no BLAS thread pool */
-    for (int i = 0; i < APP_HIST_BUCKETS; i++) {
-        a->hop_hist.le[i] = hop_le[i];
-        a->lat_hist.le[i] = lat_le[i];
-    }
+    app_hist_init(a);
     a->start_mono_ns = app_now_ns();
     a->dev_state = PROTO_DEV_WAITING;
     a->last_logged_state = -1;
@@ -657,7 +387,7 @@ int main(int argc, char **argv)
                 PIPELINE_MAX_LABELS);
         return 1;
     }
-    set_labels(a);
+    app_set_labels(a);
     log_msg(LOG_INFO, "emotiond %s: model %s (%s)", EMOTIOND_VERSION, nn_model_id(a->model), a->model_path);
 
     /* 4. loop, server */
@@ -678,7 +408,7 @@ int main(int argc, char **argv)
         log_msg(LOG_ERR, "%s", err);
         begin_shutdown(a, 1, "input failed");
     } else {
-        send_hello(a, 0);
+        app_send_hello(a, 0);
         app_publish_status(a);
         /* 6. READY once listeners are up and the input is started */
         sd_notifyf(0, "READY=1\nSTATUS=%s", a->dev_state == PROTO_DEV_RUNNING ? "running" : "waiting for input");
