@@ -127,13 +127,13 @@ int server_set_hello(server *s, const proto_hello *h, int broadcast)
         COPY(labels[i], h->labels[i]);
 #undef COPY
     c.labels = labels;
+    /* a sidecar stream runs on the daemon's current model: a new model reaches sidecars too */
+    int model_changed = !s->have_hello || strcmp(s->hello.model, c.model) != 0;
+    int to_sidecars = broadcast == SERVER_HELLO_ALL || (broadcast && model_changed);
     free(s->hello_strings);
     free(s->hello_labels);
     s->hello_strings = strs;
     s->hello_labels = labels;
-    /* a sidecar stream runs on the daemon's current model: a new model reaches sidecars too */
-    int model_changed = !s->have_hello || strcmp(s->hello.model, c.model) != 0;
-    int to_sidecars = broadcast == SERVER_HELLO_ALL || (broadcast && model_changed);
     s->hello = c;
     s->have_hello = 1;
     for (server_conn *k = s->stopping ? NULL : s->conns; k; k = k->next)

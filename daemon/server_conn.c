@@ -47,14 +47,11 @@ static void reply_error(server_conn *c, int code, const char *message, const pro
                                    b, sizeof b));
 }
 
-void server__send_hello(server_conn *c)
+/* The template hello for c, with its streams and, for a sidecar, its own input, into q. */
+static int put_hello(server_conn *c, fanout *q)
 {
-    server *s = c->srv;
-    proto_hello h = s->hello;
+    proto_hello h = c->srv->hello;
     h.streams = c->streams;
-    /* a sidecar's hello describes its own stream and goes into its results queue, in order
-     * with them: what the old model computed arrives before it, the new model's after */
-    fanout *q = c->sc ? c->sc : c->priv;
     if (c->sc) {
         h.input.kind = PROTO_INPUT_SIDECAR;
         h.input.device = "ws";
@@ -65,9 +62,25 @@ void server__send_hello(server_conn *c)
     int n = proto_encode_hello(&h, buf, fanout_max_msg(q));
     if (n <= 0) {
         log_msg(LOG_ERR, "server: hello not encodable: %s", proto_strerror(n));
-        return;
+        return -1;
     }
     fanout_commit(q, 0, (size_t)n);
+    return 0;
+}
+
+/* A new hello applies to every message after it, so it must not overtake results of the old
+ * model or rates. A sidecar's goes into its results queue, in order with them. A subscriber's
+ * waits (hello_pending) until its reader has passed every broadcast message published before
+ * now; the writer then sends it (with the template of that moment). */
+void server__send_hello(server_conn *c)
+{
+    if (c->sc) {
+        if (put_hello(c, c->sc) == 0)
+            want_write(c);
+        return;
+    }
+    c->hello_at = c->need_hello ? c->rd.pos : fanout_written(c->srv->bcast);
+    c->hello_pending = 1;
     c->need_hello = 0;
     want_write(c);
 }
@@ -115,6 +128,14 @@ int server__conn_writable(server_conn *c)
         from = s->bcast;
         rd = &c->rd;
         msg = fanout_peek(s->bcast, &c->rd, c->streams, &len);
+        if (c->hello_pending && (!msg || c->rd.pos >= c->hello_at)) {
+            c->hello_pending = 0; /* all that came before it has gone out */
+            if (put_hello(c, c->priv) == 0) {
+                from = c->priv;
+                rd = &c->prd;
+                msg = fanout_peek(c->priv, &c->prd, PROTO_STREAMS_ALL, &len);
+            }
+        }
     }
     if (!msg) /* stopping: whatever was queued before server_stop has gone out first */
         return s->stopping ? close_going_away(c) : 0;
@@ -126,7 +147,8 @@ int server__conn_writable(server_conn *c)
     fanout_next(from, rd);
     /* more waiting (a broadcast of a kind it does not read costs one spare callback), or the
      * close frame still to send */
-    if ((s->stopping && !c->close_sent) || c->prd.pos < fanout_written(c->priv) || (c->sc && c->scrd.pos < fanout_written(c->sc)) ||
+    if ((s->stopping && !c->close_sent) || c->hello_pending ||
+        c->prd.pos < fanout_written(c->priv) || (c->sc && c->scrd.pos < fanout_written(c->sc)) ||
         (!c->sc && !c->need_hello && c->rd.pos < fanout_written(s->bcast)))
         lws_callback_on_writable(c->wsi);
     return 0;

@@ -22,6 +22,8 @@ struct server_conn {
     unsigned streams;              /* PROTO_STREAM_* bits */
     int counted;                   /* counts as a subscriber (not busy-rejected) */
     int need_hello;                /* connected before server_set_hello */
+    int hello_pending;             /* a hello to send once rd has reached hello_at */
+    uint64_t hello_at;             /* broadcast position of the hello change */
     int close_sent;                /* server_stop's close frame is out */
     fanout_reader rd;              /* position in the broadcast ring */
     fanout *priv;                  /* replies and hellos; is malloc'd */

@@ -2,7 +2,8 @@
 """Tests of the daemon's HTTP/WebSocket server module alone (server_harness on a libuv loop),
 with real clients: python3-websockets and raw sockets.
 
-Usage: test_server.py SERVER_HARNESS SCHEMA_JSON
+Usage: test_server.py SERVER_HARNESS SCHEMA_JSON [TEST_NAME...]
+Shutdown, HTTP and hello changes are in test_server_life.py, which reuses these helpers.
 
 Each test starts its own harness; every harness must exit 0 on SIGTERM, which means the
 shutdown order held (server_stop, handles closed, loop run out, uv_loop_close() == 0) and
@@ -17,7 +18,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -458,27 +458,6 @@ async def t_sidecar():
         await sub.close()
 
 
-async def t_shutdown_with_clients():
-    """SIGTERM while a subscriber and a sidecar are connected: clean exit (checked by stop())."""
-    with Harness() as h:
-        a = await websockets.connect(h.url + "/ws")
-        b = await websockets.connect(h.url + "/ws")
-        await recv_json(a)
-        await recv_json(b)
-        await b.send('{"type":"audio","format":"f32le","rate":16000,"channels":1}')
-        await recv_type(b, "ack")
-        await b.send(b"\0" * 4000)
-        await asyncio.sleep(0.2)
-        await asyncio.get_running_loop().run_in_executor(None, h.stop)
-        for c in (a, b):
-            try:
-                while True:
-                    await asyncio.wait_for(c.recv(), 5)
-            except websockets.ConnectionClosed:
-                pass
-        assert "clean exit" in h.stderr
-
-
 async def t_auth():
     with Harness("--token", "s3cret") as h:
         for hdrs, path in ((None, "/ws"), ({"Authorization": "Bearer nope"}, "/ws")):
@@ -518,73 +497,6 @@ async def t_auth():
         assert re.search(rb"emotiond_rejected_total [2-9]", body), body
 
 
-async def t_http():
-    with tempfile.TemporaryDirectory() as d:
-        www = os.path.join(d, "www")
-        os.makedirs(os.path.join(www, "js"))
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<!doctype html><title>dash</title>")
-        with open(os.path.join(www, "kiosk.html"), "w") as f:
-            f.write("<!doctype html><title>kiosk</title>")
-        with open(os.path.join(www, "js", "app.js"), "w") as f:
-            f.write("console.log(1)")
-        with open(os.path.join(www, ".secret"), "w") as f:
-            f.write("no")
-        with open(os.path.join(d, "outside.txt"), "w") as f:
-            f.write("outside")
-        os.symlink(os.path.join(d, "outside.txt"), os.path.join(www, "link.txt"))
-        with Harness("--www", www) as h:
-            st, hd, body = http_get(h.http + "/")
-            assert st == 200 and b"dash" in body and hd["content-type"].startswith("text/html")
-            st, _, body = http_get(h.http + "/kiosk")
-            assert st == 200 and b"kiosk" in body
-            st, hd, body = http_get(h.http + "/js/app.js")
-            assert st == 200 and "javascript" in hd["content-type"] and body == b"console.log(1)"
-            for path in ("/missing.html", "/.secret", "/link.txt", "/js/../../outside.txt",
-                         "/%2e%2e/outside.txt", "/..%2foutside.txt", "/js/%2e%2e/%2e%2e/outside.txt",
-                         "//etc/passwd", "/../../../../etc/passwd"):
-                code = raw_http(h.port, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
-                assert code in (403, 404, 400), (path, code)
-            code = raw_http(h.port, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
-            assert code in (405, 400, 403), code
-            st, hd, body = http_get(h.http + "/healthz")
-            assert st == 200 and hd["content-type"] == "application/json"
-            hz = json.loads(body)
-            assert hz["state"] == "running" and hz["input"] == 'test:"harness"'
-            assert hz["model"].startswith("test@") and hz["uptime_s"] > 0
-            st, hd, body = http_get(h.http + "/metrics")
-            assert st == 200 and hd["content-type"].startswith("text/plain")
-            check_prometheus(body.decode())
-    with Harness() as h:  # no web root: 404, protocol still served
-        assert http_get(h.http + "/")[0] == 404
-        assert http_get(h.http + "/healthz")[0] == 200
-
-
-def check_prometheus(text):
-    """Text exposition format: HELP/TYPE before samples, numeric values, cumulative buckets."""
-    types, buckets = {}, []
-    for line in text.splitlines():
-        if line.startswith("# TYPE "):
-            _, _, name, kind = line.split(" ", 3)
-            types[name] = kind
-            continue
-        if line.startswith("#") or not line:
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$', line)
-        assert m, "bad metrics line: %r" % line
-        name, labels, value = m.groups()
-        float(value)
-        base = re.sub(r"_(bucket|sum|count)$", "", name)
-        assert name in types or base in types, "sample before TYPE: %s" % name
-        if name.endswith("_bucket"):
-            buckets.append(float(value))
-    assert buckets == sorted(buckets), "histogram buckets not cumulative"
-    for need in ("emotiond_hops_total", "emotiond_overruns_total", "emotiond_hop_seconds",
-                 "emotiond_subscribers", "emotiond_dropped_messages_total",
-                 "emotiond_sidecar_streams"):
-        assert need in types, "missing metric " + need
-
-
 async def t_no_hello_yet():
     """A client that connects before the daemon has a hello gets nothing until it exists."""
     with Harness("--no-hello") as h:
@@ -599,86 +511,19 @@ async def t_no_hello_yet():
                 pass
 
 
-async def t_idle_hangup():
-    """Pings after ping_s idle seconds; a peer that never answers is hung up after 2 * ping_s,
-    one whose library answers stays."""
-    with Harness("--ping-s", 1) as h:
-        dead, st, rest = raw_ws_connect(h.port)
-        assert "101" in st
-        async with websockets.connect(h.url + "/ws") as ws:
-            await recv_json(ws)
-            t0 = time.monotonic()
-            buf = bytearray(rest)
-
-            def watch_dead():  # blocking reads in a thread: the asyncio loop must stay free
-                dead.settimeout(0.2)  # to answer the server's pings on `ws`
-                while time.monotonic() - t0 < 6:
-                    try:
-                        chunk = dead.recv(65536)
-                    except socket.timeout:
-                        continue
-                    if not chunk:
-                        return True
-                    buf.extend(chunk)
-                return False
-            closed = await asyncio.get_running_loop().run_in_executor(None, watch_dead)
-            assert closed, "silent peer not hung up within 6 s (ping_s 1)"
-            assert time.monotonic() - t0 > 1.0, "hung up before any ping was due"
-            ops = []
-            while len(buf) >= 2:  # server frames are unmasked; pings and small texts
-                n, hl = buf[1] & 0x7F, 2
-                if n == 126:
-                    n, hl = struct.unpack(">H", buf[2:4])[0], 4
-                elif n == 127:
-                    n, hl = struct.unpack(">Q", buf[2:10])[0], 10
-                ops.append(buf[0] & 0x0F)
-                del buf[:hl + n]
-            assert 9 in ops, "no ping frame was sent before the hang-up: %s" % ops[:10]
-            # the answering client is still served
-            await ws.send('{"type":"ping"}')
-            assert (await recv_type(ws, "pong"))["type"] == "pong"
-        dead.close()
-
-
-def t_bind_failure_sync():
-    """A port in use: one error line naming address and port; the loop still closes cleanly
-    (harness exit 3 = server_new failed and uv_loop_close returned 0)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen()
-    port = s.getsockname()[1]
-    r = subprocess.run([HARNESS, "--port", str(port)], capture_output=True, text=True,
-                       timeout=30)
-    s.close()
-    assert r.returncode == 3, (r.returncode, r.stderr)
-    assert "cannot listen on 127.0.0.1 port %d: Address already in use" % port in r.stderr, \
-        r.stderr
-    # names are not looked up, and an address of no local interface is refused at once (lws
-    # alone would keep retrying the bind and serve nothing)
-    for addr, msg in (("localhost", "is not a numeric IPv4 or IPv6 address"),
-                      ("192.0.2.1", "Cannot assign requested address")):
-        r = subprocess.run([HARNESS, "--address", addr], capture_output=True, text=True,
-                           timeout=30)
-        assert r.returncode == 3 and msg in r.stderr, (addr, r.returncode, r.stderr)
-
-
-async def t_bind_failure():
-    t_bind_failure_sync()
-
-
 TESTS = [t_hello_and_stream, t_commands, t_bad_input, t_slow_subscriber, t_limits_subscribers,
-         t_many_subscribers, t_sidecar, t_shutdown_with_clients, t_auth, t_http, t_no_hello_yet,
-         t_bind_failure, t_idle_hangup]
+         t_many_subscribers, t_sidecar, t_auth, t_no_hello_yet]
 
 
-def main():
+def run(tests):
+    """Runs the named tests (all without names) against argv's harness and schema."""
     global HARNESS, SCHEMA, VALIDATOR
     HARNESS, SCHEMA = sys.argv[1], sys.argv[2]
     with open(SCHEMA, encoding="utf-8") as f:
         VALIDATOR = jsonschema.Draft202012Validator(json.load(f))
     only = sys.argv[3:]
     failed = 0
-    for t in TESTS:
+    for t in tests:
         if only and t.__name__ not in only:
             continue
         t0 = time.monotonic()
@@ -694,4 +539,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run(TESTS))
