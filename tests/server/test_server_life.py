@@ -168,7 +168,7 @@ async def t_hello_order():
         after = [m["top"] for m in msgs[cut:] if m["type"] == "posteriors"]
         assert before and after, (len(before), len(after))
         assert set(before) <= old, "new-model posteriors before the new hello: %s" % before[-5:]
-        late = [t for t in after if t in old]
+        late = [t for t in after if t not in new]
         assert not late, "%d old-model posteriors after the new hello" % len(late)
         slow.close()
 
