@@ -36,7 +36,7 @@ test)
   configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
   ninja -C build-asan
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 2 --suite dsp --suite cli --suite nn --suite proto --suite server || status=1
+    meson test -C build-asan --print-errorlogs --num-processes 2 --suite dsp --suite cli --suite nn --suite proto --suite server --suite daemon || status=1
   /usr/bin/python3 tools/test-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
   exit $status ;;
 esac
