@@ -95,20 +95,6 @@ static int top_label(const float *p, int K)
     return best;
 }
 
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(out, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(out, "\\u%04x", *c);
-        else
-            fputc(*c, out);
-    }
-    fputc('"', out);
-}
-
 static void csv_str(FILE *out, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
@@ -288,14 +274,14 @@ int cmd_analyze(int argc, char **argv)
         fputc('\n', out);
     } else {
         fputs("{\"file\":", out);
-        json_str(out, in);
+        cli_json_string(out, in);
         fputs(",\"model\":", out);
-        json_str(out, nn_model_id(m));
+        cli_json_string(out, nn_model_id(m));
         fputs(",\"labels\":[", out);
         for (int k = 0; k < K; k++) {
             if (k)
                 fputc(',', out);
-            json_str(out, nn_model_label(m, k));
+            cli_json_string(out, nn_model_label(m, k));
         }
         int top = top_label(probs, K);
         fprintf(out, "],\"sample_rate\":%d,\"duration\":%.3f,\"frames\":%lld,\"window_frames\":%d,"
@@ -303,7 +289,7 @@ int cmd_analyze(int argc, char **argv)
                 nn_model_window_frames(m), nw);
         probs_out(out, probs, K, ",");
         fputs("],\"top\":", out);
-        json_str(out, nn_model_label(m, top));
+        cli_json_string(out, nn_model_label(m, top));
         fprintf(out, ",\"conf\":%.6f,\"hop_out\":%.3f,\"timeline\":[", (double)probs[top],
                 (double)hop_frames * p->hop_length / sr);
         for (size_t r = 0; r < n_rows; r++) {
@@ -312,7 +298,7 @@ int cmd_analyze(int argc, char **argv)
                     ((double)row_frame[r] * p->hop_length + p->win_length) / sr);
             probs_out(out, pr, K, ",");
             fputs("],\"top\":", out);
-            json_str(out, nn_model_label(m, top_label(pr, K)));
+            cli_json_string(out, nn_model_label(m, top_label(pr, K)));
             fputc('}', out);
         }
         fputs("]}\n", out);

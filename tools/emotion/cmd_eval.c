@@ -246,20 +246,6 @@ done:
     return rc;
 }
 
-static void json_str(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(out, "\\%c", *c);
-        else if (*c < 0x20)
-            fprintf(out, "\\u%04x", *c);
-        else
-            fputc(*c, out);
-    }
-    fputc('"', out);
-}
-
 typedef struct figures {
     int n, failed;
     double acc, uar, f1;
@@ -311,14 +297,14 @@ static int write_json(const char *path, const nn_model *m, const char *list, con
         return -1;
     }
     fprintf(f, "{\"model\": ");
-    json_str(f, nn_model_id(m));
+    cli_json_string(f, nn_model_id(m));
     fprintf(f, ", \"list\": ");
-    json_str(f, list);
+    cli_json_string(f, list);
     fprintf(f, ", \"n\": %d, \"failed\": %d, \"accuracy\": %.6f, \"uar\": %.6f, "
                "\"macro_f1\": %.6f,\n \"labels\": [", fg->n, fg->failed, fg->acc, fg->uar, fg->f1);
     for (int k = 0; k < K; k++) {
         fprintf(f, k ? ", " : "");
-        json_str(f, nn_model_label(m, k));
+        cli_json_string(f, nn_model_label(m, k));
     }
     fprintf(f, "],\n \"confusion\": [");
     for (int i = 0; i < K; i++) {
@@ -330,15 +316,15 @@ static int write_json(const char *path, const nn_model *m, const char *list, con
     fprintf(f, "],\n \"files\": [");
     for (int i = 0; i < n; i++) {
         fprintf(f, "%s\n  {\"path\": ", i ? "," : "");
-        json_str(f, e[i].path);
+        cli_json_string(f, e[i].path);
         fprintf(f, ", \"label\": ");
-        json_str(f, nn_model_label(m, e[i].label));
+        cli_json_string(f, nn_model_label(m, e[i].label));
         if (e[i].pred < 0) {
             fprintf(f, ", \"pred\": null}");
             continue;
         }
         fprintf(f, ", \"pred\": ");
-        json_str(f, nn_model_label(m, e[i].pred));
+        cli_json_string(f, nn_model_label(m, e[i].pred));
         fprintf(f, ", \"probs\": [");
         for (int k = 0; k < K; k++)
             fprintf(f, "%s%.5f", k ? ", " : "", e[i].probs[k]);
