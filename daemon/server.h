@@ -6,8 +6,10 @@
  *
  * Promises:
  * - One port (default 127.0.0.1:8765) serves HTTP (/healthz, /metrics, static files of the
- *   dashboard from www_dir, /kiosk -> kiosk.html) and the WebSocket protocol v1 of proto/
- *   (subprotocol "emotiond.v1" or none) on any path, conventionally /ws.
+ *   dashboard from www_dir, /kiosk -> kiosk.html; GET and HEAD, other methods 405) and the
+ *   WebSocket protocol v1 of proto/ (subprotocol "emotiond.v1" or none) on any path,
+ *   conventionally /ws.
+ * - Shutdown closes every WebSocket with 1001 "going away" after what was queued for it.
  * - Broadcast messages are encoded once by the caller and fanned out from one ring of
  *   preallocated slots (LWS_PRE headroom, one read position per connection): no allocation
  *   per publish. A slow subscriber loses its OLDEST messages (counted for it and in total,

@@ -311,15 +311,13 @@ int main(int argc, char **argv)
     uv_timer_start(&h->post_timer, on_post, 50, (uint64_t)(1000 / post_hz));
     uv_timer_start(&h->frames_timer, on_frames, 50, (uint64_t)(1000 / frames_hz));
     uv_timer_start(&h->status_timer, on_status, 200, 1000);
-    uv_signal_init(&h->loop, &h->sigterm);
-    h->sigterm.data = h;
-    uv_signal_start(&h->sigterm, on_sigterm, SIGTERM);
-    uv_signal_t *hs[] = {&h->sighup, &h->sigusr1, &h->sigusr2};
-    int sigs[] = {SIGHUP, SIGUSR1, SIGUSR2};
-    for (int i = 0; i < 3; i++) {
+    uv_signal_t *hs[] = {&h->sigterm, &h->sighup, &h->sigusr1, &h->sigusr2};
+    int sigs[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+    uv_signal_cb cbs[] = {on_sigterm, on_hello_signal, on_hello_signal, on_hello_signal};
+    for (int i = 0; i < 4; i++) {
         uv_signal_init(&h->loop, hs[i]);
         hs[i]->data = h;
-        uv_signal_start(hs[i], on_hello_signal, sigs[i]);
+        uv_signal_start(hs[i], cbs[i], sigs[i]);
     }
     /* stdin closing (the test runner died) stops the harness; only a pipe can be watched */
     uv_pipe_init(&h->loop, &h->in, 0);

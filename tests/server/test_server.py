@@ -106,17 +106,24 @@ async def wait_metric(h, line, timeout=5.0):
         await asyncio.sleep(0.05)
 
 
+def read_head(s):
+    """Reads socket s up to the end of an HTTP response head: (head, the bytes after it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
 def raw_http(port, request):
     """Sends a request verbatim (no client-side path normalisation); returns the status."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(request.encode())
-        data = b""
-        while b"\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    m = re.match(rb"HTTP/1\.[01] (\d+)", data)
+        head, _ = read_head(s)
+    m = re.match(rb"HTTP/1\.[01] (\d+)", head)
     return int(m.group(1)) if m else None
 
 
@@ -260,13 +267,7 @@ def raw_ws_connect(port, path="/ws", headers=(), rcvbuf=None):
     for hdr in headers:
         req += hdr + "\r\n"
     s.sendall((req + "\r\n").encode())
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
+    head, rest = read_head(s)
     return s, head.split(b"\r\n")[0].decode(errors="replace"), rest
 
 

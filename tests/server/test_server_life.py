@@ -20,7 +20,7 @@ import time
 import websockets
 
 import test_server as T
-from test_server import (Harness, http_get, raw_http, raw_ws_connect, read_frames,
+from test_server import (Harness, http_get, raw_http, raw_ws_connect, read_frames, read_head,
                          recv_json, recv_type)
 
 
@@ -316,12 +316,8 @@ def check_head(h, body_len):
         st, hd, body = http_get(h.http + path)
         with socket.create_connection(("127.0.0.1", h.port), timeout=5) as s:
             s.sendall(("HEAD %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(4096)
-                assert chunk, "HEAD %s: connection closed in the head" % path
-                data += chunk
-            head, _, rest = data.partition(b"\r\n\r\n")
+            head, rest = read_head(s)
+            assert head, "HEAD %s: no answer" % path
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             while len(rest) < 12:
                 chunk = s.recv(4096)
@@ -341,18 +337,12 @@ def check_head(h, body_len):
     # other methods: 405 naming the allowed ones
     with socket.create_connection(("127.0.0.1", h.port), timeout=5) as s:
         s.sendall(b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    assert data.startswith(b"HTTP/1.1 405") and b"allow: get, head" in data.lower(), data
+        head, _ = read_head(s)
+    assert head.startswith(b"HTTP/1.1 405") and b"allow: get, head" in head.lower(), head
 
 
 TESTS = [t_shutdown_close_1001, t_shutdown_silent_peer, t_shutdown_idle, t_hello_changes,
-         t_hello_order, t_http,
-         t_bind_failure, t_idle_hangup]
+         t_hello_order, t_http, t_bind_failure, t_idle_hangup]
 
 if __name__ == "__main__":
     sys.exit(T.run(TESTS))
