@@ -198,7 +198,7 @@ static void reload(app *a)
     a->model = nm;
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
     app_set_labels(a);
-    app_send_hello(a, 1);
+    app_send_hello(a, SERVER_HELLO_ALL); /* sidecar streams were rebuilt too */
     log_msg(LOG_INFO, "reloaded: model %s (%s)", nn_model_id(a->model), path);
     goto done;
 fail:
