@@ -8,8 +8,9 @@
  *   after a grace period) when the test ends: pass, failure, exception, or meson's timeout
  *   (SIGTERM), so no daemon or browser outlives a test.
  * - Every wait has a deadline and fails with a message saying what it waited for.
- * - Screenshots go to $EMOTIOND_BUILD/tests/browser/screenshots (docs/screenshots/ holds the
- *   committed copies; tests/browser/update-screenshots.sh copies them over).
+ * - Screenshots go to $SCREENSHOT_DIR, default $EMOTIOND_BUILD/tests/browser/screenshots
+ *   (docs/screenshots/ holds the committed copies, made by tests/browser/update-screenshots.sh with
+ *   the shipped model on corpus speech: EMOTIOND_TEST_MODEL / EMOTIOND_TEST_AUDIO below).
  */
 'use strict';
 
@@ -75,11 +76,41 @@ function buildFile(rel, what) {
 const emotiondBin = () => buildFile('daemon/emotiond', 'emotiond');
 const emotionBin = () => buildFile('tools/emotion', 'emotion CLI');
 
+/* Opt-in override for the screenshots (tests/browser/make-screenshots.sh): EMOTIOND_TEST_MODEL
+ * replaces the random-weight test model and EMOTIOND_TEST_AUDIO replaces the espeak-ng speech,
+ * so the pages can be shown with the shipped model on real emotional speech. Unset (meson test,
+ * CI) the suite uses only tiny.emod and espeak-ng and never depends on the corpora. A set but
+ * missing path is a failure, not a skip: the caller asked for that file. */
+function overridePath(name) {
+  const p = process.env[name];
+  if (!p) return null;
+  check(fs.existsSync(p), name + '=' + p + ': no such file');
+  return path.resolve(p);
+}
+const modelOverridden = () => !!process.env.EMOTIOND_TEST_MODEL;
+const audioOverridden = () => !!process.env.EMOTIOND_TEST_AUDIO;
+
 function testModel() {
+  const o = overridePath('EMOTIOND_TEST_MODEL');
+  if (o) return o;
   for (const p of [path.join(BUILD, 'tests/fixtures/tiny.emod'), path.join(SRC, 'tests/fixtures/tiny.emod')]) {
     if (fs.existsSync(p)) return p;
   }
   throw new Skip('test model tests/fixtures/tiny.emod not found (build dir or source)');
+}
+
+/* EMOTIOND_TEST_WINDOW=S (opt-in, for the screenshots): the dashboard tests open the page with
+ * ?window=S, a timeline as long as the override audio instead of the default 60 s. */
+function windowQuery() {
+  const w = process.env.EMOTIOND_TEST_WINDOW;
+  return w ? '?window=' + encodeURIComponent(w) : '';
+}
+
+/* The daemon's event thresholds for a test: the low ones given (the random test model's
+ * posteriors stay near 1/7, so the daemon's defaults would never fire), or the daemon's own
+ * defaults when a real model was asked for with EMOTIOND_TEST_MODEL. */
+function eventArgs(lowForTinyModel) {
+  return modelOverridden() ? [] : lowForTinyModel;
 }
 
 function tmpdir() {
@@ -181,13 +212,20 @@ async function startDaemon(port, extra, name = 'emotiond', env) {
   return d;
 }
 
-/* Speech from espeak-ng, resampled to 16 kHz mono and padded with digital silence. */
+/* Speech from espeak-ng (or the file EMOTIOND_TEST_AUDIO names, text then unused), resampled to
+ * 16 kHz mono and padded with digital silence. Returns the duration in seconds. */
 function makeSpeech(file, text, leadS, tailS) {
-  needProgram('espeak-ng');
   needProgram('sox');
-  const raw = file + '.espeak.wav';
-  let r = spawnSync('espeak-ng', ['-w', raw, text], { encoding: 'utf8' });
-  check(r.status === 0, 'espeak-ng failed: ' + r.stderr);
+  let raw = overridePath('EMOTIOND_TEST_AUDIO');
+  let r;
+  if (!raw) {
+    needProgram('espeak-ng');
+    raw = file + '.espeak.wav';
+    r = spawnSync('espeak-ng', ['-w', raw, text], { encoding: 'utf8' });
+    check(r.status === 0, 'espeak-ng failed: ' + r.stderr);
+  } else {
+    log('audio from EMOTIOND_TEST_AUDIO=' + raw);
+  }
   r = spawnSync('sox', [raw, '-r', '16000', '-c', '1', '-b', '16', file, 'pad', String(leadS), String(tailS)], { encoding: 'utf8' });
   check(r.status === 0, 'sox failed: ' + r.stderr);
   r = spawnSync('soxi', ['-D', file], { encoding: 'utf8' });
@@ -295,5 +333,6 @@ function main(fn) {
 module.exports = {
   SRC, BUILD, SKIP, log, check, Skip, Fail, sleep, waitUntil, freePort, httpGet, startProcess,
   stopProcess, startDaemon, startPulse, makeSpeech, launchBrowser, watchPage, checkNoErrors, screenshotDir,
-  tmpdir, emotionBin, emotiondBin, testModel, chromiumPath, playwright, main, needProgram
+  tmpdir, emotionBin, emotiondBin, testModel, modelOverridden, audioOverridden, eventArgs, windowQuery, chromiumPath,
+  playwright, main, needProgram
 };

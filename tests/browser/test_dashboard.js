@@ -3,7 +3,8 @@
  * - connects, builds one bar and one legend entry per hello label;
  * - says "no speech" in the leading silence, then shows a top label while speech plays, and the
  *   bars, the timeline ring and the spectrogram (frames stream + gate) change with the audio;
- * - the daemon's onset/offset events (thresholds set low for the random test model) appear in
+ * - the daemon's onset/offset events (thresholds set low for the random test model; the daemon's
+ *   defaults with EMOTIOND_TEST_MODEL, see lib.js) appear in
  *   the event log;
  * - the page reads the daemon's real /metrics (its latency fallback) to sane quantiles;
  * - streaming does not rebuild the DOM (a MutationObserver counts added/removed nodes outside
@@ -22,7 +23,7 @@ const L = require('./lib');
 
 const TEXT = 'Good morning. The quick brown fox jumps over the lazy dog, and then it runs ' +
   'far away into the forest before anyone can see it.';
-const DAEMON_EVENTS = ['--event-on', '0.19', '--event-off', '0.16', '--event-min-duration', '0.5'];
+const DAEMON_EVENTS = L.eventArgs(['--event-on', '0.19', '--event-off', '0.16', '--event-min-duration', '0.5']);
 
 L.main(async () => {
   L.chromiumPath(); L.playwright(); L.emotiondBin(); L.testModel();
@@ -37,7 +38,7 @@ L.main(async () => {
   const daemonArgs = ['--input', wav, '--keep-running'].concat(DAEMON_EVENTS);
   let daemon = await L.startDaemon(port, daemonArgs);
 
-  await page.goto('http://127.0.0.1:' + port + '/');
+  await page.goto('http://127.0.0.1:' + port + '/' + L.windowQuery());
   const state = () => page.evaluate(() => document.getElementById('conn').dataset.state);
   await L.waitUntil(async () => (await state()) === 'live', 5000, 'dashboard connection state "live"');
   const labels = await page.evaluate(() => window.emotiondDashboard.labels());
@@ -82,8 +83,11 @@ L.main(async () => {
   L.check(!seen.has(silent.fills), 'bars during speech equal the bars of silence');
   await page.screenshot({ path: path.join(shots, 'dashboard.png') });
 
-  // Trailing silence: the gate closes again.
-  await L.waitUntil(async () => (await readout()).speech === 'false', (dur - 4) * 1000 + 3000, 'readout "no speech" after the speech');
+  // Trailing silence: the gate closes again (and stays closed: speech of several utterances, as
+  // with EMOTIOND_TEST_AUDIO, closes it between them too, so only a close after the audio's
+  // speech ended by the daemon's stream time counts).
+  const newestT = () => page.evaluate(() => { const tl = window.emotiondDashboard.timeline; return tl.n ? tl.t[(tl.head + tl.t.length - 1) % tl.t.length] : -1; });
+  await L.waitUntil(async () => (await readout()).speech === 'false' && (await newestT()) >= dur - 4, (dur - 4) * 1000 + 3000, 'readout "no speech" after the speech');
   await L.sleep(1500);
   const data = await page.evaluate(() => {
     const d = window.emotiondDashboard, tl = d.timeline, sp = d.spectrogram, K = d.labels().length;
