@@ -27,7 +27,7 @@ build=$(cd "${1:-build}" && pwd)
 data=${EMOTIOND_DATA:-/work/shared/data}
 model=$src/models/emotiond-default.emod
 emotion=$build/tools/emotion
-[ -x "$emotion" ] && [ -x "$build/daemon/emotiond" ] || { echo "build $build first (ninja -C $build)" >&2; exit 1; }
+if [ ! -x "$emotion" ] || [ ! -x "$build/daemon/emotiond" ]; then echo "build $build first (ninja -C $build)" >&2; exit 1; fi
 [ -d "$data/emodb" ] || { echo "corpora not found in $data (set EMOTIOND_DATA)" >&2; exit 1; }
 
 # path in the corpus dir, label
