@@ -1,5 +1,6 @@
 /* capture: see capture.h. */
 #include "capture.h"
+#include "log.h"
 
 #include <alsa/asoundlib.h>
 #include <dlfcn.h>
@@ -20,6 +21,7 @@
 #define BACKOFF_MAX_MS 10000
 #define WATCH_MS 500
 #define STALL_TICKS 4 /* callbacks silent for 2 s = the device is gone */
+#define CAPTURE_LATENCY_S 0.040 /* suggested input latency (device buffer); see try_open */
 
 struct capture {
     uv_loop_t *loop;
@@ -49,6 +51,10 @@ struct capture {
     /* written by the audio thread */
     atomic_uint_fast64_t callbacks;
     atomic_uint_fast64_t pa_overflows;
+    atomic_ulong last_frames;  /* size of the latest callback's buffer */
+    unsigned long frames_per_buffer;
+    double latency_s;          /* PortAudio's input latency of the open stream */
+    int logged_frames;
     uint64_t seen_callbacks;
     int stall;
     /* overruns of rings already replaced */
@@ -111,12 +117,11 @@ static int pa_callback(const void *input, void *output, unsigned long frames,
                    : ti->currentTime != 0 ? ti->currentTime : NAN;
         ring_write(c->ring, input, (size_t)frames * (size_t)c->channels, st);
     }
+    atomic_store_explicit(&c->last_frames, frames, memory_order_relaxed);
     if (flags & paInputOverflow) atomic_fetch_add_explicit(&c->pa_overflows, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&c->callbacks, 1, memory_order_relaxed);
-    /* Every callback wakes the loop (uv_async_send coalesces if it is already awake). Waking
-     * only once per 10 ms of audio saved about a quarter of the loop thread's CPU behind
-     * PulseAudio's ~2 ms callbacks but moved the median latency from ~27 to ~31 ms, because
-     * a hop then waits for the next wake instead of the next callback; latency won. */
+    /* Every callback wakes the loop (uv_async_send coalesces if it is already awake); the
+     * stream is opened with one hop of frames per buffer (try_open), so that is once per hop. */
     uv_async_send(&c->async);
     return paContinue;
 }
@@ -227,9 +232,18 @@ static int try_open(capture *c, char *err, size_t errlen)
     }
     c->channels = ch;
     c->rate = rate;
-    PaStreamParameters ip = { dev, ch, paFloat32, di->defaultLowInputLatency, NULL };
-    pe = Pa_OpenStream(&c->stream, &ip, NULL, rate, paFramesPerBufferUnspecified, paNoFlag,
-                       pa_callback, c);
+    /* One hop of device frames per buffer and a 40 ms device buffer. Left unspecified,
+     * PortAudio asks ALSA's pulse plugin for its lowest latency (8.7 ms) and the callback runs
+     * every ~2 ms with a few frames: 2400 context switches/s, 4.9 % of a core with the
+     * PulseAudio server's 2.9 % on top. With 10 ms periods in a 40 ms buffer: 340/s, 1.9 % and
+     * 1.0 %; the loop still gets every hop as soon as its audio is in, and the median
+     * capture-to-publish latency fell (27.6 -> 23.2 ms; BENCHMARKS.md "Daemon"). The
+     * buffer is headroom, not delay: a period is handed over as soon as it is full. */
+    double lat = di->defaultLowInputLatency > CAPTURE_LATENCY_S ? di->defaultLowInputLatency
+                                                                : CAPTURE_LATENCY_S;
+    unsigned long fpb = (unsigned long)lround(rate / 100);
+    PaStreamParameters ip = { dev, ch, paFloat32, lat, NULL };
+    pe = Pa_OpenStream(&c->stream, &ip, NULL, rate, fpb, paNoFlag, pa_callback, c);
     if (pe != paNoError) {
         c->stream = NULL;
         snprintf(err, errlen, "cannot open '%s' at %g Hz x %d: %s", di->name, rate, ch, Pa_GetErrorText(pe));
@@ -240,6 +254,10 @@ static int try_open(capture *c, char *err, size_t errlen)
         goto fail;
     }
     snprintf(c->name, sizeof c->name, "%s", di->name);
+    const PaStreamInfo *si = Pa_GetStreamInfo(c->stream);
+    c->frames_per_buffer = fpb;
+    c->latency_s = si ? si->inputLatency : lat;
+    c->logged_frames = 0;
     return 0;
 fail:
     pa_down(c);
@@ -266,8 +284,9 @@ static void attempt(capture *c)
         c->seen_callbacks = atomic_load(&c->callbacks);
         c->stall = 0;
         uv_timer_start(&c->watch, on_watch, WATCH_MS, WATCH_MS);
-        snprintf(msg, sizeof msg, "capturing from '%s' at %g Hz, %d channel%s", c->name, c->rate,
-                 c->channels, c->channels > 1 ? "s" : "");
+        snprintf(msg, sizeof msg, "capturing from '%s' at %g Hz, %d channel%s, %lu-frame buffers, "
+                 "%.0f ms input latency", c->name, c->rate, c->channels, c->channels > 1 ? "s" : "",
+                 c->frames_per_buffer, c->latency_s * 1e3);
         set_state(c, CAPTURE_RUNNING, msg);
         return;
     }
@@ -304,6 +323,14 @@ static void on_watch(uv_timer_t *t)
         return;
     }
     uint64_t n = atomic_load_explicit(&c->callbacks, memory_order_relaxed);
+    if (!c->logged_frames && n > c->seen_callbacks) {
+        /* PortAudio's ALSA host API may deliver other sizes than asked (a plugin that refuses
+         * the period size); that would bring back the wake-up cost, so say it. */
+        unsigned long got = atomic_load_explicit(&c->last_frames, memory_order_relaxed);
+        c->logged_frames = 1;
+        log_msg(got == c->frames_per_buffer ? LOG_DEBUG : LOG_INFO,
+                "PortAudio delivers %lu-frame buffers (%lu asked)", got, c->frames_per_buffer);
+    }
     if (n == c->seen_callbacks) {
         if (++c->stall >= STALL_TICKS) lost(c, "no audio for 2 s");
     } else {
@@ -338,6 +365,7 @@ int capture_new(uv_loop_t *loop, const char *device, double rate, int channels,
     c->backoff_ms = BACKOFF_MIN_MS;
     atomic_init(&c->callbacks, 0);
     atomic_init(&c->pa_overflows, 0);
+    atomic_init(&c->last_frames, 0);
     if (uv_async_init(loop, &c->async, on_async) < 0) {
         snprintf(err, errlen, "uv_async_init failed");
         free(c);
