@@ -325,10 +325,10 @@ static void on_watch(uv_timer_t *t)
     uint64_t n = atomic_load_explicit(&c->callbacks, memory_order_relaxed);
     if (!c->logged_frames && n > c->seen_callbacks) {
         /* PortAudio's ALSA host API may deliver other sizes than asked (a plugin that refuses
-         * the period size); that would bring back the wake-up cost, so say it. */
+         * the period size); that would bring back the wake-up cost, so say it (once per open). */
         unsigned long got = atomic_load_explicit(&c->last_frames, memory_order_relaxed);
         c->logged_frames = 1;
-        log_msg(got == c->frames_per_buffer ? LOG_DEBUG : LOG_INFO,
+        log_msg(got == c->frames_per_buffer ? LOG_INFO : LOG_WARNING,
                 "PortAudio delivers %lu-frame buffers (%lu asked)", got, c->frames_per_buffer);
     }
     if (n == c->seen_callbacks) {

@@ -73,6 +73,14 @@ async def test():
         h.check(abs(dt - (post[-1]['seq'] - post[0]['seq']) / hello['publish_hz']) < 0.05 + 0.01 * dt,
                 'stream time does not advance at the publish rate')
         h.check(health.get('state') is not None, '/healthz has no state: %s' % health)
+        # the capture stream has hop-sized buffers (one callback and one loop wake-up per 10 ms
+        # of audio, not every ~2 ms as the pulse plugin does by default), and gets them
+        rate = hello['input']['rate']
+        log = dm.log_text()
+        h.check('%d-frame buffers' % round(rate / 100) in log,
+                'capture not opened with one hop per buffer at %s Hz:\n%s' % (rate, log))
+        h.check('PortAudio delivers %d-frame buffers' % round(rate / 100) in log,
+                'PortAudio delivers other buffers than one hop:\n%s' % log)
 
 
 h.main(test)
