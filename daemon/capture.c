@@ -21,6 +21,7 @@
 #define BACKOFF_MAX_MS 10000
 #define WATCH_MS 500
 #define STALL_TICKS 4 /* callbacks silent for 2 s = the device is gone */
+#define FIRST_TICKS 10 /* a new stream silent for 5 s = it failed (see on_watch) */
 #define CAPTURE_LATENCY_S 0.040 /* suggested input latency (device buffer); see try_open */
 
 struct capture {
@@ -332,7 +333,13 @@ static void on_watch(uv_timer_t *t)
                 "PortAudio delivers %lu-frame buffers (%lu asked)", got, c->frames_per_buffer);
     }
     if (n == c->seen_callbacks) {
-        if (++c->stall >= STALL_TICKS) lost(c, "no audio for 2 s");
+        /* logged_frames is still 0 when no callback came since the open: with the 40 ms buffer
+         * ALSA's pulse plugin hands over its first audio 1-2.5 s after the open (then the
+         * backlog at once, nothing lost), so 2 s of silence called about 1 start in 3 "lost";
+         * a new stream gets 5 s (with 30 ms the first audio comes at once, but the plugin
+         * wakes twice as often: 3.1 % of a core instead of 2.1 %). */
+        if (++c->stall >= (c->logged_frames ? STALL_TICKS : FIRST_TICKS))
+            lost(c, c->logged_frames ? "no audio for 2 s" : "no audio within 5 s of opening");
     } else {
         c->stall = 0;
         c->seen_callbacks = n;
