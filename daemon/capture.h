@@ -2,10 +2,13 @@
  * a lock-free ring (ring.h) with the chunk's ADC timestamp and wakes the libuv loop with
  * uv_async_send; nothing else happens on the audio thread (no lock, no allocation, no wait).
  *
+ * The stream is opened with one hop (rate/100 frames) per buffer and 40 ms suggested latency,
+ * so the callback and the loop wake about once per hop (docs/daemon.md, "Capture stream").
+ *
  * Device handling, all on the loop thread: the device is chosen by index, exact name or unique
  * case-insensitive substring of its name ("" = PortAudio's default input). When no device can be
- * opened at start, or the stream fails later (stream error, callbacks stop for 2 s, PulseAudio
- * restarted), the state callback reports it and a uv_timer retries with backoff 0.5 s doubling
+ * opened at start, or the stream fails later (stream error, callbacks stop for 2 s or a new
+ * stream's first one does not come within 5 s, PulseAudio restarted), the state callback reports it and a uv_timer retries with backoff 0.5 s doubling
  * to 10 s. Each retry re-initialises PortAudio (Pa_Terminate + Pa_Initialize): PortAudio only
  * scans devices at initialisation, so a device that appeared later is seen only this way. The
  * re-initialisation blocks the loop for the time ALSA takes to enumerate (tens of ms), only
