@@ -15,9 +15,11 @@ CHUNK_S = 0.05     # audio per binary message
 PACE = 4.0         # times real time: both streams are in flight together for seconds
 
 
-async def sidecar(dm, val, raw, fmt, rate, channels, dur, label, linger=0.0):
+async def sidecar(dm, val, raw, fmt, rate, channels, dur, label, linger=0.0, both_open=None):
     """linger: seconds as an ordinary subscriber before the audio hello; the broadcast it gets
-    meanwhile must stay apart from its own results (that window once made this test flaky)."""
+    meanwhile must stay apart from its own results (that window once made this test flaky).
+    both_open: an asyncio.Barrier the sidecars meet at once all are acked; /healthz is read there,
+    while every one of them is known to be open whatever the machine's load."""
     ws = await h.ws_connect(dm.ws)
     await h.hello(ws, val)                       # the daemon's (mic) hello first
     await asyncio.sleep(linger)
@@ -39,6 +41,10 @@ async def sidecar(dm, val, raw, fmt, rate, channels, dur, label, linger=0.0):
     if linger >= 0.3:
         h.check([m for _, m in col.msgs[:i_ack] if m['type'] == 'posteriors'],
                 '%s: no broadcast posteriors in %.1f s before the audio hello' % (label, linger))
+    health = None
+    if both_open is not None:
+        await both_open.wait()
+        health = dm.healthz()
     with open(raw, 'rb') as f:
         data = f.read()
     step = int(CHUNK_S * rate) * channels * (2 if fmt == 's16le' else 4)
@@ -47,7 +53,6 @@ async def sidecar(dm, val, raw, fmt, rate, channels, dur, label, linger=0.0):
         await asyncio.sleep(CHUNK_S / PACE)
     # results of the last audio: wait until posteriors reach the end of the stream
     await col.wait_for(lambda m: m['type'] == 'posteriors' and m['t'] >= dur - 0.15, 10, i0)
-    health = dm.healthz()
     await asyncio.sleep(0.3)
     await col.stop()
     await ws.close()
@@ -131,9 +136,12 @@ async def test():
             mic_col = h.Collector(mic, val)
             await asyncio.sleep(1)
             t0 = time.monotonic()
+            both_open = asyncio.Barrier(2)
             (a_post, ha), (b_post, hb) = await asyncio.gather(
-                sidecar(dm, val, a_raw, 's16le', 16000, 1, a_an['duration'], 'A'),
-                sidecar(dm, val, b_raw, 'f32le', 22050, 2, b_an['duration'], 'B', linger=0.35))
+                sidecar(dm, val, a_raw, 's16le', 16000, 1, a_an['duration'], 'A',
+                        both_open=both_open),
+                sidecar(dm, val, b_raw, 'f32le', 22050, 2, b_an['duration'], 'B', linger=0.35,
+                        both_open=both_open))
             t1 = time.monotonic()
             await sidecar_errors(dm, val)
             await asyncio.sleep(1)
@@ -142,8 +150,9 @@ async def test():
 
         h.log('sidecars: A %d posteriors, B %d, in %.1f s; /healthz sidecars %s / %s'
               % (len(a_post), len(b_post), t1 - t0, ha.get('sidecars'), hb.get('sidecars')))
-        h.check(max(ha.get('sidecars', 0), hb.get('sidecars', 0)) == 2,
-                '/healthz did not count 2 sidecars while both streamed')
+        h.check(ha.get('sidecars') == 2 and hb.get('sidecars') == 2,
+                '/healthz did not count 2 sidecars while both were open: %s / %s'
+                % (ha.get('sidecars'), hb.get('sidecars')))
         n, worst = h.compare_offline(a_post, a_off, 'sidecar A (s16le 16 kHz)', min_matched=0.9)
         h.log('A matches its own audio offline: %d steps, max diff %.2g' % (n, worst))
         n, worst = h.compare_offline(b_post, b_off, 'sidecar B (f32le 22.05 kHz stereo)',
