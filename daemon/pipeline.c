@@ -23,6 +23,8 @@ struct pipeline {
     dsp_resampler *rs;               /* owned */
     dsp_logmel *lm;                  /* owned */
     nn_stream *ns;                   /* owned */
+    nn_speaker *spk;                 /* owned: speaker normaliser (copies for other models) */
+    float *norm;                     /* is malloc'd: the frame after nn_speaker_apply */
     gate *gt;                        /* owned */
     events *ev;                      /* owned */
     float *in_f;                     /* is malloc'd: max_chunk*channels floats */
@@ -86,6 +88,8 @@ void pipeline_free(pipeline *p)
     dsp_resampler_free(p->rs);
     dsp_logmel_free(p->lm);
     nn_stream_free(p->ns);
+    nn_speaker_free(p->spk);
+    free(p->norm);
     gate_free(p->gt);
     events_free(p->ev);
     free(p->in_f);
@@ -158,6 +162,12 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
         rc = PIPELINE_ENN;
         goto fail;
     }
+    if ((rc = nn_speaker_new(m, NULL, &p->spk, sub, sizeof sub)) < 0) {
+        snprintf(err, errlen, "speaker normaliser: %s", sub);
+        rc = PIPELINE_ENN;
+        goto fail;
+    }
+    p->norm = malloc((size_t)fp->n_mels * sizeof(float));
     gate_params gp = gate_params_of(cfg);
     p->gt = gate_new(fp, &gp);
     p->ev = events_new(nl, 1.0 / p->hop_rate, cfg->smoothing, &cfg->events);
@@ -165,7 +175,7 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
     p->mono_cap = dsp_resampler_max_out(p->rs, max_chunk);
     if (p->mono_cap < 4096) p->mono_cap = 4096; /* flush may return a filter's worth */
     p->mono = malloc(p->mono_cap * sizeof(float));
-    if (!p->gt || !p->ev || !p->in_f || !p->mono) goto nomem;
+    if (!p->gt || !p->ev || !p->in_f || !p->mono || !p->norm) goto nomem;
     p->publish_every = publish_every_of(p->hop_rate, cfg->publish_hz);
     pipeline_reset(p);
     p->seq = 0;
@@ -184,6 +194,7 @@ void pipeline_reset(pipeline *p)
     dsp_resampler_reset(p->rs);
     dsp_logmel_reset(p->lm);
     nn_stream_reset(p->ns);
+    nn_speaker_reset(p->spk);
     gate_reset(p->gt);
     events_reset(p->ev);
     p->countdown = p->publish_every;
@@ -220,9 +231,13 @@ static void on_logmel(void *user, const float *frame, int64_t index)
     p->frame_index++;
     p->hops++;
 
-    int ready = nn_stream_push(p->ns, frame, p->raw) == 1;
-    if (!ready) memcpy(p->raw, p->uniform, (size_t)p->n_labels * sizeof(float));
+    /* The gate's speech frames feed the speaker normaliser (models with cmvn "speaker"), which
+     * every frame then passes through on its way to the network. */
     int gated = gate_push(p->gt, frame);
+    if (gated) nn_speaker_add(p->spk, frame);
+    nn_speaker_apply(p->spk, frame, p->norm);
+    int ready = nn_stream_push(p->ns, p->norm, p->raw) == 1;
+    if (!ready) memcpy(p->raw, p->uniform, (size_t)p->n_labels * sizeof(float));
     p->speech = p->cfg.gate.mode == PIPELINE_GATE_OFF ? 1 : gated;
     events_push(p->ev, p->speech && ready ? p->raw : p->uniform, t, p->cb.on_event, p->user);
 

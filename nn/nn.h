@@ -78,6 +78,41 @@ void nn_stream_reset(nn_stream *s);
  * is too young (probs untouched). No allocation, lock or system call. */
 int nn_stream_push(nn_stream *s, const float *frame, float *probs);
 
+/* Speaker normaliser, for models trained with cmvn "speaker" (nn_model_speaker_norm() == 1).
+ * Such a model expects every frame normalised by its speaker's statistics: per band
+ * y = (x - mean) / sqrt(var + cmvn_eps), mean and var over the speech frames heard from this
+ * voice. The normaliser keeps that estimate OUTSIDE the lanes (it survives their resets), starts
+ * from the model's prior (the training speakers' average) weighted as prior_frames frames, is a
+ * plain mean up to max_frames speech frames and forgets exponentially beyond, so it follows a new
+ * voice within about max_frames of speech. Callers add speech frames (the daemon: frames its gate
+ * calls speech; `emotion eval`: nn_speaker_add_utterance over each of a speaker's files first)
+ * and pass every frame through nn_speaker_apply before nn_stream_push / nn_offline_run. For other
+ * models every call is harmless: add does nothing and apply copies. One nn_speaker per stream;
+ * *out owned by the caller (nn_speaker_free); the model must outlive it. nn_speaker_add and
+ * nn_speaker_apply do not allocate, lock or make system calls. */
+typedef struct nn_speaker nn_speaker;
+typedef struct {
+    int prior_frames;   /* weight of the prior, in frames (300 = 3 s of speech); 0 = none */
+    int max_frames;     /* plain mean up to this many speech frames (12000 = 2 min) */
+} nn_speaker_params;
+void nn_speaker_params_default(nn_speaker_params *p);
+int nn_model_speaker_norm(const nn_model *m);
+/* p NULL = defaults. */
+int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **out, char *err,
+                   size_t errlen);
+void nn_speaker_free(nn_speaker *s);
+/* Forget every speech frame: back to the prior (a new voice or device). */
+void nn_speaker_reset(nn_speaker *s);
+/* One speech frame (n_mels floats, raw log-mel). */
+void nn_speaker_add(nn_speaker *s, const float *frame);
+/* The speech frames of one whole utterance [n][n_mels]: those whose mean log-energy is within
+ * 5 nats (21.7 dB) of the utterance's loudest frame (the rule training used). Returns how many. */
+int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n);
+/* Normalises one raw frame into out (n_mels floats; out may equal frame). */
+void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out);
+/* Speech frames in the current estimate (after forgetting). */
+double nn_speaker_frames(const nn_speaker *s);
+
 /* Offline runner: posteriors of the whole frame matrix [n_frames][n_mels] taken as one window
  * (what training saw; n_frames >= 2, any length, a trailing odd frame is ignored). Allocates
  * its scratch per call. Returns 0 or a negative code (NN_EINVAL for < 2 or non-finite frames). */

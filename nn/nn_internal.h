@@ -13,11 +13,13 @@
 #include <stdarg.h>
 
 #define NN_MAX_LSTM_LAYERS 4
+#define NN_SPEECH_RANGE 5.0  /* nats; features.SPEECH_RANGE: speech frames of an utterance */
 #define NN_C1BLK 16  /* channel block of the conv-1 kernel: c1 is padded to it */
 #define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
 #define NN_GBLK 64   /* gate panel width of the LSTM kernel: 4H is padded to it */
 
-enum { NN_CMVN_NONE = 0, NN_CMVN_CUMULATIVE = 1 };
+/* NN_CMVN_SPEAKER: the frames come already normalised by an nn_speaker (outside the lanes). */
+enum { NN_CMVN_NONE = 0, NN_CMVN_CUMULATIVE = 1, NN_CMVN_SPEAKER = 2 };
 enum { NN_READOUT_ATTENTION = 0, NN_READOUT_MEAN = 1 };
 
 typedef struct nn__lstm_layer {
@@ -58,6 +60,7 @@ struct nn_model {
     /* weights; all point into `weights` */
     float *weights;       /* one aligned block, is malloc'd */
     const float *norm_mean, *norm_std;    /* [M] */
+    const float *spk_prior_mean, *spk_prior_var;  /* [M], NN_CMVN_SPEAKER only, else NULL */
     int c1p;              /* c1 padded to NN_C1BLK */
     int c2p, c3p;         /* c2, c3 padded to NN_CBLK (row strides of the weights and products) */
     int gp;               /* 4 * hidden padded to NN_GBLK */

@@ -265,7 +265,8 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
     nn__printable(ro);
     if (strcmp(h->cmvn, "cumulative") == 0) m->cmvn = NN_CMVN_CUMULATIVE;
     else if (strcmp(h->cmvn, "none") == 0) m->cmvn = NN_CMVN_NONE;
-    else return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn '%s', expected 'cumulative' or 'none'", cm);
+    else if (strcmp(h->cmvn, "speaker") == 0) m->cmvn = NN_CMVN_SPEAKER;
+    else return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn '%s', expected 'cumulative', 'none' or 'speaker'", cm);
     if (strcmp(h->readout, "attention") == 0) m->readout = NN_READOUT_ATTENTION;
     else if (strcmp(h->readout, "mean") == 0) m->readout = NN_READOUT_MEAN;
     else return nn__fail(err, errlen, NN_EFORMAT, "arch.readout '%s', expected 'attention' or 'mean'", ro);

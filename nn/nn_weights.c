@@ -54,6 +54,10 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
     int n = 0, K = m->n_labels, H = m->hidden;
     add_spec(t, &n, "norm.mean", &m->norm_mean, 1, m->n_mels, 0, 0, 0);
     add_spec(t, &n, "norm.std", &m->norm_std, 1, m->n_mels, 0, 0, 0);
+    if (m->cmvn == NN_CMVN_SPEAKER) {
+        add_spec(t, &n, "spk.prior_mean", &m->spk_prior_mean, 1, m->n_mels, 0, 0, 0);
+        add_spec(t, &n, "spk.prior_var", &m->spk_prior_var, 1, m->n_mels, 0, 0, 0);
+    }
     add_spec(t, &n, "conv1.weight", &conv_w[0], 4, m->c1, 1, 3, 3);
     add_spec(t, &n, "conv1.bias", &m->conv1_b, 1, m->c1, 0, 0, 0);
     add_spec(t, &n, "conv2.weight", &conv_w[1], 4, m->c2, m->c1, 3, 3);
@@ -161,6 +165,10 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
         if (!(m->norm_std[b] > 0))
             return nn__fail(err, errlen, NN_EFORMAT, "norm.std[%d] = %g, expected > 0", b,
                             (double)m->norm_std[b]);
+    for (int b = 0; m->spk_prior_var && b < m->n_mels; b++)
+        if (!(m->spk_prior_var[b] >= 0))
+            return nn__fail(err, errlen, NN_EFORMAT, "spk.prior_var[%d] = %g, expected >= 0", b,
+                            (double)m->spk_prior_var[b]);
     /* torch [out][in][kt][kf] -> [kt][kf][in][out_padded]: rows in the order of our im2col
      * patch, output channels contiguous and zero-padded for the kernels. */
     m->conv1_w = w;

@@ -2,7 +2,12 @@
  *   nn-tool check MODEL             load; print id, window and labels (exit 1 + one line on error)
  *   nn-tool offline MODEL F.f32     nn_offline_run over all frames of F (raw float32 [T][n_mels])
  *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
+ *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames; each
+ *                                   added with nn_speaker_add_utterance (no prior, no
+ *                                   forgetting); prints "added K" then every frame normalised
+ *   nn-tool prior MODEL F.f32       every frame normalised by a fresh default nn_speaker
  */
+#include <limits.h>
 #include "nn.h"
 
 #include <stdio.h>
@@ -83,6 +88,32 @@ int main(int argc, char **argv)
                 printf("\n");
             }
             nn_stream_free(s);
+        }
+    } else if (strcmp(argv[1], "speaker") == 0 || strcmp(argv[1], "prior") == 0) {
+        nn_speaker *sp = NULL;
+        nn_speaker_params plain = {0, INT_MAX};
+        int prior = strcmp(argv[1], "prior") == 0;
+        if ((rc = nn_speaker_new(m, prior ? NULL : &plain, &sp, err, sizeof err)) != 0) {
+            fprintf(stderr, "nn-tool: %s\n", err);
+        } else {
+            if (!prior) {
+                int at = 0, added = 0;
+                for (char *p = argc > 4 ? argv[4] : ""; *p && at < n;) {
+                    int len = (int)strtol(p, &p, 10);
+                    len = len < n - at ? len : n - at;
+                    added += nn_speaker_add_utterance(sp, frames + (size_t)at * M, len);
+                    at += len;
+                    p += *p == ',';
+                }
+                printf("added %d %.1f\n", added, nn_speaker_frames(sp));
+            }
+            for (int t = 0; t < n; t++) {
+                nn_speaker_apply(sp, frames + (size_t)t * M, frames + (size_t)t * M);
+                for (int b = 0; b < M; b++)
+                    printf("%s%.9g", b ? " " : "", frames[(size_t)t * M + b]);
+                printf("\n");
+            }
+            nn_speaker_free(sp);
         }
     } else {
         fprintf(stderr, "nn-tool: unknown command %s\n", argv[1]);

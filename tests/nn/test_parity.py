@@ -105,6 +105,7 @@ def test_parity(tmp):
         ("cnn-only", dict(make_tiny_model.TINY, lstm=False, readout="mean"), 451),
         ("cnn-att", dict(make_tiny_model.TINY, lstm=False), 333),
         ("raw-2layer", dict(make_tiny_model.TINY, cmvn="none", lstm_layers=2), 401),
+        ("speaker", dict(make_tiny_model.TINY, cmvn="speaker"), 321),
         ("mean-40mel", dict(c1=3, c2=5, c3=6, lstm_hidden=12, dense=8, n_mels=40, window=40,
                             min_frames=6, readout="mean", _k=4), 263),
         ("odd-mels", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=20,
@@ -113,6 +114,49 @@ def test_parity(tmp):
     ]
     for i, (name, cfg, n) in enumerate(cases):
         parity_case(tmp, name, cfg, n, 100 + i)
+
+
+def test_speaker(tmp):
+    """nn_speaker (C) against features.SpeakerNormStore's recipe (Python, what training used):
+    the same speech frames chosen, the same normalised frames; and the prior when nothing is
+    known yet."""
+    import features as FE
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"), None, 11)
+    path = os.path.join(tmp, "spk.emod")
+    export.model_to_emod(m, model_lib.DEFAULT_LABELS, None, "spk", {}, path)
+    M = m.config["n_mels"]
+    lens = [90, 140, 61]
+    utts = []
+    for i, n in enumerate(lens):
+        u = export.synthetic_frames(n, M, 40 + i) + 2.0 * i      # each utterance its own level
+        u[: n // 4] -= 12.0                                        # a quiet lead-in: not speech
+        utts.append(u)
+    frames = np.concatenate(utts).astype(np.float32)
+    fpath = os.path.join(tmp, "spk.f32")
+    frames.tofile(fpath)
+    r = run_tool("speaker", path, fpath, ",".join(map(str, lens)))
+    check(r.returncode == 0, "speaker: nn-tool failed: %s" % r.stderr.strip())
+    if r.returncode:
+        return
+    lines = r.stdout.splitlines()
+    n_sp, s1, s2 = FE.speaker_moments(utts)
+    check(lines[0].split()[1] == str(n_sp), "speaker: C chose %s speech frames, Python %d"
+          % (lines[0].split()[1], n_sp))
+    check(n_sp < sum(lens) - sum(n // 4 for n in lens) + 5, "speaker: the lead-ins counted as speech")
+    mean = s1 / n_sp
+    var = np.maximum(s2 / n_sp - mean * mean, 0.0)
+    ref = (frames.astype(np.float64) - mean) / np.sqrt(var + m.config["cmvn_eps"])
+    c = np.array([ln.split() for ln in lines[1:]], dtype=np.float64)
+    d = np.abs(c - ref).max()
+    check(d <= 1e-5, "speaker: C normalised frames vs Python %.3g" % d)
+    r = run_tool("prior", path, fpath)
+    c = np.array([ln.split() for ln in r.stdout.splitlines()], dtype=np.float64)
+    pm = m.spk_prior_mean.double().numpy()
+    pv = m.spk_prior_var.double().numpy()
+    d2 = np.abs(c - (frames - pm) / np.sqrt(pv + m.config["cmvn_eps"])).max()
+    check(d2 <= 1e-5, "speaker: C prior normalisation vs Python %.3g" % d2)
+    print("speaker normaliser: %d of %d frames speech, C vs Python %.2e, prior %.2e"
+          % (n_sp, sum(lens), d, d2))
 
 
 def test_shipped(tmp):
@@ -274,6 +318,7 @@ def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         test_parity(tmp)
+        test_speaker(tmp)
         test_export_cli(tmp)
         test_shipped(tmp)
         test_rejections(tmp)

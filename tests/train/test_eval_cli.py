@@ -3,7 +3,12 @@
 figures consistent with the per-file predictions, JSON and PNG written, and each bad input gives
 one clear error line.
 
-    test_eval_cli.py EMOTION_BIN CASE     CASE: ok | bad_label | no_header | usage | short_file
+    test_eval_cli.py EMOTION_BIN CASE     CASE: ok | bad_label | no_header | usage | short_file |
+                                                speaker
+
+speaker: a speaker-normalising model (cmvn "speaker") exported here; eval's per-file posteriors
+must equal PyTorch's on the same features normalised with each speaker's statistics the way
+training computes them (features.SpeakerNormStore), with the list's speakers interleaved.
 """
 
 import json
@@ -45,6 +50,51 @@ def one_error_line(r, needle):
     lines = [l for l in r.stderr.splitlines() if l.strip()]
     check(len(lines) == 1, "expected one error line, got %r" % r.stderr)
     check(needle in lines[0], "error line %r does not mention %r" % (lines[0], needle))
+
+
+def check_speaker(emotion, src, d, lst, rows):
+    sys.path.insert(0, os.path.join(src, "tools", "train"))
+    import torch
+    import export
+    import features as FE
+    import make_tiny_model
+    import model as model_lib
+    import train as T
+    torch.set_num_threads(1)
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"),
+                                     ["neutral", "happy", "angry", "sad"], 5)
+    model = os.path.join(d, "spk.emod")
+    export.model_to_emod(m, ["neutral", "happy", "angry", "sad"], None, "spk", {}, model)
+    js = os.path.join(d, "r.json")
+    r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"])
+    check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+    if r.returncode:
+        return
+    got = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+    feats, spk = {}, {}
+    for row in rows:
+        name, _, s = row.split(",")
+        out = os.path.join(d, name + ".npy")
+        subprocess.run([emotion, "features", os.path.join(d, name), "-o", out], check=True,
+                       capture_output=True)
+        feats[name], spk[name] = np.load(out), s
+    worst = 0.0
+    for name, x in feats.items():
+        n, s1, s2 = FE.speaker_moments([feats[k] for k in feats if spk[k] == spk[name]])
+        mean = s1 / n
+        var = np.maximum(s2 / n - mean * mean, 0.0)
+        y = ((x - mean) / np.sqrt(var + m.config["cmvn_eps"])).astype(np.float32)
+        worst = max(worst, float(np.abs(T.eval_file(m, y) - got[name]).max()))
+    check(worst <= 1e-4, "speaker model: C eval vs PyTorch per-speaker %.3g" % worst)
+    # The statistics matter: the same files as one speaker each must give other posteriors.
+    alone = os.path.join(d, "alone.csv")
+    with open(alone, "w") as f:
+        f.write("path,label\n" + "\n".join(",".join(r.split(",")[:2]) for r in rows) + "\n")
+    r = run(emotion, ["--model", model, "--list", alone, "--json", js, "-q"])
+    other = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+    check(max(np.abs(other[k] - got[k]).max() for k in got) > 1e-3,
+          "speaker grouping made no difference to the posteriors")
+    print("speaker model: C eval vs PyTorch %.2e" % worst)
 
 
 def main():
@@ -106,6 +156,8 @@ def main():
             r = run(emotion, ["--model", os.path.join(d, "nope.emod"), "--list", lst])
             check(r.returncode == 1, "missing model: exit %d, expected 1" % r.returncode)
             one_error_line(r, "nope.emod")
+        elif case == "speaker":
+            check_speaker(emotion, src, d, lst, rows)
         elif case == "short_file":
             write_wav(os.path.join(d, "short.wav"), 0.012, 200, 9)  # < 2 frames
             with open(lst, "a") as f:

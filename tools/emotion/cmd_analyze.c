@@ -7,6 +7,8 @@
  * are the mean of the windows' posteriors. Over time: the streaming runner's posteriors (what
  * emotiond publishes, before its speech gate and smoothing) every --hop-out ms, once the stream
  * has seen the model's minimum context (0.5 s by default); t is the end of the newest frame.
+ * A speaker-normalising model (cmvn "speaker") takes the voice's statistics from the file's own
+ * speech frames (nn_speaker_add_utterance), as `emotion eval` does for a speaker of one file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -186,6 +188,7 @@ int cmd_analyze(int argc, char **argv)
     char err[1024], model_path[PATH_MAX + 64];
     nn_model *m = NULL;
     nn_stream *s = NULL;
+    nn_speaker *sp = NULL;
     float *x = NULL, *feat = NULL, *probs = NULL, *rows = NULL;
     int64_t *row_frame = NULL;
     char *text = NULL;
@@ -231,6 +234,14 @@ int cmd_analyze(int argc, char **argv)
         cli_error(in, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
         goto done;
     }
+    nn_speaker_params spp = {0, 2000000000};   /* the file's plain statistics */
+    if (nn_speaker_new(m, &spp, &sp, err, sizeof err) != 0) {
+        cli_error(in, "model: %s", err);
+        goto done;
+    }
+    nn_speaker_add_utterance(sp, feat, (int)T);
+    for (int64_t t = 0; t < T; t++)
+        nn_speaker_apply(sp, feat + (size_t)t * M, feat + (size_t)t * M);
     int nw = file_posteriors(m, feat, T, probs, probs + K, err, sizeof err);
     if (nw < 0) {
         cli_error(in, "model: %s", err);
@@ -328,6 +339,7 @@ done:
         fclose(out);
     free(text);
     nn_stream_free(s);
+    nn_speaker_free(sp);
     nn_model_free(m);
     free(x);
     free(feat);

@@ -6,6 +6,13 @@
  * the last one aligned to the file's end (a file shorter than a window is one window); the
  * file's posteriors are the mean of the windows' posteriors; the prediction is their argmax.
  *
+ * Models with speaker normalisation (cmvn "speaker"): the list's optional 'speaker' column
+ * groups the files; each speaker's statistics are taken first from the speech frames of all of
+ * its files (nn_speaker_add_utterance: the state a stream reaches once it has heard the voice
+ * for a while; the same statistics training used), then its files are evaluated with them. It
+ * uses the test speaker's unlabelled audio (transductive), which is what the daemon does live
+ * with the speech it has heard. Without the column each file is its own speaker.
+ *
  * Figures: accuracy, macro-F1 and unweighted average recall (UAR), both averaged over the classes
  * present in the list's truth (a model may know labels a corpus lacks), and the confusion matrix
  * (rows = true, columns = predicted). --protocol hands over to tools/train/protocols.py, which
@@ -39,6 +46,7 @@ static void usage(FILE *out)
 "  -m, --model PATH   model file (.emod)\n"
 "  -l, --list PATH    CSV with a header row naming at least the columns 'path' and 'label';\n"
 "                     label = one of the model's label names; path relative to --data\n"
+"                     and optionally 'speaker' (groups files for speaker-normalising models)\n"
 "  -d, --data DIR     directory the list's paths are relative to (default: the list's dir)\n"
 "  --json PATH        write the figures, the confusion matrix and each file's prediction\n"
 "  --png PATH         write the confusion matrix as a PNG (needs /usr/bin/python3 with\n"
@@ -58,6 +66,7 @@ static void usage(FILE *out)
 
 typedef struct entry {
     char *path;
+    char *speaker;   /* is malloc'd; NULL without a 'speaker' column */
     int label;
     int pred;
     float *probs;
@@ -118,7 +127,7 @@ static int read_list(const char *list, const char *data, const nn_model *m, entr
     }
     char line[8192];
     char *fields[32];
-    int col_path = -1, col_label = -1, lineno = 1, cap = 0, rc = -1;
+    int col_path = -1, col_label = -1, col_speaker = -1, lineno = 1, cap = 0, rc = -1;
     entry *e = NULL;
     *n = 0;
     if (!fgets(line, sizeof line, f)) {
@@ -132,6 +141,8 @@ static int read_list(const char *list, const char *data, const nn_model *m, entr
             col_path = i;
         else if (strcmp(fields[i], "label") == 0)
             col_label = i;
+        else if (strcmp(fields[i], "speaker") == 0)
+            col_speaker = i;
     }
     if (col_path < 0 || col_label < 0) {
         cli_error(list, "line 1: header must name the columns 'path' and 'label'");
@@ -167,10 +178,11 @@ static int read_list(const char *list, const char *data, const nn_model *m, entr
             e = ne;
         }
         e[*n].path = cli_path_join(data, fields[col_path]);
+        e[*n].speaker = col_speaker >= 0 && nf > col_speaker ? strdup(fields[col_speaker]) : NULL;
         e[*n].label = lab;
         e[*n].pred = -1;
         e[*n].probs = NULL;
-        if (!e[*n].path) {
+        if (!e[*n].path || (col_speaker >= 0 && nf > col_speaker && !e[*n].speaker)) {
             cli_error(list, "out of memory");
             goto done;
         }
@@ -187,34 +199,75 @@ done:
     return rc;
 }
 
-/* Posteriors of one file by the windowing rule above into probs[K]. 0 or -1 (error printed). */
-static int eval_file(const nn_model *m, const char *path, float *probs)
+/* The log-mel frames of one file (*feat is malloc'd, [*T][n_mels]). 0 or -1 (error printed). */
+static int load_features(const nn_model *m, const char *path, float **feat, int64_t *T)
 {
     char err[1024];
     const dsp_params *p = nn_model_features(m);
-    int K = nn_model_n_labels(m), W = nn_model_window_frames(m), rc = -1;
-    float *x = NULL, *feat = NULL, *wp = NULL;
+    float *x = NULL;
     size_t n = 0;
+    int rc = -1;
+    *feat = NULL;
     if (audio_file_load_mono(path, p->sample_rate, &x, &n, err, sizeof err) != 0) {
         cli_error(path, "%s", err);
         goto done;
     }
-    int64_t T = dsp_logmel_frame_count(p, n);
-    if (T < 2) {
-        cli_error(path, "too short: %lld feature frames, the model needs at least 2", (long long)T);
+    *T = dsp_logmel_frame_count(p, n);
+    if (*T < 2) {
+        cli_error(path, "too short: %lld feature frames, the model needs at least 2", (long long)*T);
         goto done;
     }
-    feat = malloc(sizeof(float) * (size_t)T * (size_t)p->n_mels);
-    wp = malloc(sizeof(float) * (size_t)K);
-    if (!feat || !wp) {
+    if (!(*feat = malloc(sizeof(float) * (size_t)*T * (size_t)p->n_mels))) {
         cli_error(path, "out of memory");
         goto done;
     }
-    int64_t got = dsp_logmel_batch(p, x, n, feat, (size_t)T);
-    if (got != T) {
+    int64_t got = dsp_logmel_batch(p, x, n, *feat, (size_t)*T);
+    if (got != *T) {
         cli_error(path, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
+        free(*feat);
+        *feat = NULL;
         goto done;
     }
+    rc = 0;
+done:
+    free(x);
+    return rc;
+}
+
+/* sp := the statistics of the speech frames of every file of e[from]'s speaker (only e[from]
+ * itself when the list names no speakers). */
+static void speaker_statistics(const nn_model *m, nn_speaker *sp, const entry *e, int n, int from)
+{
+    nn_speaker_reset(sp);
+    for (int i = 0; i < n; i++) {
+        if (i != from && (!e[i].speaker || !e[from].speaker || strcmp(e[i].speaker, e[from].speaker) != 0))
+            continue;
+        float *feat;
+        int64_t T;
+        if (load_features(m, e[i].path, &feat, &T) != 0)
+            continue;   /* reported; eval_file will report and skip it too */
+        nn_speaker_add_utterance(sp, feat, (int)T);
+        free(feat);
+    }
+}
+
+/* Posteriors of one file by the windowing rule above into probs[K], its frames normalised by sp
+ * first. 0 or -1 (error printed). */
+static int eval_file(const nn_model *m, const nn_speaker *sp, const char *path, float *probs)
+{
+    char err[1024];
+    const dsp_params *p = nn_model_features(m);
+    int K = nn_model_n_labels(m), W = nn_model_window_frames(m), rc = -1;
+    float *feat = NULL, *wp = NULL;
+    int64_t T = 0;
+    if (load_features(m, path, &feat, &T) != 0)
+        goto done;
+    if (!(wp = malloc(sizeof(float) * (size_t)K))) {
+        cli_error(path, "out of memory");
+        goto done;
+    }
+    for (int64_t t = 0; t < T; t++)
+        nn_speaker_apply(sp, feat + (size_t)t * p->n_mels, feat + (size_t)t * p->n_mels);
     for (int k = 0; k < K; k++)
         probs[k] = 0.0f;
     int nw = 0;
@@ -240,7 +293,6 @@ static int eval_file(const nn_model *m, const char *path, float *probs)
         probs[k] /= (float)nw;
     rc = 0;
 done:
-    free(x);
     free(feat);
     free(wp);
     return rc;
@@ -461,6 +513,7 @@ int cmd_eval(int argc, char **argv)
     int n = 0, rc = CLI_EXIT_FAIL;
     char *listdir = NULL;
     figures fg = {0};
+    nn_speaker *sp = NULL;
     if (nn_model_load_file(model, &m, err, sizeof err) != 0) {
         cli_error(model, "%s", err);
         return CLI_EXIT_FAIL;
@@ -475,16 +528,30 @@ int cmd_eval(int argc, char **argv)
         cli_error(CMD, "out of memory");
         goto done;
     }
+    /* Plain statistics of the speaker's files: no prior, no forgetting (what training used). */
+    nn_speaker_params spp = {0, 2000000000};
+    if (nn_speaker_new(m, &spp, &sp, err, sizeof err) != 0) {
+        cli_error(CMD, "%s", err);
+        goto done;
+    }
+    const int by_speaker = nn_model_speaker_norm(m);
+    int held = -1;
     cli_progress prog;
     cli_progress_init(&prog, 0, quiet);
     for (int i = 0; i < n; i++) {
         cli_progress_item(&prog, (size_t)i + 1, (size_t)n, e[i].path);
+        /* sp holds the statistics of e[held]'s speaker (lists grouped by speaker: once each). */
+        if (by_speaker && (held < 0 || !e[i].speaker || !e[held].speaker ||
+                           strcmp(e[i].speaker, e[held].speaker) != 0)) {
+            speaker_statistics(m, sp, e, n, i);
+            held = i;
+        }
         e[i].probs = malloc(sizeof(float) * (size_t)K);
         if (!e[i].probs) {
             cli_error(CMD, "out of memory");
             goto done;
         }
-        if (eval_file(m, e[i].path, e[i].probs) != 0)
+        if (eval_file(m, sp, e[i].path, e[i].probs) != 0)
             continue;
         int best = 0;
         for (int k = 1; k < K; k++)
@@ -536,8 +603,10 @@ int cmd_eval(int argc, char **argv)
 done:
     for (int i = 0; i < n; i++) {
         free(e[i].path);
+        free(e[i].speaker);
         free(e[i].probs);
     }
+    nn_speaker_free(sp);
     free(e);
     free(fg.cm);
     free(listdir);

@@ -80,6 +80,78 @@ class FeatureStore:
                                     % (len(missing), missing[0][0], missing[0][1]))
 
 
+# ---- speaker normalisation (model cmvn "speaker"; nn_speaker in C does the same) ----
+
+SPEECH_RANGE = 5.0  # nats: a frame is speech when its mean ln-energy is within this of the utterance's peak
+
+
+def speech_frames(x):
+    """The frames of one utterance that speaker statistics are taken from: mean log-mel over the
+    bands within SPEECH_RANGE nats (21.7 dB) of the utterance's loudest frame. nn_speaker_add_utterance
+    in C applies the same rule."""
+    x = np.asarray(x, dtype=np.float64)
+    e = x.mean(1)
+    return x[e >= e.max() - SPEECH_RANGE]
+
+
+def speaker_moments(utterances):
+    """(frames, sum, sum of squares) per band over the speech frames of the given utterances."""
+    n, s1, s2 = 0, 0.0, 0.0
+    for u in utterances:
+        f = speech_frames(u)
+        n += len(f)
+        s1 = s1 + f.sum(0)
+        s2 = s2 + (f * f).sum(0)
+    if n == 0:
+        raise ValueError("speaker_moments: no frames")
+    return n, s1, s2
+
+
+class SpeakerNormStore:
+    """A FeatureStore view that returns every utterance normalised with its speaker's statistics
+    in that version: y = (x - mean) / sqrt(var + eps), mean and var over the speech frames of all
+    of the speaker's utterances (speaker_moments). This is the state the stream's running
+    normaliser (nn_speaker) reaches once it has heard the speaker for a while; for a test speaker
+    the statistics come from its own, unlabelled, test utterances (transductive, as the SVM's
+    --spknorm). eps is the model's cmvn_eps."""
+
+    def __init__(self, store, items, eps):
+        self.store = store
+        self.eps = float(eps)
+        self.speaker = {D.item_key(it): it["speaker"] for it in items}
+        self.by_speaker = {}
+        for it in items:
+            self.by_speaker.setdefault(it["speaker"], []).append(D.item_key(it))
+        self._stats = {}
+
+    def stats(self, speaker, version="orig"):
+        k = (speaker, version)
+        if k not in self._stats:
+            n, s1, s2 = speaker_moments(self.store.get(key, version) for key in self.by_speaker[speaker])
+            mean = s1 / n
+            var = np.maximum(s2 / n - mean * mean, 0.0)
+            self._stats[k] = (mean, var)
+        return self._stats[k]
+
+    def prior(self, speakers, version="orig"):
+        """The average speaker (mean of the speakers' means and variances): the normaliser's
+        starting estimate, stored in the model file."""
+        st = [self.stats(s, version) for s in speakers]
+        return (np.mean([m for m, _ in st], 0).astype(np.float32),
+                np.mean([v for _, v in st], 0).astype(np.float32))
+
+    def get(self, key, version="orig"):
+        mean, var = self.stats(self.speaker[key], version)
+        x = np.asarray(self.store.get(key, version), dtype=np.float64)
+        return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)
+
+    def has(self, key, version="orig"):
+        return self.store.has(key, version)
+
+    def check(self, items, versions=None):
+        self.store.check(items, versions)
+
+
 def main(argv=None):
     import argparse
     ap = argparse.ArgumentParser(description="cache C front-end features of corpus versions")

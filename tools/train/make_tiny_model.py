@@ -46,6 +46,8 @@ def random_model(config=None, labels=None, seed=0):
             mean = mean - 6.0   # raw log-mel levels
             std = std * 3.0
         m.set_normalisation(mean, std)
+        if m.config["cmvn"] == "speaker":
+            m.set_speaker_prior(-6.0 + torch.randn(M, generator=g), 2.0 + torch.rand(M, generator=g))
     m.eval()
     return m
 

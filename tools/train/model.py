@@ -19,6 +19,13 @@ Layers (what the streaming runner does per 10 ms hop)
    with S1, S2 the running sums of x and x^2 over frames 0..t (so y_0 == 0). A gain change is an
    additive constant in log-mel, so this removes the input level (RAVDESS is ~22 dB quieter than
    EMO-DB) and adapts to the speaker online. cmvn="none": y = x.
+   cmvn="speaker": y = x here: the frames arrive already normalised by the stream-level speaker
+   normaliser, which lives OUTSIDE the lanes and the network (C: nn_speaker; training:
+   features.SpeakerNormStore): y = (x - mu_spk) / sqrt(var_spk + cmvn_eps) with the running
+   mean/var of the speech frames heard from this voice, starting from the buffers spk_prior_mean /
+   spk_prior_var (the training speakers' average; exported as spk.prior_mean / spk.prior_var).
+   Unlike "cumulative" it keeps the level and spectral tilt of an utterance relative to its
+   speaker (arousal cues) and removes only the speaker's and the channel's own.
    Then always a global z-score: z = (y - norm_mean) / norm_std (buffers, per band, computed on
    the training set AFTER cmvn: see normalisation_stats()).
 1. Conv block 1: Conv2d(1 -> c1, kernel (3 time, 3 freq), stride (1, 2)), zero padding 2 frames on
@@ -59,7 +66,7 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
 ---------------------------------------------------------------------------------
   n_mels        int   input bands; must equal dsp_params["n_mels"]                    (128)
   n_labels      int   classes K (set from the label list by make_model)               (7)
-  cmvn          str   "cumulative" | "none"                                           ("cumulative")
+  cmvn          str   "cumulative" | "none" | "speaker"                               ("cumulative")
   cmvn_eps      float variance floor added before sqrt                                (1e-3)
   c1, c2, c3    int   conv channels of blocks 1, 2, 3                                 (16, 32, 32)
   lstm          bool  False: CNN-only variant                                         (True)
@@ -134,10 +141,10 @@ def full_config(config=None):
         if k not in cfg:
             raise ValueError("unknown model config key %r (known: %s)" % (k, ", ".join(sorted(cfg))))
         cfg[k] = v
-    if cfg["cmvn"] not in ("cumulative", "none"):
-        raise ValueError("cmvn must be 'cumulative' or 'none', got %r" % (cfg["cmvn"],))
-    if cfg["readout"] not in ("attention", "mean"):
-        raise ValueError("readout must be 'attention' or 'mean', got %r" % (cfg["readout"],))
+    if cfg["cmvn"] not in ("cumulative", "none", "speaker"):
+        raise ValueError("cmvn must be 'cumulative', 'none' or 'speaker', got %r" % (cfg["cmvn"],))
+    if cfg["readout"] not in ("attention", "mean", "stats"):
+        raise ValueError("readout must be 'attention', 'mean' or 'stats', got %r" % (cfg["readout"],))
     if cfg["window"] < 4 or cfg["window"] % 2:
         raise ValueError("window must be even and >= 4, got %r" % (cfg["window"],))
     if not 2 <= cfg["min_frames"] <= cfg["window"] // 2:
@@ -167,6 +174,14 @@ def cmvn_cumulative(x, eps):
     return ((xd - mu) / torch.sqrt(var + eps)).to(x.dtype)
 
 
+STATS_EPS = 1e-5
+
+
+def stats_std(mean_sq, mean):
+    """Standard deviation from running first and second moments (readout "stats")."""
+    return torch.sqrt(torch.clamp(mean_sq - mean * mean, min=0.0) + STATS_EPS)
+
+
 class EmotionNet(nn.Module):
     def __init__(self, config=None):
         super().__init__()
@@ -175,6 +190,9 @@ class EmotionNet(nn.Module):
         m = cfg["n_mels"]
         self.register_buffer("norm_mean", torch.zeros(m))
         self.register_buffer("norm_std", torch.ones(m))
+        if cfg["cmvn"] == "speaker":
+            self.register_buffer("spk_prior_mean", torch.zeros(m))
+            self.register_buffer("spk_prior_var", torch.ones(m))
         self.conv1 = nn.Conv2d(1, cfg["c1"], (3, 3), stride=(1, 2))
         self.bn1 = nn.BatchNorm2d(cfg["c1"])
         self.conv2 = nn.Conv2d(cfg["c1"], cfg["c2"], (3, 3))
@@ -195,8 +213,9 @@ class EmotionNet(nn.Module):
             seq_dim = self.feat_dim
         self.seq_dim = seq_dim
         self.use_attention = cfg["readout"] == "attention" and not cfg["bidirectional"]
+        self.use_stats = cfg["readout"] == "stats"
         self.att = nn.Linear(seq_dim, 1, bias=False) if self.use_attention else None
-        self.fc1 = nn.Linear(seq_dim, cfg["dense"])
+        self.fc1 = nn.Linear(seq_dim * (2 if self.use_stats else 1), cfg["dense"])
         self.fc2 = nn.Linear(cfg["dense"], cfg["n_labels"])
 
     # ---- normalisation statistics ----
@@ -210,6 +229,19 @@ class EmotionNet(nn.Module):
             raise ValueError("normalisation std must be > 0 in every band")
         self.norm_mean.copy_(mean)
         self.norm_std.copy_(std)
+
+    def set_speaker_prior(self, mean, var):
+        """The speaker normaliser's starting estimate (cmvn="speaker" only)."""
+        if self.config["cmvn"] != "speaker":
+            raise ValueError("set_speaker_prior: model cmvn is %r, not 'speaker'" % self.config["cmvn"])
+        mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
+        var = torch.as_tensor(var, dtype=torch.float32).reshape(-1)
+        if mean.numel() != self.config["n_mels"] or var.numel() != self.config["n_mels"]:
+            raise ValueError("speaker prior needs %d bands" % self.config["n_mels"])
+        if not torch.all(var >= 0):
+            raise ValueError("speaker prior variance must be >= 0")
+        self.spk_prior_mean.copy_(mean)
+        self.spk_prior_var.copy_(var)
 
     def normalise_input(self, x):
         if self.config["cmvn"] == "cumulative":
@@ -267,11 +299,15 @@ class EmotionNet(nn.Module):
                 s = s.masked_fill(~mask, float("-inf"))
             w = torch.softmax(s, dim=1)
             pooled = torch.bmm(w.unsqueeze(1), seq).squeeze(1)
-        elif mask is None:
-            pooled = seq.mean(dim=1)
         else:
-            mf = mask.to(seq.dtype).unsqueeze(-1)
-            pooled = (seq * mf).sum(dim=1) / mf.sum(dim=1)
+            if mask is None:
+                mf = torch.ones(b, t2, 1, dtype=seq.dtype, device=seq.device)
+            else:
+                mf = mask.to(seq.dtype).unsqueeze(-1)
+            n = mf.sum(dim=1)
+            pooled = (seq * mf).sum(dim=1) / n
+            if self.use_stats:
+                pooled = torch.cat([pooled, stats_std((seq * seq * mf).sum(dim=1) / n, pooled)], 1)
         return self.head(pooled)
 
     def forward_all(self, x):
@@ -292,6 +328,8 @@ class EmotionNet(nn.Module):
         else:
             n = torch.arange(1, t2 + 1, dtype=seq.dtype, device=seq.device).view(1, -1, 1)
             pooled = torch.cumsum(seq, dim=1) / n
+            if self.use_stats:
+                pooled = torch.cat([pooled, stats_std(torch.cumsum(seq * seq, dim=1) / n, pooled)], -1)
         return self.head(pooled)
 
 

@@ -55,7 +55,8 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
     cfg["corpora"] = [corpus]
     cfg["label_set"] = "native"
     cfg["split"] = protocol
-    store = FE.FeatureStore(cache, cfg.get("versions", T.DEFAULTS["versions"]))
+    store = T.speaker_store(FE.FeatureStore(cache, cfg.get("versions", T.DEFAULTS["versions"])),
+                            T.full_config(cfg), items)
     results = []
     for k, (name, tr, va, te) in enumerate(S.folds(protocol, items)):
         fdir = os.path.join(out, name)

@@ -196,6 +196,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     store.check(train_items, versions)
     store.check(val_items, ["orig"])
     model = M.make_model(cfg["model"], labels)
+    if model.config["cmvn"] == "speaker":
+        if not isinstance(store, FE.SpeakerNormStore):
+            raise ValueError("cmvn 'speaker' needs a features.SpeakerNormStore (speaker_store())")
+        model.set_speaker_prior(*store.prior(D.speakers(train_items)))
     if model.config["bidirectional"]:
         cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
     # Global z-score statistics after cmvn, from the training utterances' first window (the
@@ -278,6 +282,14 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     return model, meta
 
 
+def speaker_store(store, cfg, items):
+    """The store the run's model reads: per-speaker normalised features for cmvn "speaker"."""
+    mcfg = M.full_config(cfg["model"])
+    if mcfg["cmvn"] == "speaker":
+        return FE.SpeakerNormStore(store, items, mcfg["cmvn_eps"])
+    return store
+
+
 def shipped_split(items):
     pool = D.without_speakers(items, D.HELDOUT_SPEAKERS)
     val = D.by_speakers(pool, D.SHIPPED_VAL_SPEAKERS)
@@ -305,7 +317,7 @@ def main(argv=None):
     tr, val, held = shipped_split(items)
     os.makedirs(a.out, exist_ok=True)
     MX.save_json(os.path.join(a.out, "config.json"), cfg)
-    store = FE.FeatureStore(a.cache, cfg["versions"])
+    store = speaker_store(FE.FeatureStore(a.cache, cfg["versions"]), cfg, items)
     model, meta = train(cfg, tr, val, labels, store, a.out)
     fig, _ = evaluate(model, held, store, labels)
     meta["heldout_pytorch"] = fig

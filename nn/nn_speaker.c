@@ -1,0 +1,155 @@
+/* nn_speaker: the stream-level speaker normaliser of cmvn "speaker" models (see nn.h). */
+#include "nn_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nn_speaker {
+    const nn_model *m;
+    nn_speaker_params p;
+    double w;            /* speech frames in the estimate (after forgetting) */
+    double *s1, *s2;     /* [M] weighted sums of x and x^2 over those frames */
+    double *mean, *istd; /* [M] the current estimate, as applied */
+};
+
+void nn_speaker_params_default(nn_speaker_params *p)
+{
+    p->prior_frames = 300;
+    p->max_frames = 12000;
+}
+
+/* mean and 1/sqrt(var + eps) from the prior (weight prior_frames) plus the speech frames. */
+static void update_estimate(nn_speaker *s)
+{
+    const nn_model *m = s->m;
+    const double w0 = s->p.prior_frames, wt = w0 + s->w;
+    for (int b = 0; b < m->n_mels; b++) {
+        double mu, ex2;
+        if (wt > 0) {
+            double pm = m->spk_prior_mean[b], pv = m->spk_prior_var[b];
+            mu = (w0 * pm + s->s1[b]) / wt;
+            ex2 = (w0 * (pv + pm * pm) + s->s2[b]) / wt;
+        } else {   /* no prior weight and no speech yet: the prior itself */
+            mu = m->spk_prior_mean[b];
+            ex2 = m->spk_prior_var[b] + mu * mu;
+        }
+        double var = ex2 - mu * mu;
+        var = var > 0 ? var : 0;
+        s->mean[b] = mu;
+        s->istd[b] = 1.0 / sqrt(var + m->cmvn_eps);
+    }
+}
+
+int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **out, char *err,
+                   size_t errlen)
+{
+    *out = NULL;
+    nn_speaker_params def;
+    if (!p) {
+        nn_speaker_params_default(&def);
+        p = &def;
+    }
+    if (p->prior_frames < 0 || p->max_frames < 1)
+        return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: prior_frames %d must be >= 0 "
+                        "and max_frames %d >= 1", p->prior_frames, p->max_frames);
+    nn_speaker *s = calloc(1, sizeof *s);
+    if (!s)
+        return nn__fail(err, errlen, NN_ENOMEM, "out of memory");
+    const size_t M = (size_t)m->n_mels;
+    s->m = m;
+    s->p = *p;
+    s->s1 = calloc(2 * M, sizeof(double));
+    s->mean = calloc(2 * M, sizeof(double));
+    if (!s->s1 || !s->mean) {
+        nn_speaker_free(s);
+        return nn__fail(err, errlen, NN_ENOMEM, "out of memory");
+    }
+    s->s2 = s->s1 + M;
+    s->istd = s->mean + M;
+    nn_speaker_reset(s);
+    *out = s;
+    return 0;
+}
+
+void nn_speaker_free(nn_speaker *s)
+{
+    if (!s)
+        return;
+    free(s->s1);
+    free(s->mean);
+    free(s);
+}
+
+void nn_speaker_reset(nn_speaker *s)
+{
+    const size_t M = (size_t)s->m->n_mels;
+    s->w = 0;
+    memset(s->s1, 0, 2 * M * sizeof(double));
+    if (s->m->cmvn == NN_CMVN_SPEAKER)
+        update_estimate(s);
+}
+
+void nn_speaker_add(nn_speaker *s, const float *frame)
+{
+    const nn_model *m = s->m;
+    if (m->cmvn != NN_CMVN_SPEAKER)
+        return;
+    /* A plain mean up to max_frames; beyond, each frame's weight decays by (1 - 1/max_frames)
+     * per new frame, so the estimate follows a new voice within about max_frames of speech. */
+    double keep = 1.0;
+    if (s->w + 1 > s->p.max_frames)
+        keep = 1.0 - 1.0 / s->p.max_frames;
+    s->w = s->w * keep + 1;
+    for (int b = 0; b < m->n_mels; b++) {
+        double v = frame[b];
+        s->s1[b] = s->s1[b] * keep + v;
+        s->s2[b] = s->s2[b] * keep + v * v;
+    }
+    update_estimate(s);
+}
+
+int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
+{
+    const int M = s->m->n_mels;
+    if (n < 1 || s->m->cmvn != NN_CMVN_SPEAKER)
+        return 0;
+    /* Speech frames = mean ln-energy within NN_SPEECH_RANGE of the utterance's peak
+     * (features.speech_frames, the rule the training statistics used). */
+    double peak = -INFINITY;
+    for (int t = 0; t < n; t++) {
+        double e = 0;
+        for (int b = 0; b < M; b++)
+            e += frames[(size_t)t * M + b];
+        e /= M;
+        peak = e > peak ? e : peak;
+    }
+    int added = 0;
+    for (int t = 0; t < n; t++) {
+        const float *f = frames + (size_t)t * M;
+        double e = 0;
+        for (int b = 0; b < M; b++)
+            e += f[b];
+        if (e / M >= peak - NN_SPEECH_RANGE) {
+            nn_speaker_add(s, f);
+            added++;
+        }
+    }
+    return added;
+}
+
+void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out)
+{
+    const int M = s->m->n_mels;
+    if (s->m->cmvn != NN_CMVN_SPEAKER) {
+        if (out != frame)
+            memmove(out, frame, sizeof(float) * (size_t)M);
+        return;
+    }
+    for (int b = 0; b < M; b++)
+        out[b] = (float)(((double)frame[b] - s->mean[b]) * s->istd[b]);
+}
+
+double nn_speaker_frames(const nn_speaker *s) { return s->w; }
+
+int nn_model_speaker_norm(const nn_model *m) { return m->cmvn == NN_CMVN_SPEAKER; }
