@@ -143,8 +143,8 @@ def full_config(config=None):
         cfg[k] = v
     if cfg["cmvn"] not in ("cumulative", "none", "speaker"):
         raise ValueError("cmvn must be 'cumulative', 'none' or 'speaker', got %r" % (cfg["cmvn"],))
-    if cfg["readout"] not in ("attention", "mean", "stats"):
-        raise ValueError("readout must be 'attention', 'mean' or 'stats', got %r" % (cfg["readout"],))
+    if cfg["readout"] not in ("attention", "mean"):
+        raise ValueError("readout must be 'attention' or 'mean', got %r" % (cfg["readout"],))
     if cfg["window"] < 4 or cfg["window"] % 2:
         raise ValueError("window must be even and >= 4, got %r" % (cfg["window"],))
     if not 2 <= cfg["min_frames"] <= cfg["window"] // 2:
@@ -172,14 +172,6 @@ def cmvn_cumulative(x, eps):
     mu = torch.cumsum(xd, dim=1) / n
     var = torch.clamp(torch.cumsum(xd * xd, dim=1) / n - mu * mu, min=0.0)
     return ((xd - mu) / torch.sqrt(var + eps)).to(x.dtype)
-
-
-STATS_EPS = 1e-5
-
-
-def stats_std(mean_sq, mean):
-    """Standard deviation from running first and second moments (readout "stats")."""
-    return torch.sqrt(torch.clamp(mean_sq - mean * mean, min=0.0) + STATS_EPS)
 
 
 class EmotionNet(nn.Module):
@@ -213,9 +205,8 @@ class EmotionNet(nn.Module):
             seq_dim = self.feat_dim
         self.seq_dim = seq_dim
         self.use_attention = cfg["readout"] == "attention" and not cfg["bidirectional"]
-        self.use_stats = cfg["readout"] == "stats"
         self.att = nn.Linear(seq_dim, 1, bias=False) if self.use_attention else None
-        self.fc1 = nn.Linear(seq_dim * (2 if self.use_stats else 1), cfg["dense"])
+        self.fc1 = nn.Linear(seq_dim, cfg["dense"])
         self.fc2 = nn.Linear(cfg["dense"], cfg["n_labels"])
 
     # ---- normalisation statistics ----
@@ -299,15 +290,11 @@ class EmotionNet(nn.Module):
                 s = s.masked_fill(~mask, float("-inf"))
             w = torch.softmax(s, dim=1)
             pooled = torch.bmm(w.unsqueeze(1), seq).squeeze(1)
+        elif mask is None:
+            pooled = seq.mean(dim=1)
         else:
-            if mask is None:
-                mf = torch.ones(b, t2, 1, dtype=seq.dtype, device=seq.device)
-            else:
-                mf = mask.to(seq.dtype).unsqueeze(-1)
-            n = mf.sum(dim=1)
-            pooled = (seq * mf).sum(dim=1) / n
-            if self.use_stats:
-                pooled = torch.cat([pooled, stats_std((seq * seq * mf).sum(dim=1) / n, pooled)], 1)
+            mf = mask.to(seq.dtype).unsqueeze(-1)
+            pooled = (seq * mf).sum(dim=1) / mf.sum(dim=1)
         return self.head(pooled)
 
     def forward_all(self, x):
@@ -328,8 +315,6 @@ class EmotionNet(nn.Module):
         else:
             n = torch.arange(1, t2 + 1, dtype=seq.dtype, device=seq.device).view(1, -1, 1)
             pooled = torch.cumsum(seq, dim=1) / n
-            if self.use_stats:
-                pooled = torch.cat([pooled, stats_std(torch.cumsum(seq * seq, dim=1) / n, pooled)], -1)
         return self.head(pooled)
 
 
