@@ -8,7 +8,7 @@
  * features are real front-end output either way. OpenBLAS is set to one thread (what emotiond
  * does). --dump writes the features used (so the PyTorch side runs on the same numbers).
  * Prints one JSON object:
- *   hop_us_p25/median/p75/p99/max/mean   wall time of nn_stream_push per 10 ms frame (all
+ *   hop_us_p25/median/p75/p99/max/mean   wall time of nn_speaker_add+apply and nn_stream_push per 10 ms frame (all
  *                                passes; odd and even frames differ, see BENCHMARKS.md)
  *   stream_cpu_s_per_audio_s     thread CPU time of the pushes / audio duration
  *   offline_x_realtime           audio duration / thread CPU time of nn_offline_run over windows
@@ -140,15 +140,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "nn-bench: %s\n", err);
         return 1;
     }
-    float probs[256];
+    /* A speaker-normalising model's hop also updates and applies the normaliser, as in the
+     * daemon (every frame counted as speech here: the costlier case). */
+    nn_speaker *sp = NULL;
+    if (nn_speaker_new(m, NULL, &sp, err, sizeof err) != 0) {
+        fprintf(stderr, "nn-bench: %s\n", err);
+        return 1;
+    }
+    float probs[256], norm[1024];
+    if (M > 1024) {
+        fprintf(stderr, "nn-bench: %d bands, at most 1024\n", M);
+        return 1;
+    }
     double *hop = malloc(sizeof(double) * (size_t)T * passes);
     double cpu = 0, sink = 0;
     for (int pass = 0; pass < passes; pass++) {
         nn_stream_reset(s);
+        nn_speaker_reset(sp);
         double c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
         for (int64_t t = 0; t < T; t++) {
             double a = now_s(CLOCK_MONOTONIC);
-            if (nn_stream_push(s, feat + (size_t)t * M, probs))
+            nn_speaker_add(sp, feat + (size_t)t * M);
+            nn_speaker_apply(sp, feat + (size_t)t * M, norm);
+            if (nn_stream_push(s, norm, probs))
                 sink += probs[0];
             hop[(size_t)pass * T + t] = (now_s(CLOCK_MONOTONIC) - a) * 1e6;
         }
@@ -191,6 +205,7 @@ int main(int argc, char **argv)
     free(hop);
     free(feat);
     nn_stream_free(s);
+    nn_speaker_free(sp);
     nn_model_free(m);
     return 0;
 }
