@@ -1,6 +1,7 @@
 /* No allocation after nn_stream_new: this executable interposes malloc/calloc/realloc/free and
  * the aligned allocators (every library in the process, OpenBLAS included, resolves them here),
- * then pushes frames across several lane resets and nn_stream_reset with the counter armed.
+ * then pushes frames through nn_speaker and nn_stream across several lane resets and resets with
+ * the counter armed, for each model given (the fixtures: a cumulative-CMVN and a speaker model).
  * Skipped under AddressSanitizer, which owns the allocator itself. */
 #include "nn.h"
 
@@ -39,6 +40,68 @@ int posix_memalign(void **p, size_t al, size_t n)
     *p = __libc_memalign(al, n);
     return *p ? 0 : 12;
 }
+/* Pushes frames through a speaker normaliser and a stream with the counter armed; 0 or 1. */
+static int run_model(const char *path)
+{
+    char err[256];
+    nn_model *m = NULL;
+    nn_stream *s = NULL;
+    nn_speaker *sp = NULL;
+    if (nn_model_load_file(path, &m, err, sizeof err) != 0 || nn_stream_new(m, &s, err, sizeof err) != 0 ||
+        nn_speaker_new(m, NULL, &sp, err, sizeof err) != 0) {
+        fprintf(stderr, "setup failed: %s\n", err);
+        return 1;
+    }
+    const int M = nn_model_features(m)->n_mels, W = nn_model_window_frames(m);
+    const int n = 3 * W + 11;
+    float *frames = __libc_malloc(sizeof(float) * (size_t)n * M);
+    float *norm = __libc_malloc(sizeof(float) * (size_t)M);
+    float probs[256];
+    for (int i = 0; i < n * M; i++)
+        frames[i] = -6.0f + (float)((i * 7919) % 1000) / 250.0f;
+    int ready = 0;
+    armed = 1;
+    for (int t = 0; t < n; t++) {
+        if (t % 3)   /* as the daemon: only the gate's speech frames update the estimate */
+            nn_speaker_add(sp, frames + (size_t)t * M);
+        nn_speaker_apply(sp, frames + (size_t)t * M, norm);
+        ready += nn_stream_push(s, norm, probs);
+    }
+    nn_stream_reset(s);
+    nn_speaker_reset(sp);
+    for (int t = 0; t < W; t++) {
+        nn_speaker_add(sp, frames + (size_t)t * M);
+        nn_speaker_apply(sp, frames + (size_t)t * M, norm);
+        ready += nn_stream_push(s, norm, probs);
+    }
+    armed = 0;
+    long count = allocs;
+    /* The counter must see library allocations at all: nn_offline_run allocates its scratch. */
+    allocs = 0;
+    armed = 1;
+    nn_offline_run(m, frames, W, probs, err, sizeof err);
+    armed = 0;
+    long offline_allocs = allocs;
+    allocs = 0;
+    int speaker = nn_model_speaker_norm(m);
+    __libc_free(frames);
+    __libc_free(norm);
+    nn_speaker_free(sp);
+    nn_stream_free(s);
+    nn_model_free(m);
+    if (offline_allocs == 0) {
+        fprintf(stderr, "FAIL: the allocator interposition saw nothing (offline run made no call)\n");
+        return 1;
+    }
+    if (count != 0 || ready == 0) {
+        fprintf(stderr, "FAIL: %s: %ld allocator calls during %d pushes (%d with posteriors)\n", path,
+                count, n + W, ready);
+        return 1;
+    }
+    printf("%s%s: no allocator calls in %d pushes (lane resets and a stream reset included)\n", path,
+           speaker ? " (speaker normaliser)" : "", n + W);
+    return 0;
+}
 #endif
 
 int main(int argc, char **argv)
@@ -49,48 +112,13 @@ int main(int argc, char **argv)
     printf("skipped: built with AddressSanitizer, which replaces the allocator\n");
     return 77;
 #else
-    char err[256];
-    nn_model *m = NULL;
-    nn_stream *s = NULL;
-    if (argc < 2 || nn_model_load_file(argv[1], &m, err, sizeof err) != 0 ||
-        nn_stream_new(m, &s, err, sizeof err) != 0) {
-        fprintf(stderr, "setup failed: %s\n", argc < 2 ? "usage: test_nn_noalloc MODEL" : err);
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_nn_noalloc MODEL...\n");
         return 1;
     }
-    const int M = nn_model_features(m)->n_mels, W = nn_model_window_frames(m);
-    const int n = 3 * W + 11;
-    float *frames = __libc_malloc(sizeof(float) * (size_t)n * M);
-    float probs[256];
-    for (int i = 0; i < n * M; i++)
-        frames[i] = -6.0f + (float)((i * 7919) % 1000) / 250.0f;
-    int ready = 0;
-    armed = 1;
-    for (int t = 0; t < n; t++)
-        ready += nn_stream_push(s, frames + (size_t)t * M, probs);
-    nn_stream_reset(s);
-    for (int t = 0; t < W; t++)
-        ready += nn_stream_push(s, frames + (size_t)t * M, probs);
-    armed = 0;
-    long count = allocs;
-    /* The counter must see library allocations at all: nn_offline_run allocates its scratch. */
-    allocs = 0;
-    armed = 1;
-    nn_offline_run(m, frames, W, probs, err, sizeof err);
-    armed = 0;
-    long offline_allocs = allocs;
-    __libc_free(frames);
-    nn_stream_free(s);
-    nn_model_free(m);
-    if (offline_allocs == 0) {
-        fprintf(stderr, "FAIL: the allocator interposition saw nothing (offline run made no call)\n");
-        return 1;
-    }
-    if (count != 0 || ready == 0) {
-        fprintf(stderr, "FAIL: %ld allocator calls during %d pushes (%d with posteriors)\n", count,
-                n + W, ready);
-        return 1;
-    }
-    printf("no allocator calls in %d pushes (lane resets and a stream reset included)\n", n + W);
-    return 0;
+    int rc = 0;
+    for (int i = 1; i < argc; i++)
+        rc |= run_model(argv[i]);
+    return rc;
 #endif
 }

@@ -58,8 +58,13 @@ def main(argv=None):
     ap.add_argument("--size", choices=("tiny", "default"), default="tiny")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--checkpoint", help="also save the PyTorch checkpoint here")
+    ap.add_argument("--cmvn", choices=("cumulative", "none", "speaker"), default=None,
+                    help="input normalisation (default: model.py's; tests/fixtures/tiny-speaker.emod "
+                    "is --cmvn speaker)")
     a = ap.parse_args(argv)
     cfg = dict(TINY) if a.size == "tiny" else {}
+    if a.cmvn:
+        cfg["cmvn"] = a.cmvn
     m = random_model(cfg, model_lib.DEFAULT_LABELS, a.seed)
     name = "emotiond-tiny-random" if a.size == "tiny" else "emotiond-default-random"
     meta = {"note": "random weights, for tests and benchmarks only; not a trained model",
