@@ -1,7 +1,9 @@
 /* pipeline with the tiny test model (tests/fixtures/tiny.emod) on generated signals:
  * chunking invariance, publish rate, s16/f32 equivalence, gate-off parity with the model,
  * silence -> speech:false and near-uniform probs, NaN refusal, flush, and no allocation
- * per hop (malloc is wrapped and counted while pushing). */
+ * per hop (malloc is wrapped and counted while pushing); with the speaker-normalising fixture
+ * (tiny-speaker.emod): the gate's speech adapts the normaliser, so the same voice 20 dB quieter
+ * converges to the same posteriors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +219,53 @@ static void bad_input_and_flush(void)
     pipeline_free(p);
 }
 
+/* Raw posteriors of the last publish at or before second t. */
+static const float *raw_at(const struct rec *a, double t)
+{
+    const float *best = NULL;
+    for (int i = 0; i < a->n; i++)
+        if (a->r[i].t <= t) best = a->raw[i];
+    return best;
+}
+
+static double max_diff(const float *x, const float *y, int n)
+{
+    double d = 0;
+    for (int i = 0; i < n; i++) d = fmax(d, fabs((double)x[i] - y[i]));
+    return d;
+}
+
+static void speaker_normaliser_removes_level(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    c.smoothing = 1;
+    c.publish_hz = 2;
+    static struct rec loud, quiet;
+    memset(&loud, 0, sizeof loud);
+    memset(&quiet, 0, sizeof quiet);
+    const size_t n = 16000 * 60;
+    float *x = tone_bursts(n, 16000, 1);
+    pipeline *pl = make(16000, 1, PIPELINE_F32LE, &c, &loud);
+    pipeline_push(pl, x, n);
+    for (size_t i = 0; i < n; i++) x[i] *= 0.1f;   /* -20 dB */
+    pipeline *pq = make(16000, 1, PIPELINE_F32LE, &c, &quiet);
+    pipeline_push(pq, x, n);
+    const int K = nn_model_n_labels(model);
+    const float *l1 = raw_at(&loud, 2.0), *q1 = raw_at(&quiet, 2.0);
+    const float *l2 = raw_at(&loud, 59.5), *q2 = raw_at(&quiet, 59.5);
+    CHECK(l1 && q1 && l2 && q2);
+    if (l1 && q1 && l2 && q2) {
+        double early = max_diff(l1, q1, K), late = max_diff(l2, q2, K);
+        fprintf(stderr, "  loud vs quiet: max |diff| %.4f after 2 s, %.4f after 60 s\n", early, late);
+        CHECKF(early > 2e-3, "the level made no difference even on the prior (%.4g)", early);
+        CHECKF(late < 0.25 * early, "no adaptation: %.4g after 60 s vs %.4g after 2 s", late, early);
+    }
+    pipeline_free(pl);
+    pipeline_free(pq);
+    free(x);
+}
+
 static void no_allocation_per_hop(void)
 {
     pipeline_config c;
@@ -252,6 +301,15 @@ int main(void)
     RUN(bad_input_and_flush);
     if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
     else fprintf(stderr, "skip no_allocation_per_hop (sanitizer build)\n");
+    nn_model_free(model);
+
+    snprintf(path, sizeof path, "%s/tests/fixtures/tiny-speaker.emod", src ? src : ".");
+    if (nn_model_load_file(path, &model, err, sizeof err) < 0) {
+        fprintf(stderr, "cannot load %s: %s\n", path, err);
+        return 1;
+    }
+    RUN(speaker_normaliser_removes_level);
+    if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
     nn_model_free(model);
     return check_failures != 0;
 }
