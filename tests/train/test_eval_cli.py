@@ -94,7 +94,41 @@ def check_speaker(emotion, src, d, lst, rows):
     other = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
     check(max(np.abs(other[k] - got[k]).max() for k in got) > 1e-3,
           "speaker grouping made no difference to the posteriors")
-    print("speaker model: C eval vs PyTorch %.2e" % worst)
+
+    def probs_with(mode):
+        r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q", "--speaker-stats", mode])
+        check(r.returncode == 0, "--speaker-stats %s: exit %d: %s" % (mode, r.returncode, r.stderr))
+        return {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+
+    eps = m.config["cmvn_eps"]
+    pm, pv = m.spk_prior_mean.double().numpy(), m.spk_prior_var.double().numpy()
+    per_file, prior, running = probs_with("file"), probs_with("prior"), probs_with("running")
+    w_file = w_prior = 0.0
+    for name, x in feats.items():
+        n, s1, s2 = FE.speaker_moments([x])
+        mean = s1 / n
+        var = np.maximum(s2 / n - mean * mean, 0.0)
+        y = ((x - mean) / np.sqrt(var + eps)).astype(np.float32)
+        w_file = max(w_file, float(np.abs(T.eval_file(m, y) - per_file[name]).max()))
+        y = ((x - pm) / np.sqrt(pv + eps)).astype(np.float32)
+        w_prior = max(w_prior, float(np.abs(T.eval_file(m, y) - prior[name]).max()))
+    check(w_file <= 1e-4, "--speaker-stats file: C vs PyTorch %.3g" % w_file)
+    check(w_prior <= 1e-4, "--speaker-stats prior: C vs PyTorch %.3g" % w_prior)
+    # running: a speaker's first file has heard nothing of the voice yet (= prior); later ones have.
+    # The list interleaves the speakers, so every file restarts from the prior.
+    d = max(np.abs(running[k] - prior[k]).max() for k in running)
+    check(d <= 1e-6, "--speaker-stats running on an interleaved list differs from the prior: %.3g" % d)
+    with open(alone, "w") as f:
+        f.write("path,label,speaker\n" + "\n".join(
+            ",".join(r.split(",")[:2] + ["one"]) for r in rows) + "\n")
+    r = run(emotion, ["--model", model, "--list", alone, "--json", js, "-q", "--speaker-stats", "running"])
+    one = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+    check(np.abs(one["a0.wav"] - prior["a0.wav"]).max() <= 1e-6, "running: the first file is not the prior")
+    check(np.abs(one["a3.wav"] - prior["a3.wav"]).max() > 1e-4, "running: the 4th file heard nothing")
+    r = run(emotion, ["--model", model, "--list", lst, "--speaker-stats", "bogus"])
+    check(r.returncode == 2, "--speaker-stats bogus: exit %d, expected 2" % r.returncode)
+    print("speaker model: C eval vs PyTorch %.2e (per speaker), %.2e (per file), %.2e (prior)"
+          % (worst, w_file, w_prior))
 
 
 def main():

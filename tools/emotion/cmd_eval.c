@@ -6,12 +6,17 @@
  * the last one aligned to the file's end (a file shorter than a window is one window); the
  * file's posteriors are the mean of the windows' posteriors; the prediction is their argmax.
  *
- * Models with speaker normalisation (cmvn "speaker"): the list's optional 'speaker' column
- * groups the files; each speaker's statistics are taken first from the speech frames of all of
- * its files (nn_speaker_add_utterance: the state a stream reaches once it has heard the voice
- * for a while; the same statistics training used), then its files are evaluated with them. It
- * uses the test speaker's unlabelled audio (transductive), which is what the daemon does live
- * with the speech it has heard. Without the column each file is its own speaker.
+ * Models with speaker normalisation (cmvn "speaker"), --speaker-stats:
+ *   speaker (default): the list's optional 'speaker' column groups the files; each speaker's
+ *     statistics are taken first from the speech frames of all of its files
+ *     (nn_speaker_add_utterance, no prior: the same statistics training used), then its files
+ *     are evaluated with them: the state the daemon reaches once it has heard the voice for a
+ *     while, measured transductively on the speaker's unlabelled audio. Without the column each
+ *     file is its own speaker.
+ *   running: causal, as the daemon runs: a speaker's files in list order, each evaluated with the
+ *     normaliser's default estimate (prior + the speaker's EARLIER files only), then added.
+ *   file: each file normalised with its own speech frames only.
+ *   prior: no speaker statistics at all (a daemon that has heard nothing of this voice yet).
  *
  * Figures: accuracy, macro-F1 and unweighted average recall (UAR), both averaged over the classes
  * present in the list's truth (a model may know labels a corpus lacks), and the confusion matrix
@@ -49,6 +54,9 @@ static void usage(FILE *out)
 "                     and optionally 'speaker' (groups files for speaker-normalising models)\n"
 "  -d, --data DIR     directory the list's paths are relative to (default: the list's dir)\n"
 "  --json PATH        write the figures, the confusion matrix and each file's prediction\n"
+"  --speaker-stats S  speaker-normalising models: speaker (default: all of a speaker's files\n"
+"                     first), running (only the speaker's earlier files, from the prior),\n"
+"                     file (each file alone) or prior (none)\n"
 "  --png PATH         write the confusion matrix as a PNG (needs /usr/bin/python3 with\n"
 "                     matplotlib)\n"
 "  -q, --quiet        no progress output\n"
@@ -251,9 +259,13 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, const entry *e
     }
 }
 
+enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };
+
 /* Posteriors of one file by the windowing rule above into probs[K], its frames normalised by sp
- * first. 0 or -1 (error printed). */
-static int eval_file(const nn_model *m, const nn_speaker *sp, const char *path, float *probs)
+ * first (STATS_FILE: sp := this file's own statistics first; STATS_RUNNING: the file is added to
+ * sp after it was evaluated). 0 or -1 (error printed). */
+static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, const char *path,
+                     float *probs)
 {
     char err[1024];
     const dsp_params *p = nn_model_features(m);
@@ -266,8 +278,25 @@ static int eval_file(const nn_model *m, const nn_speaker *sp, const char *path, 
         cli_error(path, "out of memory");
         goto done;
     }
-    for (int64_t t = 0; t < T; t++)
-        nn_speaker_apply(sp, feat + (size_t)t * p->n_mels, feat + (size_t)t * p->n_mels);
+    if (mode == STATS_FILE) {
+        nn_speaker_reset(sp);
+        nn_speaker_add_utterance(sp, feat, (int)T);
+    }
+    if (mode == STATS_RUNNING) {   /* heard after it was judged: raw frames kept for the update */
+        float *raw = malloc(sizeof(float) * (size_t)T * (size_t)p->n_mels);
+        if (!raw) {
+            cli_error(path, "out of memory");
+            goto done;
+        }
+        memcpy(raw, feat, sizeof(float) * (size_t)T * (size_t)p->n_mels);
+        for (int64_t t = 0; t < T; t++)
+            nn_speaker_apply(sp, feat + (size_t)t * p->n_mels, feat + (size_t)t * p->n_mels);
+        nn_speaker_add_utterance(sp, raw, (int)T);
+        free(raw);
+    } else {
+        for (int64_t t = 0; t < T; t++)
+            nn_speaker_apply(sp, feat + (size_t)t * p->n_mels, feat + (size_t)t * p->n_mels);
+    }
     for (int k = 0; k < K; k++)
         probs[k] = 0.0f;
     int nw = 0;
@@ -476,14 +505,16 @@ int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--protocol") == 0 || strncmp(argv[i], "--protocol=", 11) == 0)
             return exec_protocols(argc, argv);
-    enum { OPT_JSON = 256, OPT_PNG };
+    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"list", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},  {"json", required_argument, NULL, OPT_JSON},
         {"png", required_argument, NULL, OPT_PNG}, {"quiet", no_argument, NULL, 'q'},
+        {"speaker-stats", required_argument, NULL, OPT_STATS},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *model = NULL, *list = NULL, *data = NULL, *json = NULL, *png = NULL;
     int quiet = 0, c;
+    enum speaker_stats mode = STATS_SPEAKER;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:l:d:qh", opts, NULL)) != -1) {
@@ -493,6 +524,16 @@ int cmd_eval(int argc, char **argv)
         case 'd': data = optarg; break;
         case OPT_JSON: json = optarg; break;
         case OPT_PNG: png = optarg; break;
+        case OPT_STATS:
+            if (strcmp(optarg, "speaker") == 0) mode = STATS_SPEAKER;
+            else if (strcmp(optarg, "running") == 0) mode = STATS_RUNNING;
+            else if (strcmp(optarg, "file") == 0) mode = STATS_FILE;
+            else if (strcmp(optarg, "prior") == 0) mode = STATS_PRIOR;
+            else {
+                cli_usage_error(CMD, "--speaker-stats '%s': expected speaker, running, file or prior", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case ':': cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]); return CLI_EXIT_USAGE;
@@ -528,8 +569,11 @@ int cmd_eval(int argc, char **argv)
         cli_error(CMD, "out of memory");
         goto done;
     }
-    /* Plain statistics of the speaker's files: no prior, no forgetting (what training used). */
+    /* speaker and file: plain statistics, no prior, no forgetting (what training used); running
+     * and prior: the normaliser as the daemon runs it. */
     nn_speaker_params spp = {0, 2000000000};
+    if (mode == STATS_RUNNING || mode == STATS_PRIOR)
+        nn_speaker_params_default(&spp);
     if (nn_speaker_new(m, &spp, &sp, err, sizeof err) != 0) {
         cli_error(CMD, "%s", err);
         goto done;
@@ -540,18 +584,21 @@ int cmd_eval(int argc, char **argv)
     cli_progress_init(&prog, 0, quiet);
     for (int i = 0; i < n; i++) {
         cli_progress_item(&prog, (size_t)i + 1, (size_t)n, e[i].path);
-        /* sp holds the statistics of e[held]'s speaker (lists grouped by speaker: once each). */
-        if (by_speaker && (held < 0 || !e[i].speaker || !e[held].speaker ||
-                           strcmp(e[i].speaker, e[held].speaker) != 0)) {
+        /* sp holds the statistics of e[held]'s speaker (lists grouped by speaker: once each;
+         * running: a speaker interleaved with others starts again from the prior). */
+        int new_speaker = held < 0 || !e[i].speaker || !e[held].speaker ||
+                          strcmp(e[i].speaker, e[held].speaker) != 0;
+        if (by_speaker && new_speaker && mode == STATS_SPEAKER)
             speaker_statistics(m, sp, e, n, i);
-            held = i;
-        }
+        else if (by_speaker && new_speaker && mode == STATS_RUNNING)
+            nn_speaker_reset(sp);
+        held = i;
         e[i].probs = malloc(sizeof(float) * (size_t)K);
         if (!e[i].probs) {
             cli_error(CMD, "out of memory");
             goto done;
         }
-        if (eval_file(m, sp, e[i].path, e[i].probs) != 0)
+        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, e[i].path, e[i].probs) != 0)
             continue;
         int best = 0;
         for (int k = 1; k < K; k++)

@@ -43,17 +43,17 @@ def main(argv=None):
                    env=env)
     with open(res) as f:
         c = json.load(f)
-    # The same files with each file its own speaker (statistics from that utterance alone): what
-    # a voice heard for only a few seconds gets, against the converged per-speaker figure above.
-    alone = os.path.join(a.run, "heldout_per_file.csv")
-    with open(heldout) as f, open(alone, "w") as g:
-        for line in f:
-            g.write(",".join(line.rstrip("\n").split(",")[:2]) + "\n")
-    res1 = os.path.join(a.run, "heldout_c_per_file.json")
-    subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", alone, "--data",
-                    D.data_dir(a.data), "--json", res1, "--quiet"], check=True, env=env)
-    with open(res1) as f:
-        c1 = json.load(f)
+    # The other states of the speaker normaliser (docs/nn.md): causal (each file judged with the
+    # speaker's earlier files only, from the prior, as the daemon runs), one file's statistics,
+    # and none (the prior: a voice not heard yet).
+    states = {}
+    for mode in ("running", "file", "prior"):
+        r = os.path.join(a.run, "heldout_c_%s.json" % mode)
+        subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", heldout, "--data",
+                        D.data_dir(a.data), "--json", r, "--quiet", "--speaker-stats", mode],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        with open(r) as f:
+            states[mode] = json.load(f)
     with open(os.path.join(a.run, "run.json")) as f:
         run = json.load(f)
     model, ck = M.load_checkpoint(ckpt)
@@ -79,7 +79,8 @@ def main(argv=None):
         "val": {"accuracy": run["val_acc"], "uar": run["val_uar"]},
         "heldout_c": {k: c[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1", "labels",
                                         "confusion")},
-        "heldout_c_per_file": {k: c1[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1")},
+        "heldout_c_speaker_stats": {m: {k: s[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1")}
+                                    for m, s in states.items()},
         "heldout_pytorch": {k: run["heldout_pytorch"][k] for k in ("n", "accuracy", "uar",
                                                                    "macro_f1")}
         if "heldout_pytorch" in run else None,
@@ -94,8 +95,9 @@ def main(argv=None):
         "torch": torch.__version__,
     }
     MX.save_json(os.path.join(a.models, a.name + ".json"), out)
-    print("shipped %s: held-out (C runtime) %s; statistics per file: %s"
-          % (c["model"], MX.fmt(c), MX.fmt(c1)))
+    print("shipped %s: held-out (C runtime) %s" % (c["model"], MX.fmt(c)))
+    for m, s in states.items():
+        print("  --speaker-stats %-7s %s" % (m, MX.fmt(s)))
 
 
 if __name__ == "__main__":
