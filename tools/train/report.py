@@ -24,6 +24,14 @@ def drop(s, v):
     return "-" if not d else "%.1f" % d["accuracy_points"]
 
 
+def c_runtime(s):
+    """How the C runtime (`emotion eval` on the exported fold models) compares with PyTorch."""
+    c = (s or {}).get("c_runtime")
+    if not c:
+        return "-"
+    return "%d folds, acc diff <= %.1g" % (c["folds"], c["max_abs_diff_accuracy_vs_pytorch"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="runs")
@@ -48,12 +56,12 @@ def main():
         rows.append((s["protocol"], s["corpus"], variant,
                      "%d/%d" % (len(s["folds_done"]), s["folds_total"]), s["orig"], s))
     print("| protocol | corpus | model | folds | accuracy % | UAR % | macro-F1 | drop white 10 dB "
-          "| drop babble 10 dB |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| drop babble 10 dB | C runtime |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for p, c, name, folds, o, s in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
-        print("| %s | %s | %s | %s | %s | %s | %.3f | %s | %s |" % (
+        print("| %s | %s | %s | %s | %s | %s | %.3f | %s | %s | %s |" % (
             p, c, name, folds, pct(o["accuracy"]), pct(o["uar"]), o["macro_f1"]["mean"],
-            drop(s, "white10"), drop(s, "babble10")))
+            drop(s, "white10"), drop(s, "babble10"), c_runtime(s)))
 
 
 if __name__ == "__main__":
