@@ -18,8 +18,10 @@
 #define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
 #define NN_GBLK 64   /* gate panel width of the LSTM kernel: 4H is padded to it */
 
-/* NN_CMVN_SPEAKER: the frames come already normalised by an nn_speaker (outside the lanes). */
-enum { NN_CMVN_NONE = 0, NN_CMVN_CUMULATIVE = 1, NN_CMVN_SPEAKER = 2 };
+/* NN_CMVN_SPEAKER(_MEAN): the frames come already normalised by an nn_speaker (outside the lanes);
+ * _MEAN: mean only, no variance scaling. */
+enum { NN_CMVN_NONE = 0, NN_CMVN_CUMULATIVE = 1, NN_CMVN_SPEAKER = 2, NN_CMVN_SPEAKER_MEAN = 3 };
+#define NN_IS_SPEAKER(m) ((m)->cmvn == NN_CMVN_SPEAKER || (m)->cmvn == NN_CMVN_SPEAKER_MEAN)
 enum { NN_READOUT_ATTENTION = 0, NN_READOUT_MEAN = 1 };
 
 typedef struct nn__lstm_layer {

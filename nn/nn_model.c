@@ -266,7 +266,9 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
     if (strcmp(h->cmvn, "cumulative") == 0) m->cmvn = NN_CMVN_CUMULATIVE;
     else if (strcmp(h->cmvn, "none") == 0) m->cmvn = NN_CMVN_NONE;
     else if (strcmp(h->cmvn, "speaker") == 0) m->cmvn = NN_CMVN_SPEAKER;
-    else return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn '%s', expected 'cumulative', 'none' or 'speaker'", cm);
+    else if (strcmp(h->cmvn, "speaker-mean") == 0) m->cmvn = NN_CMVN_SPEAKER_MEAN;
+    else return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn '%s', expected 'cumulative', 'none', "
+                         "'speaker' or 'speaker-mean'", cm);
     if (strcmp(h->readout, "attention") == 0) m->readout = NN_READOUT_ATTENTION;
     else if (strcmp(h->readout, "mean") == 0) m->readout = NN_READOUT_MEAN;
     else return nn__fail(err, errlen, NN_EFORMAT, "arch.readout '%s', expected 'attention' or 'mean'", ro);

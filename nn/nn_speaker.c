@@ -37,7 +37,7 @@ static void update_estimate(nn_speaker *s)
         double var = ex2 - mu * mu;
         var = var > 0 ? var : 0;
         s->mean[b] = mu;
-        s->istd[b] = 1.0 / sqrt(var + m->cmvn_eps);
+        s->istd[b] = m->cmvn == NN_CMVN_SPEAKER_MEAN ? 1.0 : 1.0 / sqrt(var + m->cmvn_eps);
     }
 }
 
@@ -86,14 +86,14 @@ void nn_speaker_reset(nn_speaker *s)
     const size_t M = (size_t)s->m->n_mels;
     s->w = 0;
     memset(s->s1, 0, 2 * M * sizeof(double));
-    if (s->m->cmvn == NN_CMVN_SPEAKER)
+    if (NN_IS_SPEAKER(s->m))
         update_estimate(s);
 }
 
 void nn_speaker_add(nn_speaker *s, const float *frame)
 {
     const nn_model *m = s->m;
-    if (m->cmvn != NN_CMVN_SPEAKER)
+    if (!NN_IS_SPEAKER(m))
         return;
     /* A plain mean up to max_frames; beyond, each frame's weight decays by (1 - 1/max_frames)
      * per new frame, so the estimate follows a new voice within about max_frames of speech. */
@@ -112,7 +112,7 @@ void nn_speaker_add(nn_speaker *s, const float *frame)
 int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
 {
     const int M = s->m->n_mels;
-    if (n < 1 || s->m->cmvn != NN_CMVN_SPEAKER)
+    if (n < 1 || !NN_IS_SPEAKER(s->m))
         return 0;
     /* Speech frames = mean ln-energy within NN_SPEECH_RANGE of the utterance's peak
      * (features.speech_frames, the rule the training statistics used). */
@@ -141,7 +141,7 @@ int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
 void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out)
 {
     const int M = s->m->n_mels;
-    if (s->m->cmvn != NN_CMVN_SPEAKER) {
+    if (!NN_IS_SPEAKER(s->m)) {
         if (out != frame)
             memmove(out, frame, sizeof(float) * (size_t)M);
         return;
@@ -152,4 +152,4 @@ void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out)
 
 double nn_speaker_frames(const nn_speaker *s) { return s->w; }
 
-int nn_model_speaker_norm(const nn_model *m) { return m->cmvn == NN_CMVN_SPEAKER; }
+int nn_model_speaker_norm(const nn_model *m) { return NN_IS_SPEAKER(m); }

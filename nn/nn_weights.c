@@ -54,7 +54,7 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
     int n = 0, K = m->n_labels, H = m->hidden;
     add_spec(t, &n, "norm.mean", &m->norm_mean, 1, m->n_mels, 0, 0, 0);
     add_spec(t, &n, "norm.std", &m->norm_std, 1, m->n_mels, 0, 0, 0);
-    if (m->cmvn == NN_CMVN_SPEAKER) {
+    if (NN_IS_SPEAKER(m)) {
         add_spec(t, &n, "spk.prior_mean", &m->spk_prior_mean, 1, m->n_mels, 0, 0, 0);
         add_spec(t, &n, "spk.prior_var", &m->spk_prior_var, 1, m->n_mels, 0, 0, 0);
     }

@@ -106,6 +106,7 @@ def test_parity(tmp):
         ("cnn-att", dict(make_tiny_model.TINY, lstm=False), 333),
         ("raw-2layer", dict(make_tiny_model.TINY, cmvn="none", lstm_layers=2), 401),
         ("speaker", dict(make_tiny_model.TINY, cmvn="speaker"), 321),
+        ("speaker-mean", dict(make_tiny_model.TINY, cmvn="speaker-mean"), 233),
         ("mean-40mel", dict(c1=3, c2=5, c3=6, lstm_hidden=12, dense=8, n_mels=40, window=40,
                             min_frames=6, readout="mean", _k=4), 263),
         ("odd-mels", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=20,
@@ -117,11 +118,17 @@ def test_parity(tmp):
 
 
 def test_speaker(tmp):
+    for mode in model_lib.SPEAKER_CMVN:
+        speaker_case(tmp, mode)
+
+
+def speaker_case(tmp, mode):
     """nn_speaker (C) against features.SpeakerNormStore's recipe (Python, what training used):
     the same speech frames chosen, the same normalised frames; and the prior when nothing is
     known yet."""
     import features as FE
-    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"), None, 11)
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn=mode), None, 11)
+    mean_only = mode == "speaker-mean"
     path = os.path.join(tmp, "spk.emod")
     export.model_to_emod(m, model_lib.DEFAULT_LABELS, None, "spk", {}, path)
     M = m.config["n_mels"]
@@ -145,7 +152,7 @@ def test_speaker(tmp):
     check(n_sp < sum(lens) - sum(n // 4 for n in lens) + 5, "speaker: the lead-ins counted as speech")
     mean = s1 / n_sp
     var = np.maximum(s2 / n_sp - mean * mean, 0.0)
-    ref = (frames.astype(np.float64) - mean) / np.sqrt(var + m.config["cmvn_eps"])
+    ref = (frames.astype(np.float64) - mean) / (1.0 if mean_only else np.sqrt(var + m.config["cmvn_eps"]))
     c = np.array([ln.split() for ln in lines[1:]], dtype=np.float64)
     d = np.abs(c - ref).max()
     check(d <= 1e-5, "speaker: C normalised frames vs Python %.3g" % d)
@@ -153,10 +160,10 @@ def test_speaker(tmp):
     c = np.array([ln.split() for ln in r.stdout.splitlines()], dtype=np.float64)
     pm = m.spk_prior_mean.double().numpy()
     pv = m.spk_prior_var.double().numpy()
-    d2 = np.abs(c - (frames - pm) / np.sqrt(pv + m.config["cmvn_eps"])).max()
+    d2 = np.abs(c - (frames - pm) / (1.0 if mean_only else np.sqrt(pv + m.config["cmvn_eps"]))).max()
     check(d2 <= 1e-5, "speaker: C prior normalisation vs Python %.3g" % d2)
-    print("speaker normaliser: %d of %d frames speech, C vs Python %.2e, prior %.2e"
-          % (n_sp, sum(lens), d, d2))
+    print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e"
+          % (mode, n_sp, sum(lens), d, d2))
 
 
 def test_shipped(tmp):

@@ -29,12 +29,12 @@ Keys (all required except meta.*; unknown keys outside meta.* are rejected by th
     dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
     dsp.f_min, dsp.f_max, dsp.log_floor F32,
     arch.n_mels, arch.window, arch.min_frames, arch.c1, arch.c2, arch.c3, arch.lstm_hidden
-    (0 = CNN-only), arch.lstm_layers, arch.dense I32, arch.cmvn STR ("cumulative"|"none"|"speaker"),
+    (0 = CNN-only), arch.lstm_layers, arch.dense I32, arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
     arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta").
 
 Tensors (batch norm folded into the conv weights and biases):
     norm.mean [M], norm.std [M]                      global z-score after cmvn
-    spk.prior_mean [M], spk.prior_var [M]            if cmvn = speaker: nn_speaker's starting
+    spk.prior_mean [M], spk.prior_var [M]            if cmvn = speaker(-mean): nn_speaker's starting
                                                      estimate (the training speakers' average)
     conv1.weight [c1,1,3,3]   conv1.bias [c1]         dims (out, in, time, freq) as in torch
     conv2.weight [c2,c1,3,3]  conv2.bias [c2]
@@ -176,7 +176,7 @@ def emod_contents(model, labels, dsp_params, name, meta):
     ]
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     t = [("norm.mean", sd["norm_mean"].numpy()), ("norm.std", sd["norm_std"].numpy())]
-    if cfg["cmvn"] == "speaker":
+    if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
         t += [("spk.prior_mean", sd["spk_prior_mean"].numpy()),
               ("spk.prior_var", sd["spk_prior_var"].numpy())]
     for i in (1, 2, 3):
@@ -268,7 +268,7 @@ def emod_to_model(path):
     sd = m.state_dict()
     f = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731
     sd["norm_mean"], sd["norm_std"] = f(t["norm.mean"]), f(t["norm.std"])
-    if cfg["cmvn"] == "speaker":
+    if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
         sd["spk_prior_mean"], sd["spk_prior_var"] = f(t["spk.prior_mean"]), f(t["spk.prior_var"])
     for i in (1, 2, 3):
         sd["conv%d.weight" % i], sd["conv%d.bias" % i] = f(t["conv%d.weight" % i]), f(t["conv%d.bias" % i])

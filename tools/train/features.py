@@ -113,11 +113,13 @@ class SpeakerNormStore:
     of the speaker's utterances (speaker_moments). This is the state the stream's running
     normaliser (nn_speaker) reaches once it has heard the speaker for a while; for a test speaker
     the statistics come from its own, unlabelled, test utterances (transductive, as the SVM's
-    --spknorm). eps is the model's cmvn_eps."""
+    --spknorm). eps is the model's cmvn_eps. mean_only (cmvn "speaker-mean"): y = x - mean.
+    """
 
-    def __init__(self, store, items, eps):
+    def __init__(self, store, items, eps, mean_only=False):
         self.store = store
         self.eps = float(eps)
+        self.mean_only = bool(mean_only)
         self.speaker = {D.item_key(it): it["speaker"] for it in items}
         self.by_speaker = {}
         for it in items:
@@ -143,6 +145,8 @@ class SpeakerNormStore:
     def get(self, key, version="orig"):
         mean, var = self.stats(self.speaker[key], version)
         x = np.asarray(self.store.get(key, version), dtype=np.float64)
+        if self.mean_only:
+            return (x - mean).astype(np.float32)
         return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)
 
     def has(self, key, version="orig"):

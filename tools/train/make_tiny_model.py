@@ -46,7 +46,7 @@ def random_model(config=None, labels=None, seed=0):
             mean = mean - 6.0   # raw log-mel levels
             std = std * 3.0
         m.set_normalisation(mean, std)
-        if m.config["cmvn"] == "speaker":
+        if m.config["cmvn"] in model_lib.SPEAKER_CMVN:
             m.set_speaker_prior(-6.0 + torch.randn(M, generator=g), 2.0 + torch.rand(M, generator=g))
     m.eval()
     return m
@@ -58,7 +58,7 @@ def main(argv=None):
     ap.add_argument("--size", choices=("tiny", "default"), default="tiny")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--checkpoint", help="also save the PyTorch checkpoint here")
-    ap.add_argument("--cmvn", choices=("cumulative", "none", "speaker"), default=None,
+    ap.add_argument("--cmvn", choices=("cumulative", "none") + model_lib.SPEAKER_CMVN, default=None,
                     help="input normalisation (default: model.py's; tests/fixtures/tiny-speaker.emod "
                     "is --cmvn speaker)")
     a = ap.parse_args(argv)

@@ -26,6 +26,8 @@ Layers (what the streaming runner does per 10 ms hop)
    spk_prior_var (the training speakers' average; exported as spk.prior_mean / spk.prior_var).
    Unlike "cumulative" it keeps the level and spectral tilt of an utterance relative to its
    speaker (arousal cues) and removes only the speaker's and the channel's own.
+   cmvn="speaker-mean": the same with the mean only, y = x - mu_spk (no variance scaling, so
+   bands that noise has made flat are not blown up to unit variance).
    Then always a global z-score: z = (y - norm_mean) / norm_std (buffers, per band, computed on
    the training set AFTER cmvn: see normalisation_stats()).
 1. Conv block 1: Conv2d(1 -> c1, kernel (3 time, 3 freq), stride (1, 2)), zero padding 2 frames on
@@ -66,7 +68,7 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
 ---------------------------------------------------------------------------------
   n_mels        int   input bands; must equal dsp_params["n_mels"]                    (128)
   n_labels      int   classes K (set from the label list by make_model)               (7)
-  cmvn          str   "cumulative" | "none" | "speaker"                               ("cumulative")
+  cmvn          str   "cumulative" | "none" | "speaker" | "speaker-mean"              ("cumulative")
   cmvn_eps      float variance floor added before sqrt                                (1e-3)
   c1, c2, c3    int   conv channels of blocks 1, 2, 3                                 (16, 32, 32)
   lstm          bool  False: CNN-only variant                                         (True)
@@ -130,6 +132,9 @@ DEFAULT_CONFIG = {
     "min_frames": 50,
 }
 
+# The cmvn modes normalised by the stream-level speaker normaliser (nn_speaker), outside the net.
+SPEAKER_CMVN = ("speaker", "speaker-mean")
+
 CHECKPOINT_FORMAT = "emotiond-checkpoint"
 CHECKPOINT_VERSION = 1
 
@@ -141,8 +146,9 @@ def full_config(config=None):
         if k not in cfg:
             raise ValueError("unknown model config key %r (known: %s)" % (k, ", ".join(sorted(cfg))))
         cfg[k] = v
-    if cfg["cmvn"] not in ("cumulative", "none", "speaker"):
-        raise ValueError("cmvn must be 'cumulative', 'none' or 'speaker', got %r" % (cfg["cmvn"],))
+    if cfg["cmvn"] not in SPEAKER_CMVN + ("cumulative", "none"):
+        raise ValueError("cmvn must be 'cumulative', 'none', 'speaker' or 'speaker-mean', got %r"
+                         % (cfg["cmvn"],))
     if cfg["readout"] not in ("attention", "mean"):
         raise ValueError("readout must be 'attention' or 'mean', got %r" % (cfg["readout"],))
     if cfg["window"] < 4 or cfg["window"] % 2:
@@ -182,7 +188,7 @@ class EmotionNet(nn.Module):
         m = cfg["n_mels"]
         self.register_buffer("norm_mean", torch.zeros(m))
         self.register_buffer("norm_std", torch.ones(m))
-        if cfg["cmvn"] == "speaker":
+        if cfg["cmvn"] in SPEAKER_CMVN:
             self.register_buffer("spk_prior_mean", torch.zeros(m))
             self.register_buffer("spk_prior_var", torch.ones(m))
         self.conv1 = nn.Conv2d(1, cfg["c1"], (3, 3), stride=(1, 2))
@@ -223,8 +229,8 @@ class EmotionNet(nn.Module):
 
     def set_speaker_prior(self, mean, var):
         """The speaker normaliser's starting estimate (cmvn="speaker" only)."""
-        if self.config["cmvn"] != "speaker":
-            raise ValueError("set_speaker_prior: model cmvn is %r, not 'speaker'" % self.config["cmvn"])
+        if self.config["cmvn"] not in SPEAKER_CMVN:
+            raise ValueError("set_speaker_prior: model cmvn is %r, not a speaker mode" % self.config["cmvn"])
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         var = torch.as_tensor(var, dtype=torch.float32).reshape(-1)
         if mean.numel() != self.config["n_mels"] or var.numel() != self.config["n_mels"]:

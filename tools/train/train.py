@@ -196,9 +196,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     store.check(train_items, versions)
     store.check(val_items, ["orig"])
     model = M.make_model(cfg["model"], labels)
-    if model.config["cmvn"] == "speaker":
+    if model.config["cmvn"] in M.SPEAKER_CMVN:
         if not isinstance(store, FE.SpeakerNormStore):
-            raise ValueError("cmvn 'speaker' needs a features.SpeakerNormStore (speaker_store())")
+            raise ValueError("cmvn %r needs a features.SpeakerNormStore (speaker_store())"
+                             % model.config["cmvn"])
         model.set_speaker_prior(*store.prior(D.speakers(train_items)))
     if model.config["bidirectional"]:
         cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
@@ -285,8 +286,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
 def speaker_store(store, cfg, items):
     """The store the run's model reads: per-speaker normalised features for cmvn "speaker"."""
     mcfg = M.full_config(cfg["model"])
-    if mcfg["cmvn"] == "speaker":
-        return FE.SpeakerNormStore(store, items, mcfg["cmvn_eps"])
+    if mcfg["cmvn"] in M.SPEAKER_CMVN:
+        return FE.SpeakerNormStore(store, items, mcfg["cmvn_eps"], mcfg["cmvn"] == "speaker-mean")
     return store
 
 
