@@ -89,11 +89,16 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs);
  * and pass every frame through nn_speaker_apply before nn_stream_push / nn_offline_run. For other
  * models every call is harmless: add does nothing and apply copies. One nn_speaker per stream;
  * *out owned by the caller (nn_speaker_free); the model must outlive it. nn_speaker_add and
- * nn_speaker_apply do not allocate, lock or make system calls. */
+ * nn_speaker_apply do not allocate, lock or make system calls. The defaults (nn_speaker_params_default)
+ * are the daemon's. */
 typedef struct nn_speaker nn_speaker;
 typedef struct {
     int prior_frames;   /* weight of the prior, in frames (300 = 3 s of speech); 0 = none */
     int max_frames;     /* plain mean up to this many speech frames (12000 = 2 min) */
+    double var_floor;   /* per band, the variance used is at least var_floor * the prior's
+                         * (0.5; 0 = none, as in training): in steady noise a band can be nearly
+                         * flat over the speech, and scaling it to unit variance would feed the
+                         * network amplified noise. 0..10 */
 } nn_speaker_params;
 void nn_speaker_params_default(nn_speaker_params *p);
 int nn_model_speaker_norm(const nn_model *m);

@@ -17,6 +17,7 @@ void nn_speaker_params_default(nn_speaker_params *p)
 {
     p->prior_frames = 300;
     p->max_frames = 12000;
+    p->var_floor = 0.5;
 }
 
 /* mean and 1/sqrt(var + eps) from the prior (weight prior_frames) plus the speech frames. */
@@ -34,8 +35,8 @@ static void update_estimate(nn_speaker *s)
             mu = m->spk_prior_mean[b];
             ex2 = m->spk_prior_var[b] + mu * mu;
         }
-        double var = ex2 - mu * mu;
-        var = var > 0 ? var : 0;
+        double var = ex2 - mu * mu, floor = s->p.var_floor * m->spk_prior_var[b];
+        var = var > floor ? var : floor;
         s->mean[b] = mu;
         s->istd[b] = m->cmvn == NN_CMVN_SPEAKER_MEAN ? 1.0 : 1.0 / sqrt(var + m->cmvn_eps);
     }
@@ -50,9 +51,10 @@ int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **o
         nn_speaker_params_default(&def);
         p = &def;
     }
-    if (p->prior_frames < 0 || p->max_frames < 1)
-        return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: prior_frames %d must be >= 0 "
-                        "and max_frames %d >= 1", p->prior_frames, p->max_frames);
+    if (p->prior_frames < 0 || p->max_frames < 1 || !(p->var_floor >= 0 && p->var_floor <= 10))
+        return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: prior_frames %d must be >= 0, "
+                        "max_frames %d >= 1 and var_floor %g in [0, 10]", p->prior_frames,
+                        p->max_frames, p->var_floor);
     nn_speaker *s = calloc(1, sizeof *s);
     if (!s)
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory");

@@ -4,7 +4,8 @@
  *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
  *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames; each
  *                                   added with nn_speaker_add_utterance (no prior, no
- *                                   forgetting); prints "added K" then every frame normalised
+ *                                   forgetting; optional 5th argument: var_floor); prints
+ *                                   "added K" then every frame normalised
  *   nn-tool prior MODEL F.f32       every frame normalised by a fresh default nn_speaker
  */
 #include <limits.h>
@@ -91,7 +92,7 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(argv[1], "speaker") == 0 || strcmp(argv[1], "prior") == 0) {
         nn_speaker *sp = NULL;
-        nn_speaker_params plain = {0, INT_MAX};
+        nn_speaker_params plain = {0, INT_MAX, argc > 5 ? atof(argv[5]) : 0.0};
         int prior = strcmp(argv[1], "prior") == 0;
         if ((rc = nn_speaker_new(m, prior ? NULL : &plain, &sp, err, sizeof err)) != 0) {
             fprintf(stderr, "nn-tool: %s\n", err);

@@ -162,8 +162,16 @@ def speaker_case(tmp, mode):
     pv = m.spk_prior_var.double().numpy()
     d2 = np.abs(c - (frames - pm) / (1.0 if mean_only else np.sqrt(pv + m.config["cmvn_eps"]))).max()
     check(d2 <= 1e-5, "speaker: C prior normalisation vs Python %.3g" % d2)
-    print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e"
-          % (mode, n_sp, sum(lens), d, d2))
+    # The variance floor (the daemon's default 0.5 x the prior's variance), here at 3 so it binds.
+    r = run_tool("speaker", path, fpath, ",".join(map(str, lens)), 3)
+    c = np.array([ln.split() for ln in r.stdout.splitlines()[1:]], dtype=np.float64)
+    vf = np.maximum(var, 3 * pv)
+    ref = (frames.astype(np.float64) - mean) / (1.0 if mean_only else np.sqrt(vf + m.config["cmvn_eps"]))
+    d3 = np.abs(c - ref).max()
+    check(d3 <= 1e-5, "speaker: C with var_floor vs Python %.3g" % d3)
+    check(mean_only or np.any(vf > var), "speaker: the floor never bound")
+    print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e, floor %.2e"
+          % (mode, n_sp, sum(lens), d, d2, d3))
 
 
 def test_shipped(tmp):

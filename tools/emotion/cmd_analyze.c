@@ -234,7 +234,7 @@ int cmd_analyze(int argc, char **argv)
         cli_error(in, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
         goto done;
     }
-    nn_speaker_params spp = {0, 2000000000};   /* the file's plain statistics */
+    nn_speaker_params spp = {0, 2000000000, 0.0};   /* the file's plain statistics */
     if (nn_speaker_new(m, &spp, &sp, err, sizeof err) != 0) {
         cli_error(in, "model: %s", err);
         goto done;

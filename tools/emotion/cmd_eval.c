@@ -17,6 +17,8 @@
  *     normaliser's default estimate (prior + the speaker's EARLIER files only), then added.
  *   file: each file normalised with its own speech frames only.
  *   prior: no speaker statistics at all (a daemon that has heard nothing of this voice yet).
+ * --speaker-var-floor F: the normaliser's variance floor (nn_speaker_params.var_floor); default
+ * 0 (training's statistics exactly) except in running mode, which uses the daemon's defaults.
  *
  * Figures: accuracy, macro-F1 and unweighted average recall (UAR), both averaged over the classes
  * present in the list's truth (a model may know labels a corpus lacks), and the confusion matrix
@@ -57,6 +59,8 @@ static void usage(FILE *out)
 "  --speaker-stats S  speaker-normalising models: speaker (default: all of a speaker's files\n"
 "                     first), running (only the speaker's earlier files, from the prior),\n"
 "                     file (each file alone) or prior (none)\n"
+"  --speaker-var-floor F  variance floor, times the model's prior variance (default 0; running:\n"
+"                     the daemon's 0.5)\n"
 "  --png PATH         write the confusion matrix as a PNG (needs /usr/bin/python3 with\n"
 "                     matplotlib)\n"
 "  -q, --quiet        no progress output\n"
@@ -505,16 +509,18 @@ int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--protocol") == 0 || strncmp(argv[i], "--protocol=", 11) == 0)
             return exec_protocols(argc, argv);
-    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS };
+    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS, OPT_FLOOR };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"list", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},  {"json", required_argument, NULL, OPT_JSON},
         {"png", required_argument, NULL, OPT_PNG}, {"quiet", no_argument, NULL, 'q'},
         {"speaker-stats", required_argument, NULL, OPT_STATS},
+        {"speaker-var-floor", required_argument, NULL, OPT_FLOOR},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *model = NULL, *list = NULL, *data = NULL, *json = NULL, *png = NULL;
     int quiet = 0, c;
     enum speaker_stats mode = STATS_SPEAKER;
+    double var_floor = -1;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:l:d:qh", opts, NULL)) != -1) {
@@ -534,6 +540,15 @@ int cmd_eval(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             break;
+        case OPT_FLOOR: {
+            char *end;
+            var_floor = strtod(optarg, &end);
+            if (end == optarg || *end || !(var_floor >= 0 && var_floor <= 10)) {
+                cli_usage_error(CMD, "--speaker-var-floor '%s': expected a number in [0, 10]", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        }
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case ':': cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]); return CLI_EXIT_USAGE;
@@ -571,9 +586,11 @@ int cmd_eval(int argc, char **argv)
     }
     /* speaker and file: plain statistics, no prior, no forgetting (what training used); running
      * and prior: the normaliser as the daemon runs it. */
-    nn_speaker_params spp = {0, 2000000000};
+    nn_speaker_params spp = {0, 2000000000, 0.0};
     if (mode == STATS_RUNNING || mode == STATS_PRIOR)
         nn_speaker_params_default(&spp);
+    if (var_floor >= 0)
+        spp.var_floor = var_floor;
     if (nn_speaker_new(m, &spp, &sp, err, sizeof err) != 0) {
         cli_error(CMD, "%s", err);
         goto done;
