@@ -16,6 +16,7 @@ import wave
 import numpy as np
 
 EMOTION, NN_TOOL, TINY = sys.argv[1:4]
+SPK = os.path.join(os.path.dirname(os.path.abspath(TINY)), "tiny-speaker.emod")
 failures = []
 
 
@@ -120,6 +121,18 @@ def main():
         tiny_wav = os.path.join(tmp, "tiny.wav")
         write_wav(tiny_wav, 0.02)
         errors.append((run(tiny_wav, "--model", TINY), 1, "too short"))
+        errors.append((run(short_wav, "--model", SPK, "--speaker-from", os.path.join(tmp, "no.wav")), 1,
+                       "no.wav"))
+
+        # A speaker-normalising model: other speech of the voice changes the statistics, hence
+        # the posteriors; a cumulative-CMVN model ignores --speaker-from.
+        other = os.path.join(tmp, "other.wav")
+        write_wav(other, 3.0, 16000, 7)
+        for model, differs in ((SPK, True), (TINY, False)):
+            a = json.loads(run(short_wav, "--model", model).stdout)["probs"]
+            b = json.loads(run(short_wav, "--model", model, "--speaker-from", other).stdout)["probs"]
+            d = float(np.abs(np.array(a) - np.array(b)).max())
+            check((d > 1e-4) == differs, "--speaker-from with %s: max diff %.3g" % (os.path.basename(model), d))
         for i, (res, code, needle) in enumerate(errors):
             one_line = res.stderr.count("\n") == 1 and res.stderr.startswith("emotion")
             check(res.returncode == code and needle in res.stderr and one_line and res.stdout == "",

@@ -7,8 +7,9 @@
  * are the mean of the windows' posteriors. Over time: the streaming runner's posteriors (what
  * emotiond publishes, before its speech gate and smoothing) every --hop-out ms, once the stream
  * has seen the model's minimum context (0.5 s by default); t is the end of the newest frame.
- * A speaker-normalising model (cmvn "speaker") takes the voice's statistics from the file's own
- * speech frames (nn_speaker_add_utterance), as `emotion eval` does for a speaker of one file.
+ * A speaker-normalising model (cmvn "speaker") takes the voice's statistics from the speech
+ * frames of the file and of any --speaker-from files (nn_speaker_add_utterance), as `emotion
+ * eval` does for a speaker's files.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,7 +31,8 @@ static const char *const CMD = "analyze";
 static void usage(FILE *out)
 {
     fprintf(out,
-"usage: emotion analyze IN [--model M.emod] [--csv] [--hop-out MS] [-o OUT]\n"
+"usage: emotion analyze IN [--model M.emod] [--speaker-from FILE]... [--csv] [--hop-out MS]\n"
+"                          [-o OUT]\n"
 "\n"
 "Emotion posteriors of the audio file IN (any format `emotion info` reads), for the whole file\n"
 "and over time, as JSON (default) or CSV.\n"
@@ -38,6 +40,10 @@ static void usage(FILE *out)
 "  -m, --model PATH  model file (default: $EMOTIOND_MODEL, else the installed\n"
 "                    ../share/emotiond/" DEFAULT_MODEL_FILE " next to this program, else\n"
 "                    the source tree's models/" DEFAULT_MODEL_FILE " for an uninstalled build)\n"
+"  --speaker-from FILE  (repeatable) more speech of the same voice: a speaker-normalising model\n"
+"                    (the default one) takes the voice's statistics from IN and these files.\n"
+"                    IN alone gives it little to go on: on held-out speakers 32 %% accuracy\n"
+"                    from one file's statistics, 64 %% from all of a speaker's files\n"
 "  --csv             CSV instead of JSON: header \"t,LABEL...,top\", one row per time step,\n"
 "                    then a row with t = \"file\" for the whole file\n"
 "  --hop-out MS      time between rows, 10..60000 ms, rounded to whole 10 ms hops (default 100)\n"
@@ -152,11 +158,13 @@ int cmd_analyze(int argc, char **argv)
         {"csv", no_argument, NULL, 'c'},
         {"hop-out", required_argument, NULL, 'H'},
         {"output", required_argument, NULL, 'o'},
+        {"speaker-from", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model_arg = NULL, *out_path = NULL;
-    int csv = 0, c, rc = CLI_EXIT_FAIL;
+    int csv = 0, c, rc = CLI_EXIT_FAIL, n_from = 0;
+    const char *from[64];
     long hop_ms = 100;
     optind = 0;
     opterr = 0;
@@ -165,6 +173,13 @@ int cmd_analyze(int argc, char **argv)
         case 'm': model_arg = optarg; break;
         case 'c': csv = 1; break;
         case 'o': out_path = optarg; break;
+        case 'S':
+            if (n_from == (int)(sizeof from / sizeof from[0])) {
+                cli_usage_error(CMD, "--speaker-from: at most %d files", n_from);
+                return CLI_EXIT_USAGE;
+            }
+            from[n_from++] = optarg;
+            break;
         case 'H':
             if (cli_parse_long(CMD, "--hop-out", optarg, 10, 60000, &hop_ms) != 0)
                 return CLI_EXIT_USAGE;
@@ -240,6 +255,26 @@ int cmd_analyze(int argc, char **argv)
         goto done;
     }
     nn_speaker_add_utterance(sp, feat, (int)T);
+    for (int i = 0; i < n_from && nn_model_speaker_norm(m); i++) {
+        float *fx = NULL, *ff = NULL;
+        size_t fn = 0;
+        int64_t fT = 0;
+        int ok = audio_file_load_mono(from[i], p->sample_rate, &fx, &fn, err, sizeof err) == 0;
+        if (!ok)
+            cli_error(from[i], "%s", err);
+        else if ((fT = dsp_logmel_frame_count(p, fn)) < 2)
+            ok = 0, cli_error(from[i], "too short: %lld feature frames", (long long)fT);
+        else if (!(ff = malloc(sizeof(float) * (size_t)fT * M)))
+            ok = 0, cli_error(from[i], "out of memory");
+        else if (dsp_logmel_batch(p, fx, fn, ff, (size_t)fT) != fT)
+            ok = 0, cli_error(from[i], "front end failed");
+        if (ok)
+            nn_speaker_add_utterance(sp, ff, (int)fT);
+        free(fx);
+        free(ff);
+        if (!ok)
+            goto done;
+    }
     for (int64_t t = 0; t < T; t++)
         nn_speaker_apply(sp, feat + (size_t)t * M, feat + (size_t)t * M);
     int nw = file_posteriors(m, feat, T, probs, probs + K, err, sizeof err);
