@@ -125,6 +125,16 @@ def check_speaker(emotion, src, d, lst, rows):
     one = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
     check(np.abs(one["a0.wav"] - prior["a0.wav"]).max() <= 1e-6, "running: the first file is not the prior")
     check(np.abs(one["a3.wav"] - prior["a3.wav"]).max() > 1e-4, "running: the 4th file heard nothing")
+    # --speaker-files: a0 evaluated alone, its speaker's other file (a2) only as statistics.
+    one_l, extra_l = os.path.join(os.path.dirname(lst), "one.csv"), os.path.join(os.path.dirname(lst), "extra.csv")
+    with open(one_l, "w") as f:
+        f.write("path,label,speaker\n" + rows[0] + "\n")
+    with open(extra_l, "w") as f:
+        f.write("path,label,speaker\n" + "\n".join(rows) + "\n")
+    r = run(emotion, ["--model", model, "--list", one_l, "--json", js, "-q", "--speaker-files", extra_l])
+    check(r.returncode == 0, "--speaker-files: exit %d: %s" % (r.returncode, r.stderr))
+    p0 = np.array(json.load(open(js))["files"][0]["probs"])
+    check(np.abs(p0 - got["a0.wav"]).max() <= 1e-6, "--speaker-files: a0 alone + extra != the full list")
     r = run(emotion, ["--model", model, "--list", lst, "--speaker-stats", "bogus"])
     check(r.returncode == 2, "--speaker-stats bogus: exit %d, expected 2" % r.returncode)
     print("speaker model: C eval vs PyTorch %.2e (per speaker), %.2e (per file), %.2e (prior)"

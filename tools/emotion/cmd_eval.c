@@ -12,7 +12,8 @@
  *     (nn_speaker_add_utterance, no prior: the same statistics training used), then its files
  *     are evaluated with them: the state the daemon reaches once it has heard the voice for a
  *     while, measured transductively on the speaker's unlabelled audio. Without the column each
- *     file is its own speaker.
+ *     file is its own speaker. --speaker-files LIST2 adds more files (not evaluated) to their
+ *     speakers' statistics: protocol 1's test speakers also speak in its training part.
  *   running: causal, as the daemon runs: a speaker's files in list order, each evaluated with the
  *     normaliser's default estimate (prior + the speaker's EARLIER files only), then added.
  *   file: each file normalised with its own speech frames only.
@@ -59,6 +60,8 @@ static void usage(FILE *out)
 "  --speaker-stats S  speaker-normalising models: speaker (default: all of a speaker's files\n"
 "                     first), running (only the speaker's earlier files, from the prior),\n"
 "                     file (each file alone) or prior (none)\n"
+"  --speaker-files L  CSV like --list: more files whose speech counts in their speaker's\n"
+"                     statistics (speaker mode), without being evaluated\n"
 "  --speaker-var-floor F  variance floor, times the model's prior variance (default 0; running:\n"
 "                     the daemon's 0.5)\n"
 "  --png PATH         write the confusion matrix as a PNG (needs /usr/bin/python3 with\n"
@@ -246,17 +249,26 @@ done:
     return rc;
 }
 
-/* sp := the statistics of the speech frames of every file of e[from]'s speaker (only e[from]
- * itself when the list names no speakers). */
-static void speaker_statistics(const nn_model *m, nn_speaker *sp, const entry *e, int n, int from)
+/* sp := the statistics of the speech frames of every file of e[from]'s speaker, in e and in the
+ * extra files x (only e[from] itself when the list names no speakers). */
+static void speaker_statistics(const nn_model *m, nn_speaker *sp, const entry *e, int n, int from,
+                               const entry *x, int nx)
 {
     nn_speaker_reset(sp);
-    for (int i = 0; i < n; i++) {
-        if (i != from && (!e[i].speaker || !e[from].speaker || strcmp(e[i].speaker, e[from].speaker) != 0))
+    for (int j = 0; j < n + nx; j++) {
+        const entry *f = j < n ? &e[j] : &x[j - n];
+        if (f != &e[from] && (!f->speaker || !e[from].speaker || strcmp(f->speaker, e[from].speaker) != 0))
             continue;
+        if (j >= n) {   /* an extra file that is also evaluated is counted once */
+            int dup = 0;
+            for (int i = 0; i < n && !dup; i++)
+                dup = strcmp(e[i].path, f->path) == 0;
+            if (dup)
+                continue;
+        }
         float *feat;
         int64_t T;
-        if (load_features(m, e[i].path, &feat, &T) != 0)
+        if (load_features(m, f->path, &feat, &T) != 0)
             continue;   /* reported; eval_file will report and skip it too */
         nn_speaker_add_utterance(sp, feat, (int)T);
         free(feat);
@@ -509,15 +521,16 @@ int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--protocol") == 0 || strncmp(argv[i], "--protocol=", 11) == 0)
             return exec_protocols(argc, argv);
-    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS, OPT_FLOOR };
+    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS, OPT_FLOOR, OPT_SPKFILES };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"list", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},  {"json", required_argument, NULL, OPT_JSON},
         {"png", required_argument, NULL, OPT_PNG}, {"quiet", no_argument, NULL, 'q'},
         {"speaker-stats", required_argument, NULL, OPT_STATS},
         {"speaker-var-floor", required_argument, NULL, OPT_FLOOR},
+        {"speaker-files", required_argument, NULL, OPT_SPKFILES},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-    const char *model = NULL, *list = NULL, *data = NULL, *json = NULL, *png = NULL;
+    const char *model = NULL, *list = NULL, *data = NULL, *json = NULL, *png = NULL, *spkfiles = NULL;
     int quiet = 0, c;
     enum speaker_stats mode = STATS_SPEAKER;
     double var_floor = -1;
@@ -540,6 +553,7 @@ int cmd_eval(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             }
             break;
+        case OPT_SPKFILES: spkfiles = optarg; break;
         case OPT_FLOOR: {
             char *end;
             var_floor = strtod(optarg, &end);
@@ -570,6 +584,8 @@ int cmd_eval(int argc, char **argv)
     char *listdir = NULL;
     figures fg = {0};
     nn_speaker *sp = NULL;
+    entry *xe = NULL;
+    int nx = 0;
     if (nn_model_load_file(model, &m, err, sizeof err) != 0) {
         cli_error(model, "%s", err);
         return CLI_EXIT_FAIL;
@@ -578,6 +594,8 @@ int cmd_eval(int argc, char **argv)
     if (!data)
         data = listdir = cli_path_dirname(list);
     if (!data || read_list(list, data, m, &e, &n) != 0)
+        goto done;
+    if (spkfiles && read_list(spkfiles, data, m, &xe, &nx) != 0)
         goto done;
     fg.cm = calloc((size_t)K * (size_t)K, sizeof(long));
     if (!fg.cm) {
@@ -606,7 +624,7 @@ int cmd_eval(int argc, char **argv)
         int new_speaker = held < 0 || !e[i].speaker || !e[held].speaker ||
                           strcmp(e[i].speaker, e[held].speaker) != 0;
         if (by_speaker && new_speaker && mode == STATS_SPEAKER)
-            speaker_statistics(m, sp, e, n, i);
+            speaker_statistics(m, sp, e, n, i, xe, nx);
         else if (by_speaker && new_speaker && mode == STATS_RUNNING)
             nn_speaker_reset(sp);
         held = i;
@@ -671,6 +689,11 @@ done:
         free(e[i].probs);
     }
     nn_speaker_free(sp);
+    for (int i = 0; i < nx; i++) {
+        free(xe[i].path);
+        free(xe[i].speaker);
+    }
+    free(xe);
     free(e);
     free(fg.cm);
     free(listdir);

@@ -41,9 +41,17 @@ def c_eval(ckpt, out_dir, test_items, data_root):
                    stdout=subprocess.DEVNULL)
     lst = os.path.join(out_dir, "lists", "test.csv")
     res = os.path.join(out_dir, "test_c.json")
+    # Speaker statistics as in training: from every file of the speaker in the fold (protocol 1's
+    # test speakers also speak in its training part; in protocol 2 this adds nothing).
+    every = os.path.join(out_dir, "lists", "all.csv")
+    with open(every, "w") as f:
+        for k, part in enumerate(("train", "val", "test")):
+            with open(os.path.join(out_dir, "lists", part + ".csv")) as g:
+                lines = g.readlines()
+            f.writelines(lines if k == 0 else lines[1:])
     subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", lst, "--data",
-                    D.data_dir(data_root), "--json", res, "--quiet"], check=True,
-                   stdout=subprocess.DEVNULL)
+                    D.data_dir(data_root), "--json", res, "--quiet", "--speaker-files", every],
+                   check=True, stdout=subprocess.DEVNULL)
     with open(res) as f:
         return json.load(f)
 
