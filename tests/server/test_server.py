@@ -427,9 +427,13 @@ async def t_sidecar():
         c3 = await websockets.connect(h.url + "/ws")
         for c in (c1, c2, c3):
             await recv_json(c)
-            await c.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
+        # One request at a time: three sockets give no order between their frames, and under
+        # load c3's could be served before c2's (c2 then gets busy, c3 the ack).
+        await c1.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
         assert (await recv_type(c1, "ack"))["cmd"] == "audio"
+        await c2.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
         assert (await recv_type(c2, "ack"))["cmd"] == "audio"
+        await c3.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
         m = await recv_type(c3, "error")
         assert m["code"] == "busy", m
         # the daemon may refuse a stream: error, and the client stays a subscriber
