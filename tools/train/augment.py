@@ -14,6 +14,9 @@ white      white Gaussian noise at a random SNR in [5, 30] dB, plus a random gai
 babble     babble at a random SNR in [5, 30] dB, plus a random gain: the sum of 5 utterances of the
            OTHER corpus (non-held-out speakers), so babble never carries a voice that some
            protocol tests on
+whitespk / babblespk  as white / babble, but the SNR and gain are drawn once per SPEAKER (noise
+           still per utterance): a steady condition of a speaker, as a noisy room is for the
+           speaker normaliser's statistics (configs/stream_steady.json)
 white10 / babble10   protocol 3 test sets: exactly 10 dB SNR, no gain change; babble10 is the sum of
            5 utterances of OTHER speakers of the SAME corpus (the issue's definition).
 SNR is measured over the whole utterance (speech power including its pauses) against the whole
@@ -102,7 +105,7 @@ def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stde
     if not todo:
         return 0
     pools = {}
-    if version in ("babble", "babble10"):
+    if version in ("babble", "babble10", "babblespk"):
         heldout = set(D.HELDOUT_SPEAKERS)
         for c in D.CORPORA:
             pools[c] = [(it["speaker"], read_audio(os.path.join(root, it["corpus"], it["path"])))
@@ -119,9 +122,9 @@ def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stde
             continue
         rng = rng_for(seed, version, key)
         x = read_audio(src)
-        if version in ("white", "white10"):
+        if version in ("white", "white10", "whitespk"):
             noise = rng.standard_normal(len(x)).astype(np.float32)
-        elif version == "babble":
+        elif version in ("babble", "babblespk"):
             other = "emodb" if it["corpus"] == "ravdess" else "ravdess"
             noise = babble(rng, [a for _, a in pools[other]], len(x))
         elif version == "babble10":
@@ -133,6 +136,10 @@ def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stde
             peak = float(np.max(np.abs(y)))
             if peak > 0.999:
                 y = (y * (0.999 / peak)).astype(np.float32)
+        elif version.endswith("spk"):
+            cond = rng_for(seed, version, it["speaker"])   # one condition per speaker
+            y = mix_at_snr(x, noise, float(cond.uniform(5.0, 30.0)))
+            y = clip_gain(y, float(cond.uniform(-10.0, 10.0)))
         else:
             y = mix_at_snr(x, noise, float(rng.uniform(5.0, 30.0)))
             y = clip_gain(y, float(rng.uniform(-10.0, 10.0)))
