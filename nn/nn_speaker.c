@@ -92,11 +92,10 @@ void nn_speaker_reset(nn_speaker *s)
         update_estimate(s);
 }
 
-void nn_speaker_add(nn_speaker *s, const float *frame)
+/* Adds one frame to the sums; the estimate is brought up to date by the caller. */
+static void accumulate(nn_speaker *s, const float *frame)
 {
     const nn_model *m = s->m;
-    if (!NN_IS_SPEAKER(m))
-        return;
     /* A plain mean up to max_frames; beyond, each frame's weight decays by (1 - 1/max_frames)
      * per new frame, so the estimate follows a new voice within about max_frames of speech. */
     double keep = 1.0;
@@ -108,6 +107,13 @@ void nn_speaker_add(nn_speaker *s, const float *frame)
         s->s1[b] = s->s1[b] * keep + v;
         s->s2[b] = s->s2[b] * keep + v * v;
     }
+}
+
+void nn_speaker_add(nn_speaker *s, const float *frame)
+{
+    if (!NN_IS_SPEAKER(s->m))
+        return;
+    accumulate(s, frame);
     update_estimate(s);
 }
 
@@ -133,10 +139,11 @@ int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
         for (int b = 0; b < M; b++)
             e += f[b];
         if (e / M >= peak - NN_SPEECH_RANGE) {
-            nn_speaker_add(s, f);
+            accumulate(s, f);
             added++;
         }
     }
+    update_estimate(s);
     return added;
 }
 

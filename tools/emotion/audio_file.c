@@ -431,3 +431,35 @@ size_t audio_file_resampled_length(int64_t in_frames, double in_rate, double out
         return (size_t)in_frames;
     return (size_t)llround((double)in_frames * out_rate / in_rate);
 }
+
+int audio_file_load_logmel(const char *path, const dsp_params *p, float **feat, int64_t *n_frames,
+                           char *err, size_t errlen)
+{
+    float *x = NULL;
+    size_t n = 0;
+    int rc = -1;
+    *feat = NULL;
+    if (audio_file_load_mono(path, p->sample_rate, &x, &n, err, errlen) != 0)
+        return -1;
+    int64_t T = dsp_logmel_frame_count(p, n);
+    if (T < 2) {
+        snprintf(err, errlen, "too short: %lld feature frames, the model needs at least 2", (long long)T);
+        goto done;
+    }
+    if (!(*feat = malloc(sizeof(float) * (size_t)T * (size_t)p->n_mels))) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    int64_t got = dsp_logmel_batch(p, x, n, *feat, (size_t)T);
+    if (got != T) {
+        snprintf(err, errlen, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
+        free(*feat);
+        *feat = NULL;
+        goto done;
+    }
+    *n_frames = T;
+    rc = 0;
+done:
+    free(x);
+    return rc;
+}

@@ -256,24 +256,14 @@ int cmd_analyze(int argc, char **argv)
     }
     nn_speaker_add_utterance(sp, feat, (int)T);
     for (int i = 0; i < n_from && nn_model_speaker_norm(m); i++) {
-        float *fx = NULL, *ff = NULL;
-        size_t fn = 0;
+        float *ff = NULL;
         int64_t fT = 0;
-        int ok = audio_file_load_mono(from[i], p->sample_rate, &fx, &fn, err, sizeof err) == 0;
-        if (!ok)
+        if (audio_file_load_logmel(from[i], p, &ff, &fT, err, sizeof err) != 0) {
             cli_error(from[i], "%s", err);
-        else if ((fT = dsp_logmel_frame_count(p, fn)) < 2)
-            ok = 0, cli_error(from[i], "too short: %lld feature frames", (long long)fT);
-        else if (!(ff = malloc(sizeof(float) * (size_t)fT * M)))
-            ok = 0, cli_error(from[i], "out of memory");
-        else if (dsp_logmel_batch(p, fx, fn, ff, (size_t)fT) != fT)
-            ok = 0, cli_error(from[i], "front end failed");
-        if (ok)
-            nn_speaker_add_utterance(sp, ff, (int)fT);
-        free(fx);
-        free(ff);
-        if (!ok)
             goto done;
+        }
+        nn_speaker_add_utterance(sp, ff, (int)fT);
+        free(ff);
     }
     for (int64_t t = 0; t < T; t++)
         nn_speaker_apply(sp, feat + (size_t)t * M, feat + (size_t)t * M);

@@ -218,35 +218,11 @@ done:
 static int load_features(const nn_model *m, const char *path, float **feat, int64_t *T)
 {
     char err[1024];
-    const dsp_params *p = nn_model_features(m);
-    float *x = NULL;
-    size_t n = 0;
-    int rc = -1;
-    *feat = NULL;
-    if (audio_file_load_mono(path, p->sample_rate, &x, &n, err, sizeof err) != 0) {
+    if (audio_file_load_logmel(path, nn_model_features(m), feat, T, err, sizeof err) != 0) {
         cli_error(path, "%s", err);
-        goto done;
+        return -1;
     }
-    *T = dsp_logmel_frame_count(p, n);
-    if (*T < 2) {
-        cli_error(path, "too short: %lld feature frames, the model needs at least 2", (long long)*T);
-        goto done;
-    }
-    if (!(*feat = malloc(sizeof(float) * (size_t)*T * (size_t)p->n_mels))) {
-        cli_error(path, "out of memory");
-        goto done;
-    }
-    int64_t got = dsp_logmel_batch(p, x, n, *feat, (size_t)*T);
-    if (got != *T) {
-        cli_error(path, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
-        free(*feat);
-        *feat = NULL;
-        goto done;
-    }
-    rc = 0;
-done:
-    free(x);
-    return rc;
+    return 0;
 }
 
 /* sp := the statistics of the speech frames of every file of e[from]'s speaker, in e and in the
