@@ -67,6 +67,9 @@ static const struct opt opts[] = {
     { "gate-onset-ms", "gate", "onset_ms", K_VALUE, "MS", "level must stay above this long to open, 0..500 (default 30)" },
     { "gate-hangover-ms", "gate", "hangover_ms", K_VALUE, "MS", "gate stays open this long after, 0..2000 (default 300)" },
     { "gate-contrast-db", "gate", "contrast_db", K_VALUE, "DB", "and the speech band's spectrum stands out from the per-band noise floors by this much, 0..40, 0 = off (default 8)" },
+    { "speaker-prior-s", "speaker", "prior_s", K_VALUE, "S", "speaker normaliser: weight of the model's average voice, in seconds of speech, 0..600 (default 3)" },
+    { "speaker-memory-s", "speaker", "memory_s", K_VALUE, "S", "speaker normaliser: plain mean over this much speech, then older speech fades, 1..3600 (default 120)" },
+    { "speaker-var-floor", "speaker", "var_floor", K_VALUE, "X", "speaker normaliser: per-band variance at least X times the average voice's, 0..10 (default 0.5)" },
     { "event-on", "events", "on_threshold", K_VALUE, "P", "onset when a smoothed prob is above this ... (default 0.5)" },
     { "event-min-duration", "events", "min_duration_s", K_VALUE, "S", "... for this long, 0..60 s (default 1)" },
     { "event-off", "events", "off_threshold", K_VALUE, "P", "offset when it falls below this (default 0.35)" },
@@ -301,6 +304,9 @@ static int set_value(config *c, const char *name, const char *val, char *why, si
     if (!strcmp(name, "gate-onset-ms")) return parse_double(val, 0, 500, &pc->gate.onset_ms, why, n);
     if (!strcmp(name, "gate-hangover-ms")) return parse_double(val, 0, 2000, &pc->gate.hangover_ms, why, n);
     if (!strcmp(name, "gate-contrast-db")) return parse_double(val, 0, 40, &pc->gate.contrast_db, why, n);
+    if (!strcmp(name, "speaker-prior-s")) return parse_double(val, 0, 600, &pc->speaker.prior_s, why, n);
+    if (!strcmp(name, "speaker-memory-s")) return parse_double(val, 1, 3600, &pc->speaker.memory_s, why, n);
+    if (!strcmp(name, "speaker-var-floor")) return parse_double(val, 0, 10, &pc->speaker.var_floor, why, n);
     if (!strcmp(name, "event-on")) {
         if (parse_double(val, 0, 1, &d, why, n) < 0) return -1;
         if (d <= 0) {

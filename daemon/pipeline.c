@@ -76,6 +76,16 @@ static gate_params gate_params_of(const pipeline_config *c)
     return g;
 }
 
+static nn_speaker_params speaker_params_of(const pipeline_config *c, double hop_rate)
+{
+    nn_speaker_params s;
+    nn_speaker_params_default(&s);
+    s.prior_frames = (int)lround(c->speaker.prior_s * hop_rate);
+    s.max_frames = (int)lround(c->speaker.memory_s * hop_rate);
+    s.var_floor = c->speaker.var_floor;
+    return s;
+}
+
 static int publish_every_of(double hop_rate, double hz)
 {
     long n = lround(hop_rate / hz);
@@ -162,7 +172,8 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
         rc = PIPELINE_ENN;
         goto fail;
     }
-    if ((rc = nn_speaker_new(m, NULL, &p->spk, sub, sizeof sub)) < 0) {
+    nn_speaker_params sp = speaker_params_of(cfg, p->hop_rate);
+    if ((rc = nn_speaker_new(m, &sp, &p->spk, sub, sizeof sub)) < 0) {
         snprintf(err, errlen, "speaker normaliser: %s", sub);
         rc = PIPELINE_ENN;
         goto fail;
@@ -338,6 +349,10 @@ int pipeline_set_config(pipeline *p, const pipeline_config *cfg, char *err, size
 {
     int rc = pipeline_config_check(cfg, err, errlen);
     if (rc < 0) return rc;
+    nn_speaker_params sp = speaker_params_of(cfg, p->hop_rate);
+    if ((rc = nn_speaker_set_params(p->spk, &sp, err, errlen)) < 0)
+        return PIPELINE_EINVAL;
+    p->cfg.speaker = cfg->speaker;
     gate_params gp = gate_params_of(cfg);
     gate_set_params(p->gt, &gp);
     events_set_config(p->ev, &cfg->events);

@@ -75,11 +75,20 @@ typedef struct pipeline_event_config {
     double off_threshold;     /* offset when smoothed prob < this (< on_threshold), def 0.35 */
 } pipeline_event_config;
 
+/* The speaker normaliser of speaker-normalising models (nn_speaker_params, in seconds of the
+ * gate's speech at the model's 100 Hz frame rate). */
+typedef struct pipeline_speaker_config {
+    double prior_s;           /* weight of the model's average voice. 0..600, def 3 */
+    double memory_s;          /* plain mean up to this much speech, then forgetting. 1..3600, def 120 */
+    double var_floor;         /* per band at least this times the prior's variance. 0..10, def 0.5 */
+} pipeline_speaker_config;
+
 typedef struct pipeline_config {
     double publish_hz;        /* posteriors per second. (0, hop rate], def 10 */
     double smoothing;         /* alpha per hop: s += alpha*(p - s). (0, 1], 1 = none. def 0.1 */
     pipeline_gate_config gate;
     pipeline_event_config events;
+    pipeline_speaker_config speaker;
 } pipeline_config;
 
 /* Fills the defaults listed above. */
@@ -153,7 +162,8 @@ int pipeline_flush(pipeline *p);
  * (same ranges as pipeline_config_check) and then change nothing. */
 int pipeline_set_publish_hz(pipeline *p, double hz);
 int pipeline_set_smoothing(pipeline *p, double alpha);
-/* Replaces every setting (a SIGHUP reload); smoothing, gate and event state are kept. */
+/* Replaces every setting (a SIGHUP reload); smoothing, gate, event and speaker-normaliser state
+ * are kept. */
 int pipeline_set_config(pipeline *p, const pipeline_config *cfg, char *err, size_t errlen);
 /* Turns the per-hop on_frame callback on or off. */
 void pipeline_set_frames(pipeline *p, int on);

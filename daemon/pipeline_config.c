@@ -19,6 +19,9 @@ void pipeline_config_default(pipeline_config *c)
     c->events.on_threshold = 0.5;
     c->events.min_duration_s = 1.0;
     c->events.off_threshold = 0.35;
+    c->speaker.prior_s = 3;
+    c->speaker.memory_s = 120;
+    c->speaker.var_floor = 0.5;
 }
 
 #define RANGE(v, lo, hi, name) \
@@ -55,6 +58,9 @@ int pipeline_config_check(const pipeline_config *c, char *err, size_t errlen)
                                     c->events.off_threshold, c->events.on_threshold);
         return PIPELINE_EINVAL;
     }
+    RANGE(c->speaker.prior_s, 0, 600, "speaker_prior_s");
+    RANGE(c->speaker.memory_s, 1, 3600, "speaker_memory_s");
+    RANGE(c->speaker.var_floor, 0, 10, "speaker_var_floor");
     return 0;
 }
 

@@ -106,6 +106,9 @@ int nn_model_speaker_norm(const nn_model *m);
 int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **out, char *err,
                    size_t errlen);
 void nn_speaker_free(nn_speaker *s);
+/* New parameters for the same voice (a configuration reload): the speech heard so far is kept.
+ * Does not allocate. NN_EINVAL (and s unchanged) for out-of-range values. */
+int nn_speaker_set_params(nn_speaker *s, const nn_speaker_params *p, char *err, size_t errlen);
 /* Forget every speech frame: back to the prior (a new voice or device). */
 void nn_speaker_reset(nn_speaker *s);
 /* One speech frame (n_mels floats, raw log-mel). */

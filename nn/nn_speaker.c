@@ -42,6 +42,15 @@ static void update_estimate(nn_speaker *s)
     }
 }
 
+static int check_params(const nn_speaker_params *p, char *err, size_t errlen)
+{
+    if (p->prior_frames < 0 || p->max_frames < 1 || !(p->var_floor >= 0 && p->var_floor <= 10))
+        return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: prior_frames %d must be >= 0, "
+                        "max_frames %d >= 1 and var_floor %g in [0, 10]", p->prior_frames,
+                        p->max_frames, p->var_floor);
+    return 0;
+}
+
 int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **out, char *err,
                    size_t errlen)
 {
@@ -51,10 +60,9 @@ int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **o
         nn_speaker_params_default(&def);
         p = &def;
     }
-    if (p->prior_frames < 0 || p->max_frames < 1 || !(p->var_floor >= 0 && p->var_floor <= 10))
-        return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: prior_frames %d must be >= 0, "
-                        "max_frames %d >= 1 and var_floor %g in [0, 10]", p->prior_frames,
-                        p->max_frames, p->var_floor);
+    int rc = check_params(p, err, errlen);
+    if (rc < 0)
+        return rc;
     nn_speaker *s = calloc(1, sizeof *s);
     if (!s)
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory");
@@ -71,6 +79,19 @@ int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **o
     s->istd = s->mean + M;
     nn_speaker_reset(s);
     *out = s;
+    return 0;
+}
+
+int nn_speaker_set_params(nn_speaker *s, const nn_speaker_params *p, char *err, size_t errlen)
+{
+    int rc = check_params(p, err, errlen);
+    if (rc < 0)
+        return rc;
+    s->p = *p;
+    /* The sums are kept: only how they are weighed and floored changes. A smaller max_frames
+     * takes effect as frames arrive (the weight decays towards it). */
+    if (NN_IS_SPEAKER(s->m))
+        update_estimate(s);
     return 0;
 }
 

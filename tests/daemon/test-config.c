@@ -61,6 +61,10 @@ static void options(void)
     CHECK(c.input == CONFIG_INPUT_STDIN && c.stdin_format == PIPELINE_F32LE);
     CHECK(c.stdin_rate == 48000 && c.stdin_channels == 2);
     CHECK(c.pipe.events.min_duration_s == 2);
+    CHECK(c.pipe.speaker.prior_s == 3 && c.pipe.speaker.memory_s == 120 && c.pipe.speaker.var_floor == 0.5);
+    CHECK(load(&c, err, sizeof err, "--speaker-prior-s", "0", "--speaker-memory-s=30",
+               "--speaker-var-floor", "2", NULL) == 0);
+    CHECK(c.pipe.speaker.prior_s == 0 && c.pipe.speaker.memory_s == 30 && c.pipe.speaker.var_floor == 2);
 
     CHECK(load(&c, err, sizeof err, "--listen", "[::1]:8000", NULL) == 0);
     CHECK(!strcmp(c.listen_host, "::1") && c.listen_port == 8000);
@@ -105,6 +109,9 @@ static void bad_options(void)
     CHECKF(strstr(err, "--fast"), "%s", err);
     CHECK(load(&c, err, sizeof err, "--event-on", "0.3", NULL) == -1); /* below event-off 0.35 */
     CHECKF(strstr(err, "event_off"), "%s", err);
+    CHECK(load(&c, err, sizeof err, "--speaker-memory-s", "0", NULL) == -1);
+    CHECKF(strstr(err, "--speaker-memory-s") && strstr(err, "out of range"), "%s", err);
+    CHECK(load(&c, err, sizeof err, "--speaker-var-floor", "-1", NULL) == -1);
     CHECK(load(&c, err, sizeof err, "--config", "/nonexistent/x.ini", NULL) == -1);
     CHECKF(strstr(err, "/nonexistent/x.ini") && strstr(err, "cannot open"), "%s", err);
 }
@@ -131,6 +138,9 @@ static void ini_good(void)
         "on_threshold = 0.7\n"
         "off_threshold = 0.5\n"
         "min_duration_s = 2\n"
+        "[speaker]\n"
+        "prior_s = 10\n"
+        "var_floor = 0\n"
         "[output]\n"
         "json_lines = yes\n"
         "[log]\n"
@@ -144,6 +154,7 @@ static void ini_good(void)
     CHECK(c.pipe.gate.threshold_db == 12);
     CHECK(c.pipe.events.on_threshold == 0.7 && c.pipe.events.min_duration_s == 2);
     CHECK(c.json_lines == 1 && c.log_level == 7);
+    CHECK(c.pipe.speaker.prior_s == 10 && c.pipe.speaker.var_floor == 0 && c.pipe.speaker.memory_s == 120);
     /* the command line wins over the file, wherever --config appears */
     CHECK(load(&c, err, sizeof err, "--publish-hz", "20", "--config", p, NULL) == 0);
     CHECK(c.pipe.publish_hz == 20);

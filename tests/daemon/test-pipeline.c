@@ -235,35 +235,69 @@ static double max_diff(const float *x, const float *y, int n)
     return d;
 }
 
+/* max |loud - quiet| of the raw posteriors at 2 s, 10 s and 59.5 s, the same voice 20 dB apart. */
+static void level_difference(const pipeline_config *c, double *early, double *mid, double *late)
+{
+    static struct rec loud, quiet;
+    memset(&loud, 0, sizeof loud);
+    memset(&quiet, 0, sizeof quiet);
+    const size_t n = 16000 * 60;
+    float *x = tone_bursts(n, 16000, 1);
+    pipeline *pl = make(16000, 1, PIPELINE_F32LE, c, &loud);
+    pipeline_push(pl, x, n);
+    for (size_t i = 0; i < n; i++) x[i] *= 0.1f;   /* -20 dB */
+    pipeline *pq = make(16000, 1, PIPELINE_F32LE, c, &quiet);
+    pipeline_push(pq, x, n);
+    const int K = nn_model_n_labels(model);
+    const float *l1 = raw_at(&loud, 2.0), *q1 = raw_at(&quiet, 2.0);
+    const float *l2 = raw_at(&loud, 59.5), *q2 = raw_at(&quiet, 59.5);
+    const float *lm = raw_at(&loud, 10.0), *qm = raw_at(&quiet, 10.0);
+    CHECK(l1 && q1 && l2 && q2 && lm && qm);
+    *early = *mid = *late = NAN;
+    if (l1 && q1 && l2 && q2 && lm && qm) {
+        *early = max_diff(l1, q1, K);
+        *mid = max_diff(lm, qm, K);
+        *late = max_diff(l2, q2, K);
+    }
+    pipeline_free(pl);
+    pipeline_free(pq);
+    free(x);
+}
+
 static void speaker_normaliser_removes_level(void)
 {
     pipeline_config c;
     pipeline_config_default(&c);
     c.smoothing = 1;
     c.publish_hz = 2;
-    static struct rec loud, quiet;
-    memset(&loud, 0, sizeof loud);
-    memset(&quiet, 0, sizeof quiet);
-    const size_t n = 16000 * 60;
-    float *x = tone_bursts(n, 16000, 1);
-    pipeline *pl = make(16000, 1, PIPELINE_F32LE, &c, &loud);
-    pipeline_push(pl, x, n);
-    for (size_t i = 0; i < n; i++) x[i] *= 0.1f;   /* -20 dB */
-    pipeline *pq = make(16000, 1, PIPELINE_F32LE, &c, &quiet);
-    pipeline_push(pq, x, n);
-    const int K = nn_model_n_labels(model);
-    const float *l1 = raw_at(&loud, 2.0), *q1 = raw_at(&quiet, 2.0);
-    const float *l2 = raw_at(&loud, 59.5), *q2 = raw_at(&quiet, 59.5);
-    CHECK(l1 && q1 && l2 && q2);
-    if (l1 && q1 && l2 && q2) {
-        double early = max_diff(l1, q1, K), late = max_diff(l2, q2, K);
-        fprintf(stderr, "  loud vs quiet: max |diff| %.4f after 2 s, %.4f after 60 s\n", early, late);
-        CHECKF(early > 2e-3, "the level made no difference even on the prior (%.4g)", early);
-        CHECKF(late < 0.25 * early, "no adaptation: %.4g after 60 s vs %.4g after 2 s", late, early);
-    }
-    pipeline_free(pl);
-    pipeline_free(pq);
-    free(x);
+    double early, mid, late;
+    level_difference(&c, &early, &mid, &late);
+    fprintf(stderr, "  loud vs quiet: max |diff| %.4f after 2 s, %.4f after 10 s, %.4f after 60 s\n",
+            early, mid, late);
+    CHECKF(early > 2e-3, "the level made no difference even on the prior (%.4g)", early);
+    CHECKF(late < 0.25 * early, "no adaptation: %.4g after 60 s vs %.4g after 2 s", late, early);
+
+    /* Without the prior's weight the voice's own statistics rule from its first speech frames
+     * (what is left is the speech gate's own warm-up, which differs with the level). */
+    c.speaker.prior_s = 0;
+    double early0, mid0, late0;
+    level_difference(&c, &early0, &mid0, &late0);
+    fprintf(stderr, "  speaker.prior_s 0: max |diff| %.4f after 2 s, %.4f after 10 s\n", early0, mid0);
+    CHECKF(mid0 < 0.25 * mid, "prior_s 0 did not speed adaptation: %.4g vs %.4g after 10 s", mid0, mid);
+
+    /* A reload with an out-of-range value is refused, naming it; a good one is taken. */
+    static struct rec a;
+    memset(&a, 0, sizeof a);
+    pipeline *p = make(16000, 1, PIPELINE_F32LE, &c, &a);
+    char err[256];
+    c.speaker.memory_s = 0;
+    CHECK(pipeline_set_config(p, &c, err, sizeof err) == PIPELINE_EINVAL);
+    CHECKF(strstr(err, "speaker_memory_s"), "%s", err);
+    c.speaker.memory_s = 60;
+    c.speaker.var_floor = 2;
+    CHECK(pipeline_set_config(p, &c, err, sizeof err) == 0);
+    CHECK(pipeline_get_config(p)->speaker.var_floor == 2 && pipeline_get_config(p)->speaker.memory_s == 60);
+    pipeline_free(p);
 }
 
 static void no_allocation_per_hop(void)

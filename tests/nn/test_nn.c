@@ -1,6 +1,7 @@
-/* nn/ unit tests on the committed tiny model (argv[1]): loading and every rejection of a damaged
- * file, streaming vs offline parity at every lane end and along the way, reset, and the whole
- * front end pushed in random chunkings. Torch parity lives in test_parity.py. */
+/* nn/ unit tests on the committed tiny models (argv[1]; argv[2] normalises per speaker): loading
+ * and every rejection of a damaged file, streaming vs offline parity at every lane end and along
+ * the way, reset, the whole front end pushed in random chunkings, speaker normaliser parameters.
+ * Torch parity lives in test_parity.py. */
 #include "dsp.h"
 #include "nn.h"
 
@@ -335,12 +336,68 @@ static void test_level_and_silence(nn_model *m)
     free(g);
 }
 
+/* Speaker normaliser parameters: validated, and changeable for the same voice without losing
+ * what was heard (a daemon reload). */
+static void test_speaker_params(const char *path)
+{
+    char err[256];
+    nn_model *m = NULL;
+    nn_speaker *sp = NULL;
+    if (nn_model_load_file(path, &m, err, sizeof err) != 0) {
+        CHECK(0, "load %s: %s", path, err);
+        return;
+    }
+    const int M = nn_model_features(m)->n_mels;
+    nn_speaker_params p;
+    nn_speaker_params_default(&p);
+    p.var_floor = -1;
+    CHECK(nn_speaker_new(m, &p, &sp, err, sizeof err) == NN_EINVAL && !sp && strstr(err, "var_floor"),
+          "negative var_floor accepted (%s)", err);
+    nn_speaker_params_default(&p);
+    CHECK(nn_speaker_new(m, &p, &sp, err, sizeof err) == 0, "new: %s", err);
+    float *f = make_frames(400, M), *a = malloc(sizeof(float) * M), *b = malloc(sizeof(float) * M);
+    for (int t = 0; t < 400; t++)   /* a flat voice: every band's variance far below the prior's */
+        for (int k = 0; k < M; k++)
+            f[(size_t)t * M + k] = -6.0f + 0.01f * f[(size_t)t * M + k];
+    for (int t = 0; t < 400; t++)
+        nn_speaker_add(sp, f + (size_t)t * M);
+    CHECK(fabs(nn_speaker_frames(sp) - 400) < 1e-9, "frames %g, want 400", nn_speaker_frames(sp));
+    nn_speaker_apply(sp, f, a);
+    nn_speaker_params q = p;
+    q.max_frames = 0;
+    CHECK(nn_speaker_set_params(sp, &q, err, sizeof err) == NN_EINVAL && strstr(err, "max_frames"),
+          "max_frames 0 accepted (%s)", err);
+    nn_speaker_apply(sp, f, b);
+    CHECK(!memcmp(a, b, sizeof(float) * M), "a rejected set_params changed the estimate");
+    q = p;
+    q.var_floor = 4;   /* a higher floor: the flat voice is scaled down more */
+    CHECK(nn_speaker_set_params(sp, &q, err, sizeof err) == 0, "set_params: %s", err);
+    CHECK(fabs(nn_speaker_frames(sp) - 400) < 1e-9, "set_params forgot the voice (%g frames)",
+          nn_speaker_frames(sp));
+    nn_speaker_apply(sp, f, b);
+    double ra = 0, rb = 0;
+    for (int k = 0; k < M; k++) {
+        ra += fabs(a[k]);
+        rb += fabs(b[k]);
+    }
+    CHECK(rb < ra * 0.99, "var_floor 4 did not shrink the normalised frame (%g vs %g)", rb, ra);
+    q.var_floor = 0.5;
+    CHECK(nn_speaker_set_params(sp, &q, err, sizeof err) == 0, "set_params back: %s", err);
+    nn_speaker_apply(sp, f, b);
+    CHECK(!memcmp(a, b, sizeof(float) * M), "back to the defaults is not the same estimate");
+    free(f);
+    free(a);
+    free(b);
+    nn_speaker_free(sp);
+    nn_model_free(m);
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
     nn_model *m = NULL;
-    if (argc < 2) {
-        fprintf(stderr, "usage: test_nn TINY.emod\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: test_nn TINY.emod TINY-SPEAKER.emod\n");
         return 2;
     }
     model_path = argv[1];
@@ -354,6 +411,7 @@ int main(int argc, char **argv)
     test_stream_vs_offline(m);
     test_front_end_chunking(m);
     test_level_and_silence(m);
+    test_speaker_params(argv[2]);
     nn_model_free(m);
     free(file_buf);
     if (failures)
