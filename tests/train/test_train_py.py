@@ -108,6 +108,34 @@ def t_windows():
     check(T.windows(600, 300) == [(0, 300), (150, 450), (300, 600)], "hop = window/2")
 
 
+def t_crops():
+    import features as FE
+    import train as T
+    # A RAVDESS-like file: 100 frames of near-silence, 166 of speech, 100 of silence.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((366, 128)).astype(np.float32) - 18
+    x[100:266] += 12
+    check(tuple(np.flatnonzero(FE.speech_mask(x))[[0, -1]]) == (100, 265), "speech mask of the middle")
+    check(T.crop_offsets(366, (100, 266), 150) == (100, 116), "crop shorter than the speech: inside it")
+    check(T.crop_offsets(366, (100, 266), 300) == (0, 66), "crop longer: all the speech, any offset")
+    check(T.crop_offsets(366, (0, 366), 150) == (0, 216), "speech everywhere: every offset")
+    check(T.crop_offsets(366, (300, 366), 200) == (166, 166), "speech at the end: the last crop")
+
+    class Store:
+        def get(self, key, v="orig"):
+            return x
+
+        def speech_span(self, key, v="orig"):
+            return (100, 266)
+
+    cfg = T.full_config({"crop_min": 150, "crop_max": 150, "crop_speech": True, "specaug": {}})
+    for seed in range(20):
+        b, lengths = T.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
+                                  np.random.default_rng(seed), ["orig"])
+        e = b[0].numpy().mean(1)
+        check(int(lengths[0]) == 150 and (e > -12).all(), "crop_speech crop %d holds silence" % seed)
+
+
 def t_step():
     import torch
     import train as T
@@ -155,7 +183,7 @@ def t_heldout():
 
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
-         "step": t_step, "heldout": t_heldout}
+         "crops": t_crops, "step": t_step, "heldout": t_heldout}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()

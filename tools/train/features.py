@@ -56,6 +56,7 @@ class FeatureStore:
         self.cache = cache
         self.versions = list(versions)
         self._mem = {}
+        self._spans = {}
 
     def has(self, key, version="orig"):
         return os.path.exists(feat_path(self.cache, version, key))
@@ -72,6 +73,15 @@ class FeatureStore:
             self._mem[k] = x
         return x
 
+    def speech_span(self, key, version="orig"):
+        """(first, last + 1) of the utterance's speech frames (speech_mask), cached."""
+        k = (key, version)
+        span = self._spans.get(k)
+        if span is None:
+            idx = np.flatnonzero(speech_mask(self.get(key, version)))
+            span = self._spans[k] = (int(idx[0]), int(idx[-1]) + 1)
+        return span
+
     def check(self, items, versions=None):
         missing = [(D.item_key(it), v) for v in (versions or self.versions) for it in items
                    if not self.has(D.item_key(it), v)]
@@ -85,13 +95,18 @@ class FeatureStore:
 SPEECH_RANGE = 5.0  # nats: a frame is speech when its mean ln-energy is within this of the utterance's peak
 
 
+def speech_mask(x):
+    """Which frames of one utterance (raw log-mel) are speech: mean log-mel over the bands within
+    SPEECH_RANGE nats (21.7 dB) of the utterance's loudest frame. nn_speaker_add_utterance in C
+    applies the same rule."""
+    e = np.asarray(x, dtype=np.float64).mean(1)
+    return e >= e.max() - SPEECH_RANGE
+
+
 def speech_frames(x):
-    """The frames of one utterance that speaker statistics are taken from: mean log-mel over the
-    bands within SPEECH_RANGE nats (21.7 dB) of the utterance's loudest frame. nn_speaker_add_utterance
-    in C applies the same rule."""
+    """The frames of one utterance that speaker statistics are taken from (speech_mask)."""
     x = np.asarray(x, dtype=np.float64)
-    e = x.mean(1)
-    return x[e >= e.max() - SPEECH_RANGE]
+    return x[speech_mask(x)]
 
 
 def speaker_moments(utterances):
@@ -151,6 +166,9 @@ class SpeakerNormStore:
 
     def has(self, key, version="orig"):
         return self.store.has(key, version)
+
+    def speech_span(self, key, version="orig"):
+        return self.store.speech_span(key, version)
 
     def check(self, items, versions=None):
         self.store.check(items, versions)
