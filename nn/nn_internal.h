@@ -50,7 +50,8 @@ struct nn_model {
     int cmvn;             /* NN_CMVN_* */
     double cmvn_eps;
     int c1, c2, c3;
-    int f1;               /* conv1 output bins: (M + 2 - 3) / 2 + 1 */
+    int fstride;          /* conv1 stride in frequency: 2 (default) or 1 */
+    int f1;               /* conv1 output bins: (M + 2 - 3) / fstride + 1 */
     int p1, p2, p3;       /* bins after the pools of blocks 1, 2, 3 */
     int hidden;           /* LSTM units, 0 = CNN-only */
     int layers;

@@ -46,12 +46,13 @@ NN_HOT void nn__k_normalise(const float *restrict x, int M, int cumulative, doub
 }
 
 NN_HOT void nn__k_conv1(const float *restrict z0, const float *restrict z1, const float *restrict z2,
-                        const float *restrict w, const float *restrict b, int f1, int c1, int c1p,
-                        float *restrict out)
+                        const float *restrict w, const float *restrict b, int f1, int stride,
+                        int c1, int c1p, float *restrict out)
 {
     for (int f = 0; f < f1; f++) {
-        const float v[9] = {z0[2 * f], z0[2 * f + 1], z0[2 * f + 2], z1[2 * f], z1[2 * f + 1],
-                            z1[2 * f + 2], z2[2 * f], z2[2 * f + 1], z2[2 * f + 2]};
+        const int s = stride * f;
+        const float v[9] = {z0[s], z0[s + 1], z0[s + 2], z1[s], z1[s + 1], z1[s + 2],
+                            z2[s], z2[s + 1], z2[s + 2]};
         for (int c0 = 0; c0 < c1p; c0 += NN_C1BLK) {
             float acc[NN_C1BLK];
             for (int j = 0; j < NN_C1BLK; j++)

@@ -99,8 +99,8 @@ static int front(nn__lane *l, const float *frames, int n)
         l->n++;
         nn__k_normalise(frames + (size_t)i * M, m->n_mels, m->cmvn == NN_CMVN_CUMULATIVE, m->cmvn_eps,
                         l->s1, l->s2, l->n, m->norm_mean, m->norm_std, row + 1);
-        nn__k_conv1(row - 2 * zw, row - zw, row, m->conv1_w, m->conv1_bp, m->f1, m->c1, m->c1p,
-                    l->y1 + (1 + (size_t)i) * y1w);
+        nn__k_conv1(row - 2 * zw, row - zw, row, m->conv1_w, m->conv1_bp, m->f1, m->fstride, m->c1,
+                    m->c1p, l->y1 + (1 + (size_t)i) * y1w);
     }
     memmove(l->z, l->z + (size_t)n * zw, sizeof(float) * 2 * zw);
 

@@ -32,9 +32,10 @@ void nn__head(const nn_model *m, const float *num, double den, float *pooled, fl
 void nn__k_normalise(const float *x, int M, int cumulative, double eps, double *s1, double *s2,
                      int64_t n, const float *mean, const float *std, float *out);
 /* Conv block 1 for one frame from the padded normalised rows of frames t-2, t-1, t (folded BN,
- * ReLU); w [9][c1p], b [c1p]; out [f1][c1]; c1p a multiple of NN_C1BLK. */
+ * ReLU), stride 1 or 2 in frequency; w [9][c1p], b [c1p]; out [f1][c1]; c1p a multiple of
+ * NN_C1BLK. */
 void nn__k_conv1(const float *z0, const float *z1, const float *z2, const float *w, const float *b,
-                 int f1, int c1, int c1p, float *out);
+                 int f1, int stride, int c1, int c1p, float *out);
 /* C [R][Np] = P [R][K] x Wt [K][Np]; Np a multiple of NN_CBLK. */
 void nn__k_gemm(const float *P, int R, int K, const float *Wt, int Np, float *C);
 /* y0 += W^T x0 and, when x1 is not NULL, y1 += W^T x1, over rows k0 .. k0+kn of W [K][Gp] stored

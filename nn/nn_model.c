@@ -70,9 +70,9 @@ typedef struct hdr {
 static const char *const I_KEYS[] = {
     "dsp.sample_rate", "dsp.win_length", "dsp.hop_length", "dsp.n_fft", "dsp.n_mels",
     "dsp.mel_scale", "arch.n_mels", "arch.window", "arch.min_frames", "arch.c1", "arch.c2",
-    "arch.c3", "arch.lstm_hidden", "arch.lstm_layers", "arch.dense"};
+    "arch.c3", "arch.lstm_hidden", "arch.lstm_layers", "arch.dense", "arch.freq_stride"};
 enum { I_SR, I_WIN, I_HOP, I_NFFT, I_NMELS, I_MELSCALE, I_ANMELS, I_WINDOW, I_MINF, I_C1, I_C2,
-       I_C3, I_HID, I_LAYERS, I_DENSE, I_COUNT };
+       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_COUNT };
 static const char *const F_KEYS[] = {"dsp.f_min", "dsp.f_max", "dsp.log_floor"};
 enum { F_FMIN, F_FMAX, F_FLOOR, F_COUNT };
 
@@ -214,6 +214,10 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
     trunc:
         return nn__fail(err, errlen, NN_EFORMAT, "truncated value of key '%s'", kbuf);
     }
+    if (!h->i_seen[I_FSTRIDE]) {   /* optional: files of the default architecture omit it */
+        h->i[I_FSTRIDE] = 2;
+        h->i_seen[I_FSTRIDE] = 1;
+    }
     for (int i = 0; i < I_COUNT; i++)
         if (!h->i_seen[i])
             return nn__fail(err, errlen, NN_EFORMAT, "missing key '%s'", I_KEYS[i]);
@@ -285,13 +289,16 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
         if (rng[i].v < rng[i].lo || rng[i].v > rng[i].hi)
             return nn__fail(err, errlen, NN_EFORMAT, "%s %d, expected %d..%d", rng[i].k, rng[i].v,
                             rng[i].lo, rng[i].hi);
-    m->f1 = (m->n_mels - 1) / 2 + 1;
+    m->fstride = h->i[I_FSTRIDE];
+    if (m->fstride != 1 && m->fstride != 2)
+        return nn__fail(err, errlen, NN_EFORMAT, "arch.freq_stride %d, expected 1 or 2", m->fstride);
+    m->f1 = (m->n_mels - 1) / m->fstride + 1;
     m->p1 = m->f1 / 2;
     m->p2 = m->p1 / 2;
     m->p3 = m->p2 / 2;
     if (m->p3 < 1)
         return nn__fail(err, errlen, NN_EMISMATCH, "n_mels %d leaves no frequency bins after the "
-                        "conv blocks (need >= 15)", m->n_mels);
+                        "conv blocks (need >= %d)", m->n_mels, m->fstride == 2 ? 15 : 8);
     m->feat_dim = m->c3 * m->p3;
     m->seq_dim = m->hidden ? m->hidden : m->feat_dim;
     return 0;

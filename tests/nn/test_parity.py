@@ -111,6 +111,9 @@ def test_parity(tmp):
                             min_frames=6, readout="mean", _k=4), 263),
         ("odd-mels", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=20,
                           min_frames=10, cmvn_eps=0.05), 97),
+        ("freq-stride-1", dict(make_tiny_model.TINY, freq_stride=1, cmvn="speaker"), 355),
+        ("freq-stride-1-odd", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=20,
+                                   min_frames=10, freq_stride=1), 97),
         ("default-size", {}, 620),
     ]
     for i, (name, cfg, n) in enumerate(cases):
@@ -263,6 +266,9 @@ def test_rejections(tmp):
         ("odd window", kv_set(kvs0, "arch.window", 301), tens0, -4, "arch.window 301"),
         ("bad cmvn", kv_set(kvs0, "arch.cmvn", "instance"), tens0, -4, "arch.cmvn 'instance'"),
         ("non-finite", kvs0, tens_set(tens0, "fc1.weight", nan_fc1), -4, "tensor 'fc1.weight' has a non-finite"),
+        ("bad freq_stride", kvs0 + [("arch.freq_stride", 1, 3)], tens0, -4, "arch.freq_stride 3, expected 1 or 2"),
+        ("freq_stride vs weights", kvs0 + [("arch.freq_stride", 1, 1)], tens0, -6,
+         "tensor 'lstm.l0.w_ih' has shape"),
         ("zero std", kvs0, tens_set(tens0, "norm.std", np.zeros(128, np.float32)), -4, "norm.std[0] = 0"),
     ]
     for name, kvs, tens, code, needle in cases:

@@ -29,7 +29,8 @@ Keys (all required except meta.*; unknown keys outside meta.* are rejected by th
     dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
     dsp.f_min, dsp.f_max, dsp.log_floor F32,
     arch.n_mels, arch.window, arch.min_frames, arch.c1, arch.c2, arch.c3, arch.lstm_hidden
-    (0 = CNN-only), arch.lstm_layers, arch.dense I32, arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
+    (0 = CNN-only), arch.lstm_layers, arch.dense I32, arch.freq_stride I32 (1 or 2; written only
+    when not 2, so files of the default architecture are byte-identical to those written before it), arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
     arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta").
 
 Tensors (batch norm folded into the conv weights and biases):
@@ -174,6 +175,8 @@ def emod_contents(model, labels, dsp_params, name, meta):
         ("arch.dense", T_I32, cfg["dense"]),
         ("meta.json", T_STR, json.dumps(meta or {}, sort_keys=True, default=str)),
     ]
+    if cfg["freq_stride"] != 2:
+        kvs.insert(-1, ("arch.freq_stride", T_I32, cfg["freq_stride"]))
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     t = [("norm.mean", sd["norm_mean"].numpy()), ("norm.std", sd["norm_std"].numpy())]
     if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
@@ -263,7 +266,8 @@ def emod_to_model(path):
            "cmvn_eps": kv["arch.cmvn_eps"], "c1": kv["arch.c1"], "c2": kv["arch.c2"],
            "c3": kv["arch.c3"], "lstm": hidden > 0, "lstm_hidden": hidden or 1,
            "lstm_layers": kv["arch.lstm_layers"] or 1, "readout": kv["arch.readout"],
-           "dense": kv["arch.dense"], "window": kv["arch.window"], "min_frames": kv["arch.min_frames"]}
+           "dense": kv["arch.dense"], "window": kv["arch.window"], "min_frames": kv["arch.min_frames"],
+           "freq_stride": kv.get("arch.freq_stride", 2)}
     m = model_lib.EmotionNet(cfg)
     sd = m.state_dict()
     f = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731

@@ -30,14 +30,15 @@ Layers (what the streaming runner does per 10 ms hop)
    bands that noise has made flat are not blown up to unit variance).
    Then always a global z-score: z = (y - norm_mean) / norm_std (buffers, per band, computed on
    the training set AFTER cmvn: see normalisation_stats()).
-1. Conv block 1: Conv2d(1 -> c1, kernel (3 time, 3 freq), stride (1, 2)), zero padding 2 frames on
+1. Conv block 1: Conv2d(1 -> c1, kernel (3 time, 3 freq), stride (1, freq_stride = 2 or 1)), zero padding 2 frames on
    the left in time (causal), 1 bin each side in freq; BatchNorm2d; ReLU; MaxPool (2 time, 2 freq)
    over frame pairs (2j, 2j+1): pooled step j exists once frame 2j+1 has arrived. Everything after
    this runs at 50 Hz. A trailing unpaired frame (odd T) is ignored: posteriors update on every
    2nd frame, and the streaming runner repeats the last posteriors on the frames in between.
 2. Conv blocks 2, 3: Conv2d (3 time x 3 freq, stride 1, causal: 2 zero steps on the left in time,
    freq pad 1), BatchNorm2d, ReLU, MaxPool (1 time, 2 freq). Dropout after each block (training).
-   Frequency bins: n_mels=128 -> 64 (stride) -> 32 (pool) -> 32 -> 16 -> 16 -> 8.
+   Frequency bins: n_mels=128 -> 64 (stride) -> 32 (pool) -> 32 -> 16 -> 16 -> 8; with
+   freq_stride=1: 128 -> 64 -> 32 -> 16 (twice the frequency resolution, ~2.4x the training step).
    Max pooling in frequency floors an odd bin count (drops the last bin), as torch does.
 3. Flatten per step: feature index = channel * F3 + freq (F3 = bins after block 3; 8 by default),
    i.e. [B, T2, c3 * F3] = 256 by default.
@@ -78,6 +79,7 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
   readout       str   "attention" | "mean"                                            ("attention")
   dense         int   hidden dense units                                              (64)
   dropout       float dropout after conv blocks, between LSTM layers, after dense    (0.3)
+  freq_stride   int   conv 1's stride in frequency, 2 or 1                           (2)
   window        int   frames per streaming lane before reset (even, >= 4)             (300)
   min_frames    int   frames the older lane needs before posteriors are reported     (50)
 
@@ -130,6 +132,7 @@ DEFAULT_CONFIG = {
     "dropout": 0.3,
     "window": 300,
     "min_frames": 50,
+    "freq_stride": 2,
 }
 
 # The cmvn modes normalised by the stream-level speaker normaliser (nn_speaker), outside the net.
@@ -158,14 +161,16 @@ def full_config(config=None):
     for k in ("n_mels", "n_labels", "c1", "c2", "c3", "lstm_hidden", "lstm_layers", "dense"):
         if int(cfg[k]) < 1:
             raise ValueError("%s must be >= 1, got %r" % (k, cfg[k]))
-    if conv_out_bins(cfg["n_mels"]) < 1:
+    if cfg["freq_stride"] not in (1, 2):
+        raise ValueError("freq_stride must be 1 or 2, got %r" % (cfg["freq_stride"],))
+    if conv_out_bins(cfg["n_mels"], cfg["freq_stride"]) < 1:
         raise ValueError("n_mels=%d leaves no frequency bins after the conv blocks" % cfg["n_mels"])
     return cfg
 
 
-def conv_out_bins(n_mels):
-    """Frequency bins after each stage: (block1 conv, block1 pool, block2 pool, block3 pool)."""
-    f1 = (n_mels + 2 - 3) // 2 + 1
+def conv_out_bins(n_mels, freq_stride=2):
+    """Frequency bins after block 3 (conv 1 strides freq_stride in frequency, each block pools 2)."""
+    f1 = (n_mels + 2 - 3) // freq_stride + 1
     return ((f1 // 2) // 2) // 2
 
 
@@ -191,14 +196,14 @@ class EmotionNet(nn.Module):
         if cfg["cmvn"] in SPEAKER_CMVN:
             self.register_buffer("spk_prior_mean", torch.zeros(m))
             self.register_buffer("spk_prior_var", torch.ones(m))
-        self.conv1 = nn.Conv2d(1, cfg["c1"], (3, 3), stride=(1, 2))
+        self.conv1 = nn.Conv2d(1, cfg["c1"], (3, 3), stride=(1, cfg["freq_stride"]))
         self.bn1 = nn.BatchNorm2d(cfg["c1"])
         self.conv2 = nn.Conv2d(cfg["c1"], cfg["c2"], (3, 3))
         self.bn2 = nn.BatchNorm2d(cfg["c2"])
         self.conv3 = nn.Conv2d(cfg["c2"], cfg["c3"], (3, 3))
         self.bn3 = nn.BatchNorm2d(cfg["c3"])
         self.drop = nn.Dropout(cfg["dropout"])
-        self.feat_dim = cfg["c3"] * conv_out_bins(m)
+        self.feat_dim = cfg["c3"] * conv_out_bins(m, cfg["freq_stride"])
         if cfg["lstm"]:
             self.rnn = nn.LSTM(self.feat_dim, cfg["lstm_hidden"], num_layers=cfg["lstm_layers"],
                                batch_first=True, bidirectional=bool(cfg["bidirectional"]),
