@@ -24,13 +24,16 @@ The .emod format (version 1, little-endian; nn/nn_model.c is the reader and mirr
     Value types: 1 = i32, 2 = f32, 3 = f64, 4 = string (u32 len + UTF-8),
                  5 = string array (u32 count, then count strings).
 
-Keys (all required except meta.*; unknown keys outside meta.* are rejected by the loader):
+Keys (all required except meta.* and arch.freq_stride; unknown keys outside meta.* are rejected
+by the loader):
     general.name STR, labels STR_ARRAY,
     dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
     dsp.f_min, dsp.f_max, dsp.log_floor F32,
     arch.n_mels, arch.window, arch.min_frames, arch.c1, arch.c2, arch.c3, arch.lstm_hidden
-    (0 = CNN-only), arch.lstm_layers, arch.dense I32, arch.freq_stride I32 (1 or 2; written only
-    when not 2, so files of the default architecture are byte-identical to those written before it), arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
+    (0 = CNN-only), arch.lstm_layers, arch.dense I32,
+    arch.freq_stride I32 (1 or 2; written only when not 2, absent = 2, so files of the default
+    architecture are byte-identical to those written before the key existed),
+    arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
     arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta").
 
 Tensors (batch norm folded into the conv weights and biases):
