@@ -179,6 +179,14 @@ static void reload(app *a)
     a->cfg.log_level = nc.log_level;
     snprintf(a->cfg.model, sizeof a->cfg.model, "%s", nc.model);
     log_set_level(nc.log_level);
+    /* The voices heard so far carry over (a new model need not relearn the speaker); with a
+     * model of other features they cannot, and the new streams start from its prior. */
+    i = 0;
+    for (app_sidecar *s = a->sidecars; s; s = s->next, i++)
+        if (pipeline_take_voice(sp[i], s->pipe, err, sizeof err) < 0)
+            log_msg(LOG_WARNING, "reload: a sidecar stream: %s", err);
+    if (a->pipe && pipeline_take_voice(np, a->pipe, err, sizeof err) < 0)
+        log_msg(LOG_WARNING, "reload: %s", err);
     i = 0;
     for (app_sidecar *s = a->sidecars; s; s = s->next, i++) {
         s->t_offset += pipeline_time(s->pipe);

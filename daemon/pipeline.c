@@ -337,6 +337,11 @@ int pipeline_set_publish_hz(pipeline *p, double hz)
     return 0;
 }
 
+int pipeline_take_voice(pipeline *p, const pipeline *from, char *err, size_t errlen)
+{
+    return nn_speaker_copy_voice(p->spk, from->spk, err, errlen) < 0 ? PIPELINE_EINVAL : 0;
+}
+
 int pipeline_set_smoothing(pipeline *p, double alpha)
 {
     if (!(alpha > 0 && alpha <= 1)) return PIPELINE_EINVAL;

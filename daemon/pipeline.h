@@ -165,6 +165,11 @@ int pipeline_set_smoothing(pipeline *p, double alpha);
 /* Replaces every setting (a SIGHUP reload); smoothing, gate, event and speaker-normaliser state
  * are kept. */
 int pipeline_set_config(pipeline *p, const pipeline_config *cfg, char *err, size_t errlen);
+/* Carries the voice heard by `from` (its speaker normaliser's statistics) into p, a pipeline
+ * that replaces it on the same input with another model or settings (a SIGHUP reload), so the
+ * new model does not start from the average speaker again. PIPELINE_EINVAL (p unchanged) when
+ * the two models read different features. */
+int pipeline_take_voice(pipeline *p, const pipeline *from, char *err, size_t errlen);
 /* Turns the per-hop on_frame callback on or off. */
 void pipeline_set_frames(pipeline *p, int on);
 

@@ -111,6 +111,12 @@ void nn_speaker_free(nn_speaker *s);
 int nn_speaker_set_params(nn_speaker *s, const nn_speaker_params *p, char *err, size_t errlen);
 /* Forget every speech frame: back to the prior (a new voice or device). */
 void nn_speaker_reset(nn_speaker *s);
+/* The voice heard by `from` (the statistics of its speech frames) carried into s, for a stream
+ * that goes on with another model (a reload): the statistics are of raw frames, so any model
+ * that reads the same features can use them; s keeps its own model's prior and its parameters.
+ * NN_EINVAL (s unchanged) when the two models' features differ (nn_model_features). From a
+ * model that does not normalise by speaker (no voice kept) s is reset. Does not allocate. */
+int nn_speaker_copy_voice(nn_speaker *s, const nn_speaker *from, char *err, size_t errlen);
 /* One speech frame (n_mels floats, raw log-mel). */
 void nn_speaker_add(nn_speaker *s, const float *frame);
 /* The speech frames of one whole utterance [n][n_mels]: those whose mean log-energy is within

@@ -113,6 +113,22 @@ void nn_speaker_reset(nn_speaker *s)
         update_estimate(s);
 }
 
+int nn_speaker_copy_voice(nn_speaker *s, const nn_speaker *from, char *err, size_t errlen)
+{
+    if (!dsp_params_equal(&s->m->dsp, &from->m->dsp))
+        return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: the two models read different "
+                        "features (front-end parameters differ): the voice heard cannot carry over");
+    if (!NN_IS_SPEAKER(from->m) || !NN_IS_SPEAKER(s->m)) {
+        nn_speaker_reset(s);
+        return 0;
+    }
+    const size_t M = (size_t)s->m->n_mels;
+    s->w = from->w;
+    memcpy(s->s1, from->s1, 2 * M * sizeof(double));   /* s1 and s2 are one block */
+    update_estimate(s);
+    return 0;
+}
+
 /* Adds one frame to the sums; the estimate is brought up to date by the caller. */
 static void accumulate(nn_speaker *s, const float *frame)
 {

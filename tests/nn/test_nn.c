@@ -392,12 +392,70 @@ static void test_speaker_params(const char *path)
     nn_model_free(m);
 }
 
+/* A reload carries the voice to a new model of the same features, and only to one. */
+static void test_speaker_copy_voice(const char *path, const char *path_plain, const char *path_64)
+{
+    char err[256];
+    nn_model *m = NULL, *m2 = NULL, *plain = NULL, *m64 = NULL;
+    nn_speaker *heard = NULL, *fresh = NULL, *other = NULL, *none = NULL, *s64 = NULL;
+    float *f = NULL, *a = NULL, *b = NULL;
+    if (nn_model_load_file(path, &m, err, sizeof err) || nn_model_load_file(path, &m2, err, sizeof err) ||
+        nn_model_load_file(path_plain, &plain, err, sizeof err) ||
+        nn_model_load_file(path_64, &m64, err, sizeof err)) {
+        CHECK(0, "load: %s", err);
+        goto done;
+    }
+    const int M = nn_model_features(m)->n_mels;
+    nn_speaker_params p;
+    nn_speaker_params_default(&p);
+    if (nn_speaker_new(m, &p, &heard, err, sizeof err) || nn_speaker_new(m2, &p, &fresh, err, sizeof err) ||
+        nn_speaker_new(m2, &p, &other, err, sizeof err) || nn_speaker_new(plain, &p, &none, err, sizeof err) ||
+        nn_speaker_new(m64, &p, &s64, err, sizeof err)) {
+        CHECK(0, "new: %s", err);
+        goto done;
+    }
+    f = make_frames(500, M);
+    a = malloc(sizeof(float) * M);
+    b = malloc(sizeof(float) * M);
+    for (int t = 0; t < 500; t++)
+        nn_speaker_add(heard, f + (size_t)t * M);
+    CHECK(nn_speaker_copy_voice(fresh, heard, err, sizeof err) == 0, "copy: %s", err);
+    CHECK(fabs(nn_speaker_frames(fresh) - 500) < 1e-9, "copied %g frames, want 500", nn_speaker_frames(fresh));
+    nn_speaker_apply(heard, f, a);
+    nn_speaker_apply(fresh, f, b);
+    CHECK(maxdiff(a, b, M) == 0, "the copied voice normalises differently (%g)", maxdiff(a, b, M));
+    nn_speaker_apply(other, f, b);
+    CHECK(maxdiff(a, b, M) > 1e-3, "a fresh normaliser already matches the voice: the test proves nothing");
+    /* Other features: refused by name, the target unchanged. */
+    CHECK(nn_speaker_copy_voice(s64, heard, err, sizeof err) == NN_EINVAL && strstr(err, "features"),
+          "a voice copied to a 64-band model (%s)", err);
+    CHECK(nn_speaker_frames(s64) == 0, "refused copy changed the target");
+    /* From a model without a speaker normaliser: nothing heard, the target back to its prior. */
+    CHECK(nn_speaker_copy_voice(fresh, none, err, sizeof err) == 0, "copy from plain: %s", err);
+    CHECK(nn_speaker_frames(fresh) == 0, "copy from a plain model kept %g frames", nn_speaker_frames(fresh));
+    nn_speaker_apply(fresh, f, a);
+    CHECK(maxdiff(a, b, M) == 0, "reset by copy is not the prior estimate");
+done:
+    free(f);
+    free(a);
+    free(b);
+    nn_speaker_free(heard);
+    nn_speaker_free(fresh);
+    nn_speaker_free(other);
+    nn_speaker_free(none);
+    nn_speaker_free(s64);
+    nn_model_free(m);
+    nn_model_free(m2);
+    nn_model_free(plain);
+    nn_model_free(m64);
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
     nn_model *m = NULL;
-    if (argc < 3) {
-        fprintf(stderr, "usage: test_nn TINY.emod TINY-SPEAKER.emod\n");
+    if (argc < 4) {
+        fprintf(stderr, "usage: test_nn TINY.emod TINY-SPEAKER.emod TINY-SPEAKER-64.emod\n");
         return 2;
     }
     model_path = argv[1];
@@ -412,6 +470,7 @@ int main(int argc, char **argv)
     test_front_end_chunking(m);
     test_level_and_silence(m);
     test_speaker_params(argv[2]);
+    test_speaker_copy_voice(argv[2], argv[1], argv[3]);
     nn_model_free(m);
     free(file_buf);
     if (failures)

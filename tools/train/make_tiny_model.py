@@ -61,19 +61,24 @@ def main(argv=None):
     ap.add_argument("--cmvn", choices=("cumulative", "none") + model_lib.SPEAKER_CMVN, default=None,
                     help="input normalisation (default: model.py's; tests/fixtures/tiny-speaker.emod "
                     "is --cmvn speaker)")
+    ap.add_argument("--n-mels", type=int, default=None,
+                    help="mel bands of the front end and the model (default 128; "
+                    "tests/fixtures/tiny-speaker-64.emod is --cmvn speaker --n-mels 64: a model of "
+                    "other features)")
     a = ap.parse_args(argv)
     cfg = dict(TINY) if a.size == "tiny" else {}
     if a.cmvn:
         cfg["cmvn"] = a.cmvn
+    dsp = dict(model_lib.DEFAULT_DSP_PARAMS)
+    if a.n_mels:
+        cfg["n_mels"] = dsp["n_mels"] = a.n_mels
     m = random_model(cfg, model_lib.DEFAULT_LABELS, a.seed)
     name = "emotiond-tiny-random" if a.size == "tiny" else "emotiond-default-random"
     meta = {"note": "random weights, for tests and benchmarks only; not a trained model",
             "seed": a.seed, "size": a.size}
     if a.checkpoint:
-        model_lib.save_checkpoint(a.checkpoint, m, model_lib.DEFAULT_LABELS,
-                                  model_lib.DEFAULT_DSP_PARAMS, name, meta)
-    digest = export.model_to_emod(m, model_lib.DEFAULT_LABELS, model_lib.DEFAULT_DSP_PARAMS, name,
-                                  meta, a.out)
+        model_lib.save_checkpoint(a.checkpoint, m, model_lib.DEFAULT_LABELS, dsp, name, meta)
+    digest = export.model_to_emod(m, model_lib.DEFAULT_LABELS, dsp, name, meta, a.out)
     print("%s: %s@sha256:%s, %d parameters, %d bytes"
           % (a.out, name, digest[:16], model_lib.count_parameters(m), os.path.getsize(a.out)))
     return 0
