@@ -15,10 +15,11 @@
  *
  * Bounded context: a stream runs two lanes, each a full copy of the network state. Lane 0 resets
  * at frames 0, W, 2W, ... and lane 1 at s, s + W, ... where W = nn_model_window_frames() and s is
- * the odd one of W/2 and W/2 + 1 (so the lanes' 50 Hz steps fall on alternate frames). The
- * posteriors come from the older lane and equal nn_offline_run() over exactly that lane's frames
- * (parity <= 1e-4, tested). The network updates on every 2nd frame of a lane (time pooling); on
- * the frames in between nn_stream_push repeats the lane's last posteriors.
+ * the first multiple of the model's time pool (2 or 4 frames) from W/2 on, so that both lanes'
+ * steps fall on the same frames. The posteriors come from the older lane and equal
+ * nn_offline_run() over exactly that lane's frames (parity <= 1e-4, tested). The network's output
+ * updates on every 2nd (time pool 4: 4th) frame of a lane; on the frames in between
+ * nn_stream_push repeats the lane's last posteriors.
  *
  * Threads: nn_offline_run calls OpenBLAS, whose thread pool is process-global. A real-time
  * process should call openblas_set_num_threads(1) (or run with OPENBLAS_NUM_THREADS=1) once at
@@ -128,8 +129,9 @@ void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out);
 double nn_speaker_frames(const nn_speaker *s);
 
 /* Offline runner: posteriors of the whole frame matrix [n_frames][n_mels] taken as one window
- * (what training saw; n_frames >= 2, any length, a trailing odd frame is ignored). Allocates
- * its scratch per call. Returns 0 or a negative code (NN_EINVAL for < 2 or non-finite frames). */
+ * (what training saw; n_frames >= the time pool (2 or 4), any length, frames after the last whole
+ * time-pool step are ignored). Allocates its scratch per call. Returns 0 or a negative code
+ * (NN_EINVAL for too few or non-finite frames). */
 int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *probs,
                    char *err, size_t errlen);
 

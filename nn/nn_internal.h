@@ -47,6 +47,8 @@ struct nn_model {
     /* architecture */
     int n_mels;           /* M */
     int window, min_frames;
+    int tpool;            /* frames per LSTM step: 2 (50 Hz, default) or 4 (block 2 also pools
+                           * step pairs in time, 25 Hz) */
     int cmvn;             /* NN_CMVN_* */
     double cmvn_eps;
     int c1, c2, c3;
@@ -88,12 +90,15 @@ typedef struct nn__lane {
     const nn_model *m;
     int max_steps;
     int64_t n;            /* frames since reset */
-    int64_t steps;        /* pooled steps since reset */
+    int64_t steps;        /* LSTM steps since reset (every tpool frames) */
     double *s1, *s2;      /* cmvn running sums [M] */
     float *z;             /* normalised input rows, (2 + 2*max_steps) x (M + 2), 2 context rows */
     float *y1;            /* conv1 outputs (1 + 2*max_steps) x [f1][c1]; row 0 = pending odd frame */
     float *a1;            /* block-2 input columns (2 + max_steps) x [(p1 + 2)][c1] */
     float *a2;            /* block-3 input columns (2 + max_steps) x [(p2 + 2)][c2] */
+    float *b2;            /* time pool 4: block-2 outputs (1 + max_steps) x [(p2 + 2)][c2] before
+                           * their pairs are pooled into a2; column 0 = pending first of a pair */
+    int b2_pending;
     float *feat;          /* per-step features [max_steps][feat_dim] (torch order) */
     float *patch;         /* im2col scratch [max_steps * p1][9 * max(c1, c2)] */
     float *gemm;          /* conv GEMM output [max_steps * p1][max(c2p, c3p)] */
@@ -114,12 +119,14 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps);
 void nn__lane_free(nn__lane *l);
 void nn__lane_reset(nn__lane *l);
 /* Pushes n frames (n <= 2 * max_steps), [n][M], through the whole network, the GEMMs over all
- * completed steps at once (the offline runner). */
+ * completed steps at once (the offline runner). max_steps counts 50 Hz steps (block 2); with
+ * time pool 4 block 3 and the LSTM run on half as many. */
 void nn__lane_push(nn__lane *l, const float *frames, int n);
 /* The streaming runner's split of the same: nn__lane_front takes one frame through the input
  * normalisation, conv block 1 and the time pool, and returns 1 when that completed a 50 Hz step;
  * nn__lanes_step then runs the rest of the network for that step on L <= 2 lanes at once, the
- * weights read once for both (scratch from lanes[0], which needs max_steps >= L).
+ * weights read once for both (scratch from lanes[0], which needs max_steps >= L); with time
+ * pool 4, block 3 and the LSTM only for the lanes whose step completed a pair.
  * Allocation-free. */
 int nn__lane_front(nn__lane *l, const float *frame);
 /* The lane's posteriors (steps > 0), running the dense head if a step came since last time. */

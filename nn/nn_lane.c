@@ -25,6 +25,7 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
         up16((1 + NF) * (size_t)m->f1 * m->c1),           /* y1 */
         up16((2 + S) * (size_t)(m->p1 + 2) * m->c1),      /* a1 */
         up16((2 + S) * (size_t)(m->p2 + 2) * m->c2),      /* a2 */
+        up16((1 + S) * (size_t)(m->p2 + 2) * m->c2),      /* b2 */
         up16(S * (size_t)m->feat_dim),                    /* feat */
         up16(patch),                                      /* patch */
         up16(gemm),                                       /* gemm */
@@ -47,7 +48,7 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
     }
     memset(l->block, 0, bytes);
     float *p = l->block;
-    float **dst[] = {&l->z, &l->y1, &l->a1, &l->a2, &l->feat, &l->patch, &l->gemm, &l->gates,
+    float **dst[] = {&l->z, &l->y1, &l->a1, &l->a2, &l->b2, &l->feat, &l->patch, &l->gemm, &l->gates,
                      &l->seq, &l->h, &l->c, &l->pool_num, &l->pooled, &l->dense_tmp, &l->probs};
     for (size_t i = 0; i < nsz; i++) {
         *dst[i] = p;
@@ -72,6 +73,7 @@ void nn__lane_reset(nn__lane *l)
     const size_t H = (size_t)(m->hidden ? m->hidden : 1);
     l->n = 0;
     l->steps = 0;
+    l->b2_pending = 0;
     memset(l->s1, 0, sizeof(double) * M);
     memset(l->s2, 0, sizeof(double) * M);
     /* zero context = the causal zero padding at a lane's start */
@@ -113,13 +115,35 @@ static int front(nn__lane *l, const float *frames, int n)
     return steps;
 }
 
-/* After the conv blocks of `steps` steps: slide the two context columns of blocks 2 and 3. */
-static void shift_context(nn__lane *l, int steps)
+/* Slide the two causal context columns of a conv block's input after it ran `steps` steps. */
+static void shift_a1(nn__lane *l, int steps)
 {
-    const nn_model *m = l->m;
-    const size_t a1w = (size_t)(m->p1 + 2) * m->c1, a2w = (size_t)(m->p2 + 2) * m->c2;
+    const size_t a1w = (size_t)(l->m->p1 + 2) * l->m->c1;
     memmove(l->a1, l->a1 + (size_t)steps * a1w, sizeof(float) * 2 * a1w);
+}
+
+static void shift_a2(nn__lane *l, int steps)
+{
+    const size_t a2w = (size_t)(l->m->p2 + 2) * l->m->c2;
     memmove(l->a2, l->a2 + (size_t)steps * a2w, sizeof(float) * 2 * a2w);
+}
+
+/* Time pool 4: the block-2 outputs of `steps` 50 Hz steps, at b2 column 1 on, pooled by pairs
+ * (with the pending one in column 0) into a2's new columns; returns the completed pairs. */
+static int pool2_time(nn__lane *l, int steps)
+{
+    const size_t a2w = (size_t)(l->m->p2 + 2) * l->m->c2;
+    const int first = l->b2_pending ? 0 : 1, avail = l->b2_pending + steps, pairs = avail / 2;
+    for (int j = 0; j < pairs; j++) {
+        const float *x = l->b2 + (size_t)(first + 2 * j) * a2w, *y = x + a2w;
+        float *out = l->a2 + (2 + (size_t)j) * a2w;
+        for (size_t i = 0; i < a2w; i++)
+            out[i] = x[i] > y[i] ? x[i] : y[i];
+    }
+    l->b2_pending = avail & 1;
+    if (l->b2_pending)
+        memmove(l->b2, l->b2 + (size_t)(first + 2 * pairs) * a2w, sizeof(float) * a2w);
+    return pairs;
 }
 
 /* Readout over the new steps' sequence outputs seq [steps][seq_dim]; the head waits until the
@@ -154,20 +178,29 @@ void nn__lane_push(nn__lane *l, const float *frames, int n)
     nn__im2col(l->a1, m->p1, m->c1, steps, l->patch);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, steps * m->p1, m->c2p, 9 * m->c1, 1.0f,
                 l->patch, 9 * m->c1, m->conv2_w, m->c2p, 0.0f, l->gemm, m->c2p);
-    nn__pool_out(l->gemm, m->p1, m->c2, m->c2p, m->conv2_b, steps, l->a2 + 2 * a2w, 0);
-    nn__im2col(l->a2, m->p2, m->c2, steps, l->patch);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, steps * m->p2, m->c3p, 9 * m->c2, 1.0f,
+    int n3 = steps;   /* block-3 / LSTM steps */
+    if (m->tpool == 2) {
+        nn__pool_out(l->gemm, m->p1, m->c2, m->c2p, m->conv2_b, steps, l->a2 + 2 * a2w, 0);
+    } else {
+        nn__pool_out(l->gemm, m->p1, m->c2, m->c2p, m->conv2_b, steps, l->b2 + a2w, 0);
+        n3 = pool2_time(l, steps);
+    }
+    shift_a1(l, steps);
+    if (n3 == 0)
+        return;
+    nn__im2col(l->a2, m->p2, m->c2, n3, l->patch);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n3 * m->p2, m->c3p, 9 * m->c2, 1.0f,
                 l->patch, 9 * m->c2, m->conv3_w, m->c3p, 0.0f, l->gemm, m->c3p);
-    nn__pool_out(l->gemm, m->p2, m->c3, m->c3p, m->conv3_b, steps, l->feat, 1);
-    shift_context(l, steps);
+    nn__pool_out(l->gemm, m->p2, m->c3, m->c3p, m->conv3_b, n3, l->feat, 1);
+    shift_a2(l, n3);
 
     const float *seq = l->feat;
     for (int k = 0; k < m->layers; k++) {
-        nn__lstm_run(&m->lstm[k], m->hidden, m->gp, seq, steps, l->gates,
+        nn__lstm_run(&m->lstm[k], m->hidden, m->gp, seq, n3, l->gates,
                      l->h + (size_t)k * m->hidden, l->c + (size_t)k * m->hidden, l->seq);
         seq = l->seq;
     }
-    readout(l, seq, steps);
+    readout(l, seq, n3);
 }
 
 int nn__lane_front(nn__lane *l, const float *frame)
@@ -175,27 +208,44 @@ int nn__lane_front(nn__lane *l, const float *frame)
     return front(l, frame, 1);
 }
 
-void nn__lanes_step(nn__lane *const *lanes, int L)
+void nn__lanes_step(nn__lane *const *all, int n_all)
 {
-    const nn_model *m = lanes[0]->m;
-    float *patch = lanes[0]->patch, *gemm = lanes[0]->gemm;
+    const nn_model *m = all[0]->m;
+    float *patch = all[0]->patch, *gemm = all[0]->gemm;
     const size_t a2w = (size_t)(m->p2 + 2) * m->c2;
     const size_t r2 = (size_t)m->p1 * 9 * m->c1, r3 = (size_t)m->p2 * 9 * m->c2;
 
     /* conv blocks 2 and 3: both lanes' patch rows stacked into one product each */
-    for (int i = 0; i < L; i++)
-        nn__im2col(lanes[i]->a1, m->p1, m->c1, 1, patch + i * r2);
-    nn__k_gemm(patch, L * m->p1, 9 * m->c1, m->conv2_w, m->c2p, gemm);
-    for (int i = 0; i < L; i++)
-        nn__pool_out(gemm + (size_t)i * m->p1 * m->c2p, m->p1, m->c2, m->c2p, m->conv2_b, 1,
-                     lanes[i]->a2 + 2 * a2w, 0);
+    for (int i = 0; i < n_all; i++)
+        nn__im2col(all[i]->a1, m->p1, m->c1, 1, patch + i * r2);
+    nn__k_gemm(patch, n_all * m->p1, 9 * m->c1, m->conv2_w, m->c2p, gemm);
+    nn__lane *lanes[2];   /* those whose step reaches block 3 (time pool 4: the second of a pair) */
+    int L = 0;
+    for (int i = 0; i < n_all; i++) {
+        nn__lane *l = all[i];
+        const float *g = gemm + (size_t)i * m->p1 * m->c2p;
+        if (m->tpool == 2) {
+            nn__pool_out(g, m->p1, m->c2, m->c2p, m->conv2_b, 1, l->a2 + 2 * a2w, 0);
+            lanes[L++] = l;
+        } else {
+            /* the first of a pair waits in column 0, the second lands in column 1 */
+            nn__pool_out(g, m->p1, m->c2, m->c2p, m->conv2_b, 1, l->b2 + (size_t)l->b2_pending * a2w, 0);
+            if (!l->b2_pending)
+                l->b2_pending = 1;
+            else if (pool2_time(l, 1))
+                lanes[L++] = l;
+        }
+        shift_a1(l, 1);
+    }
+    if (L == 0)
+        return;
     for (int i = 0; i < L; i++)
         nn__im2col(lanes[i]->a2, m->p2, m->c2, 1, patch + i * r3);
     nn__k_gemm(patch, L * m->p2, 9 * m->c2, m->conv3_w, m->c3p, gemm);
     for (int i = 0; i < L; i++) {
         nn__pool_out(gemm + (size_t)i * m->p2 * m->c3p, m->p2, m->c3, m->c3p, m->conv3_b, 1,
                      lanes[i]->feat, 1);
-        shift_context(lanes[i], 1);
+        shift_a2(lanes[i], 1);
     }
 
     /* LSTM layers: gates = bias + W_ih x + W_hh h, the weights streamed once for both lanes */

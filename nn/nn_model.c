@@ -70,9 +70,10 @@ typedef struct hdr {
 static const char *const I_KEYS[] = {
     "dsp.sample_rate", "dsp.win_length", "dsp.hop_length", "dsp.n_fft", "dsp.n_mels",
     "dsp.mel_scale", "arch.n_mels", "arch.window", "arch.min_frames", "arch.c1", "arch.c2",
-    "arch.c3", "arch.lstm_hidden", "arch.lstm_layers", "arch.dense", "arch.freq_stride"};
+    "arch.c3", "arch.lstm_hidden", "arch.lstm_layers", "arch.dense", "arch.freq_stride",
+    "arch.time_pool"};
 enum { I_SR, I_WIN, I_HOP, I_NFFT, I_NMELS, I_MELSCALE, I_ANMELS, I_WINDOW, I_MINF, I_C1, I_C2,
-       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_COUNT };
+       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_TPOOL, I_COUNT };
 static const char *const F_KEYS[] = {"dsp.f_min", "dsp.f_max", "dsp.log_floor"};
 enum { F_FMIN, F_FMAX, F_FLOOR, F_COUNT };
 
@@ -214,10 +215,13 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
     trunc:
         return nn__fail(err, errlen, NN_EFORMAT, "truncated value of key '%s'", kbuf);
     }
-    if (!h->i_seen[I_FSTRIDE]) {   /* optional: files of the default architecture omit it */
-        h->i[I_FSTRIDE] = 2;
-        h->i_seen[I_FSTRIDE] = 1;
-    }
+    /* optional: files of the default architecture omit them */
+    const int optional[][2] = {{I_FSTRIDE, 2}, {I_TPOOL, 2}};
+    for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
+        if (!h->i_seen[optional[i][0]]) {
+            h->i[optional[i][0]] = optional[i][1];
+            h->i_seen[optional[i][0]] = 1;
+        }
     for (int i = 0; i < I_COUNT; i++)
         if (!h->i_seen[i])
             return nn__fail(err, errlen, NN_EFORMAT, "missing key '%s'", I_KEYS[i]);
@@ -256,12 +260,15 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
                         m->n_mels, (int)p->n_mels);
     m->window = h->i[I_WINDOW];
     m->min_frames = h->i[I_MINF];
-    if (m->window < 4 || m->window > (1 << 20) || m->window % 2)
-        return nn__fail(err, errlen, NN_EFORMAT, "arch.window %d, expected an even value in 4..%d",
-                        m->window, 1 << 20);
-    if (m->min_frames < 2 || m->min_frames > m->window / 2)
-        return nn__fail(err, errlen, NN_EFORMAT, "arch.min_frames %d, expected 2..window/2 (%d)",
-                        m->min_frames, m->window / 2);
+    m->tpool = h->i[I_TPOOL];
+    if (m->tpool != 2 && m->tpool != 4)
+        return nn__fail(err, errlen, NN_EFORMAT, "arch.time_pool %d, expected 2 or 4", m->tpool);
+    if (m->window < 4 || m->window > (1 << 20) || m->window % m->tpool)
+        return nn__fail(err, errlen, NN_EFORMAT, "arch.window %d, expected a multiple of the time "
+                        "pool %d in 4..%d", m->window, m->tpool, 1 << 20);
+    if (m->min_frames < m->tpool || m->min_frames > m->window / 2)
+        return nn__fail(err, errlen, NN_EFORMAT, "arch.min_frames %d, expected %d..window/2 (%d)",
+                        m->min_frames, m->tpool, m->window / 2);
     char cm[32], ro[32];
     snprintf(cm, sizeof cm, "%s", h->cmvn);
     snprintf(ro, sizeof ro, "%s", h->readout);

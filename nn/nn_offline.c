@@ -13,8 +13,9 @@ int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *
     nn__lane lane;
     if (!m || !frames || !probs)
         return nn__fail(err, errlen, NN_EINVAL, "nn_offline_run: NULL argument");
-    if (n_frames < 2)
-        return nn__fail(err, errlen, NN_EINVAL, "%d frames: the model needs at least 2", n_frames);
+    if (n_frames < m->tpool)
+        return nn__fail(err, errlen, NN_EINVAL, "%d frames: the model needs at least %d", n_frames,
+                        m->tpool);
     const size_t M = (size_t)m->n_mels;
     for (size_t i = 0; i < (size_t)n_frames * M; i++)
         if (!isfinite(frames[i]))

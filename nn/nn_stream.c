@@ -1,9 +1,10 @@
 /* Streaming runner: two staggered lanes over the shared model (DESIGN.md section 3).
  *
- * Lane 0 resets at frames 0, W, 2W, ...; lane 1 at s, s + W, ... with s the even one of W/2 and
- * W/2 + 1 (W = the model's window). Each lane therefore sees at most W frames from a reset,
- * exactly like a training crop, and the published lane (the older one) has seen between W - s + 1
- * and W frames. s even puts both lanes' 50 Hz steps (every 2nd frame of each lane) on the same
+ * Lane 0 resets at frames 0, W, 2W, ...; lane 1 at s, s + W, ... with s the first multiple of the
+ * time pool (2, or 4) from W/2 on (W = the model's window, itself a multiple of it). Each lane
+ * therefore sees at most W frames from a reset, exactly like a training crop, and the published
+ * lane (the older one) has seen between W - s + 1 and W frames. s a multiple of the time pool
+ * puts both lanes' steps (every 2nd frame of each lane; LSTM steps every tpool-th) on the same
  * frames, where nn__lanes_step runs them together and streams each weight matrix once for both:
  * odd frames cost two conv-1 columns, even frames that plus one batched step. */
 #include "nn_internal.h"
@@ -34,7 +35,7 @@ int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen)
         }
     int half = m->window / 2;
     s->start[0] = 0;
-    s->start[1] = (half & 1) ? half + 1 : half;
+    s->start[1] = (half + m->tpool - 1) / m->tpool * m->tpool;
     *out = s;
     return 0;
 }

@@ -40,9 +40,9 @@ def run_tool(*args):
     return subprocess.run([NN_TOOL] + [str(a) for a in args], capture_output=True, text=True, timeout=60)
 
 
-def older_lane_start(t, W):
+def older_lane_start(t, W, tp=2):
     half = W // 2
-    s = half + 1 if half % 2 else half
+    s = -(-half // tp) * tp   # the first multiple of the time pool from W/2 on
     r0 = (t // W) * W
     if t < s:
         return r0
@@ -80,17 +80,17 @@ def parity_case(tmp, name, cfg, n_frames, seed):
     check(r.returncode == 0, "%s: stream failed: %s" % (name, r.stderr.strip()))
     rows = [line.split() for line in r.stdout.splitlines()]
     check(len(rows) == n_frames, "%s: %d stream rows for %d frames" % (name, len(rows), n_frames))
-    W, minf = m.config["window"], m.config["min_frames"]
+    W, minf, tp = m.config["window"], m.config["min_frames"], m.config["time_pool"]
     cache, worst, n_cmp = {}, 0.0, 0
     for ti, row in enumerate(rows):
-        start = older_lane_start(ti, W)
+        start = older_lane_start(ti, W, tp)
         ready = ti + 1 - start >= minf
         check(row[0] == ("1" if ready else "0"), "%s: frame %d ready=%s expected %d" % (name, ti, row[0], ready))
         if row[0] != "1":
             continue
         if start not in cache:
             cache[start] = torch_probs_all(m, frames[start:start + W])
-        ref = cache[start][(ti + 1 - start) // 2 - 1]
+        ref = cache[start][(ti + 1 - start) // tp - 1]
         d = np.abs(np.array(row[1:], dtype=np.float64) - ref).max()
         worst = max(worst, d)
         n_cmp += 1
@@ -114,7 +114,13 @@ def test_parity(tmp):
         ("freq-stride-1", dict(make_tiny_model.TINY, freq_stride=1, cmvn="speaker"), 355),
         ("freq-stride-1-odd", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=20,
                                    min_frames=10, freq_stride=1), 97),
+        ("time-pool-4", dict(make_tiny_model.TINY, time_pool=4, cmvn="speaker"), 703),
+        ("time-pool-4-odd", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=36,
+                                 min_frames=4, time_pool=4, lstm_layers=2), 131),
+        ("time-pool-4-cnn", dict(make_tiny_model.TINY, time_pool=4, lstm=False, window=100,
+                                 min_frames=8), 257),
         ("default-size", {}, 620),
+        ("default-size-tp4", dict(time_pool=4), 622),
     ]
     for i, (name, cfg, n) in enumerate(cases):
         parity_case(tmp, name, cfg, n, 100 + i)
@@ -267,6 +273,11 @@ def test_rejections(tmp):
         ("bad cmvn", kv_set(kvs0, "arch.cmvn", "instance"), tens0, -4, "arch.cmvn 'instance'"),
         ("non-finite", kvs0, tens_set(tens0, "fc1.weight", nan_fc1), -4, "tensor 'fc1.weight' has a non-finite"),
         ("bad freq_stride", kvs0 + [("arch.freq_stride", 1, 3)], tens0, -4, "arch.freq_stride 3, expected 1 or 2"),
+        ("bad time_pool", kvs0 + [("arch.time_pool", 1, 3)], tens0, -4, "arch.time_pool 3, expected 2 or 4"),
+        ("window vs time_pool", kv_set(kvs0, "arch.window", 302) + [("arch.time_pool", 1, 4)], tens0, -4,
+         "arch.window 302, expected a multiple of the time pool 4"),
+        ("min_frames vs time_pool", kv_set(kvs0, "arch.min_frames", 2) + [("arch.time_pool", 1, 4)], tens0, -4,
+         "arch.min_frames 2, expected 4..window/2"),
         ("freq_stride vs weights", kvs0 + [("arch.freq_stride", 1, 1)], tens0, -6,
          "tensor 'lstm.l0.w_ih' has shape"),
         ("zero std", kvs0, tens_set(tens0, "norm.std", np.zeros(128, np.float32)), -4, "norm.std[0] = 0"),

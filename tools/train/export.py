@@ -24,8 +24,8 @@ The .emod format (version 1, little-endian; nn/nn_model.c is the reader and mirr
     Value types: 1 = i32, 2 = f32, 3 = f64, 4 = string (u32 len + UTF-8),
                  5 = string array (u32 count, then count strings).
 
-Keys (all required except meta.* and arch.freq_stride; unknown keys outside meta.* are rejected
-by the loader):
+Keys (all required except meta.*, arch.freq_stride and arch.time_pool; unknown keys outside
+meta.* are rejected by the loader):
     general.name STR, labels STR_ARRAY,
     dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
     dsp.f_min, dsp.f_max, dsp.log_floor F32,
@@ -33,6 +33,7 @@ by the loader):
     (0 = CNN-only), arch.lstm_layers, arch.dense I32,
     arch.freq_stride I32 (1 or 2; written only when not 2, absent = 2, so files of the default
     architecture are byte-identical to those written before the key existed),
+    arch.time_pool I32 (2 or 4 frames per LSTM step; written only when not 2, absent = 2),
     arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
     arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta").
 
@@ -180,6 +181,8 @@ def emod_contents(model, labels, dsp_params, name, meta):
     ]
     if cfg["freq_stride"] != 2:
         kvs.insert(-1, ("arch.freq_stride", T_I32, cfg["freq_stride"]))
+    if cfg["time_pool"] != 2:
+        kvs.insert(-1, ("arch.time_pool", T_I32, cfg["time_pool"]))
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     t = [("norm.mean", sd["norm_mean"].numpy()), ("norm.std", sd["norm_std"].numpy())]
     if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
@@ -270,7 +273,7 @@ def emod_to_model(path):
            "c3": kv["arch.c3"], "lstm": hidden > 0, "lstm_hidden": hidden or 1,
            "lstm_layers": kv["arch.lstm_layers"] or 1, "readout": kv["arch.readout"],
            "dense": kv["arch.dense"], "window": kv["arch.window"], "min_frames": kv["arch.min_frames"],
-           "freq_stride": kv.get("arch.freq_stride", 2)}
+           "freq_stride": kv.get("arch.freq_stride", 2), "time_pool": kv.get("arch.time_pool", 2)}
     m = model_lib.EmotionNet(cfg)
     sd = m.state_dict()
     f = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731

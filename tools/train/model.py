@@ -37,6 +37,9 @@ Layers (what the streaming runner does per 10 ms hop)
    2nd frame, and the streaming runner repeats the last posteriors on the frames in between.
 2. Conv blocks 2, 3: Conv2d (3 time x 3 freq, stride 1, causal: 2 zero steps on the left in time,
    freq pad 1), BatchNorm2d, ReLU, MaxPool (1 time, 2 freq). Dropout after each block (training).
+   time_pool=4: block 2 pools (2 time, 2 freq) over 50 Hz step pairs (2j, 2j+1), so block 3, the
+   LSTM and the readout run at 25 Hz (step j exists once frame 4j+3 has arrived; trailing frames
+   of an unfinished step are ignored) at about half the training cost.
    Frequency bins: n_mels=128 -> 64 (stride) -> 32 (pool) -> 32 -> 16 -> 16 -> 8; with
    freq_stride=1: 128 -> 64 -> 32 -> 16 (twice the frequency resolution, ~2.4x the training step).
    Max pooling in frequency floors an odd bin count (drops the last bin), as torch does.
@@ -58,9 +61,9 @@ Variants (for baselines; config flags):
   Causal, so exportable.
 
 Streaming scheme (bounded context, DESIGN.md section 3): the C runner keeps two lanes, each a full
-copy of this network's state, staggered by s frames (s = the even one of window/2 and window/2+1,
-so that both lanes' 50 Hz steps fall on the same frames and run as one batch), each reset every
-`window` frames.
+copy of this network's state, staggered by s frames (s = the first multiple of time_pool from
+window/2 on, so that both lanes' steps fall on the same frames and run as one batch), each reset
+every `window` frames.
 Posteriors come from the older lane. So the model only ever sees 1..window frames from a reset,
 as in training on crops of <= window frames. min_frames: the stream reports posteriors only once
 the older lane has seen that many frames.
@@ -80,8 +83,10 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
   dense         int   hidden dense units                                              (64)
   dropout       float dropout after conv blocks, between LSTM layers, after dense    (0.3)
   freq_stride   int   conv 1's stride in frequency, 2 or 1                           (2)
-  window        int   frames per streaming lane before reset (even, >= 4)             (300)
-  min_frames    int   frames the older lane needs before posteriors are reported     (50)
+  time_pool     int   frames per LSTM step, 2 (50 Hz) or 4 (25 Hz)                    (2)
+  window        int   frames per streaming lane before reset (multiple of time_pool, >= 4) (300)
+  min_frames    int   frames the older lane needs before posteriors are reported,
+                      time_pool..window/2                                             (50)
 
 Checkpoint (save_checkpoint / load_checkpoint; what export.py reads), a dict saved by torch.save:
   "format": "emotiond-checkpoint", "version": 1,
@@ -133,6 +138,7 @@ DEFAULT_CONFIG = {
     "window": 300,
     "min_frames": 50,
     "freq_stride": 2,
+    "time_pool": 2,
 }
 
 # The cmvn modes normalised by the stream-level speaker normaliser (nn_speaker), outside the net.
@@ -161,6 +167,11 @@ def full_config(config=None):
     for k in ("n_mels", "n_labels", "c1", "c2", "c3", "lstm_hidden", "lstm_layers", "dense"):
         if int(cfg[k]) < 1:
             raise ValueError("%s must be >= 1, got %r" % (k, cfg[k]))
+    if cfg["time_pool"] not in (2, 4):
+        raise ValueError("time_pool must be 2 or 4, got %r" % (cfg["time_pool"],))
+    if cfg["window"] % cfg["time_pool"] or cfg["min_frames"] < cfg["time_pool"]:
+        raise ValueError("window (%r) must be a multiple of time_pool (%r) and min_frames (%r) at "
+                         "least time_pool" % (cfg["window"], cfg["time_pool"], cfg["min_frames"]))
     if cfg["freq_stride"] not in (1, 2):
         raise ValueError("freq_stride must be 1 or 2, got %r" % (cfg["freq_stride"],))
     if conv_out_bins(cfg["n_mels"], cfg["freq_stride"]) < 1:
@@ -263,11 +274,11 @@ class EmotionNet(nn.Module):
         features for the CNN-only variant)."""
         if x.dim() != 3 or x.shape[2] != self.config["n_mels"]:
             raise ValueError("expected x [B, T, %d], got %s" % (self.config["n_mels"], tuple(x.shape)))
-        if x.shape[1] < 2:
-            raise ValueError("need at least 2 frames, got %d" % x.shape[1])
+        if x.shape[1] < self.config["time_pool"]:
+            raise ValueError("need at least %d frames, got %d" % (self.config["time_pool"], x.shape[1]))
         z = self.normalise_input(x).unsqueeze(1)           # [B, 1, T, M]
         z = self._block(z, self.conv1, self.bn1, 2)        # [B, c1, T//2, F1/2]
-        z = self._block(z, self.conv2, self.bn2, 1)
+        z = self._block(z, self.conv2, self.bn2, self.config["time_pool"] // 2)
         z = self._block(z, self.conv3, self.bn3, 1)        # [B, c3, T2, F3]
         b, c, t2, f = z.shape
         z = z.permute(0, 2, 1, 3).reshape(b, t2, c * f)  # index = channel * F3 + freq
@@ -289,7 +300,7 @@ class EmotionNet(nn.Module):
         if lengths is None:
             mask = None
         else:
-            steps = torch.as_tensor(lengths, device=x.device).long() // 2
+            steps = torch.as_tensor(lengths, device=x.device).long() // self.config["time_pool"]
             if torch.any(steps < 1) or torch.any(steps > t2):
                 raise ValueError("lengths must be in [2, T]")
             mask = torch.arange(t2, device=x.device).view(1, -1) < steps.view(-1, 1)

@@ -148,7 +148,8 @@ def crop_offsets(n, span, L):
 
 def make_batch(items, store, cfg, rng, versions, train=True):
     L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
-    L -= L % 2
+    tp = M.full_config(cfg["model"])["time_pool"]
+    L -= L % tp
     crops, lengths = [], []
     for it in items:
         if train and len(versions) > 1 and rng.random() >= cfg["p_orig"]:
@@ -172,7 +173,7 @@ def make_batch(items, store, cfg, rng, versions, train=True):
             c = np.maximum(c + np.float32(g * math.log(10.0) / 10.0), np.float32(LOG_FLOOR))
         if train and cfg["specaug"]:
             c = specaugment(c, rng, cfg["specaug"])
-        lengths.append(len(c) - len(c) % 2)
+        lengths.append(len(c) - len(c) % tp)
         crops.append(c)
     T = max(lengths)
     out = np.empty((len(crops), T, crops[0].shape[1]), dtype=np.float32)
@@ -186,8 +187,9 @@ def step_loss(model, x, lengths, y, cfg, weight):
     logits = model.forward_all(x)                      # [B, T2, K]
     b, t2, k = logits.shape
     steps = torch.arange(t2).view(1, -1)
-    last = (lengths // 2).view(-1, 1)                   # valid steps: j < last
-    first = max(cfg["supervise_from"] // 2 - 1, 0)
+    tp = model.config["time_pool"]
+    last = (lengths // tp).view(-1, 1)                  # valid steps: j < last
+    first = max(cfg["supervise_from"] // tp - 1, 0)
     # Short utterances (< supervise_from frames) still supervise their final step.
     lo = torch.clamp(last - 1, max=first)
     mask = (steps < last) & (steps >= lo)
