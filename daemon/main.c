@@ -182,19 +182,17 @@ static void reload(app *a)
     /* The voices heard so far carry over (a new model need not relearn the speaker); with a
      * model of other features they cannot, and the new streams start from its prior. */
     i = 0;
-    for (app_sidecar *s = a->sidecars; s; s = s->next, i++)
+    for (app_sidecar *s = a->sidecars; s; s = s->next, i++) {
         if (pipeline_take_voice(sp[i], s->pipe, err, sizeof err) < 0)
             log_msg(LOG_WARNING, "reload: a sidecar stream: %s", err);
-    if (a->pipe && pipeline_take_voice(np, a->pipe, err, sizeof err) < 0)
-        log_msg(LOG_WARNING, "reload: %s", err);
-    i = 0;
-    for (app_sidecar *s = a->sidecars; s; s = s->next, i++) {
         s->t_offset += pipeline_time(s->pipe);
         pipeline_free(s->pipe);
         s->pipe = sp[i];
     }
     free(sp);
     if (a->pipe) {
+        if (pipeline_take_voice(np, a->pipe, err, sizeof err) < 0)
+            log_msg(LOG_WARNING, "reload: %s", err);
         a->t_offset += pipeline_time(a->pipe);
         pipeline_free(a->pipe);
         a->pipe = np;

@@ -25,7 +25,7 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
         up16((1 + NF) * (size_t)m->f1 * m->c1),           /* y1 */
         up16((2 + S) * (size_t)(m->p1 + 2) * m->c1),      /* a1 */
         up16((2 + S) * (size_t)(m->p2 + 2) * m->c2),      /* a2 */
-        up16((1 + S) * (size_t)(m->p2 + 2) * m->c2),      /* b2 */
+        up16(m->tpool == 4 ? (1 + S) * (size_t)(m->p2 + 2) * m->c2 : 0),   /* b2: time pool 4 only */
         up16(S * (size_t)m->feat_dim),                    /* feat */
         up16(patch),                                      /* patch */
         up16(gemm),                                       /* gemm */
@@ -230,10 +230,12 @@ void nn__lanes_step(nn__lane *const *all, int n_all)
         } else {
             /* the first of a pair waits in column 0, the second lands in column 1 */
             nn__pool_out(g, m->p1, m->c2, m->c2p, m->conv2_b, 1, l->b2 + (size_t)l->b2_pending * a2w, 0);
-            if (!l->b2_pending)
+            if (!l->b2_pending) {
                 l->b2_pending = 1;
-            else if (pool2_time(l, 1))
+            } else {
+                pool2_time(l, 1);
                 lanes[L++] = l;
+            }
         }
         shift_a1(l, 1);
     }
