@@ -19,9 +19,9 @@ void pipeline_config_default(pipeline_config *c)
     c->events.on_threshold = 0.5;
     c->events.min_duration_s = 1.0;
     c->events.off_threshold = 0.35;
-    c->speaker.prior_s = 3;
-    c->speaker.memory_s = 120;
-    c->speaker.var_floor = 0.5;
+    c->speaker.prior_s = NN_SPEAKER_DEFAULT_PRIOR_S;
+    c->speaker.memory_s = NN_SPEAKER_DEFAULT_MEMORY_S;
+    c->speaker.var_floor = NN_SPEAKER_DEFAULT_VAR_FLOOR;
 }
 
 #define RANGE(v, lo, hi, name) \

@@ -91,7 +91,11 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs);
  * models every call is harmless: add does nothing and apply copies. One nn_speaker per stream;
  * *out owned by the caller (nn_speaker_free); the model must outlive it. nn_speaker_add and
  * nn_speaker_apply do not allocate, lock or make system calls. The defaults (nn_speaker_params_default)
- * are the daemon's. */
+ * are the daemon's, which states them in seconds of speech (the NN_SPEAKER_DEFAULT_* values) and
+ * converts them at its model's hop; nn_speaker_params_default converts at 100 frames per second. */
+#define NN_SPEAKER_DEFAULT_PRIOR_S 3.0
+#define NN_SPEAKER_DEFAULT_MEMORY_S 120.0
+#define NN_SPEAKER_DEFAULT_VAR_FLOOR 0.5
 typedef struct nn_speaker nn_speaker;
 typedef struct {
     int prior_frames;   /* weight of the prior, in frames (300 = 3 s of speech); 0 = none */

@@ -15,9 +15,9 @@ struct nn_speaker {
 
 void nn_speaker_params_default(nn_speaker_params *p)
 {
-    p->prior_frames = 300;
-    p->max_frames = 12000;
-    p->var_floor = 0.5;
+    p->prior_frames = (int)(NN_SPEAKER_DEFAULT_PRIOR_S * 100);
+    p->max_frames = (int)(NN_SPEAKER_DEFAULT_MEMORY_S * 100);
+    p->var_floor = NN_SPEAKER_DEFAULT_VAR_FLOOR;
 }
 
 /* mean and 1/sqrt(var + eps) from the prior (weight prior_frames) plus the speech frames. */
