@@ -131,9 +131,12 @@ def t_crops():
     cfg = T.full_config({"crop_min": 150, "crop_max": 150, "crop_speech": True, "specaug": {}})
     for seed in range(20):
         b, lengths = T.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
-                                  np.random.default_rng(seed), ["orig"])
+                                  np.random.default_rng(seed), ["orig"], 2)
         e = b[0].numpy().mean(1)
         check(int(lengths[0]) == 150 and (e > -12).all(), "crop_speech crop %d holds silence" % seed)
+    b, lengths = T.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
+                              np.random.default_rng(0), ["orig"], 4)
+    check(int(lengths[0]) == 148 and b.shape[1] == 148, "time_pool 4: crop of 150 cut to 148 frames")
 
 
 def t_step():

@@ -146,9 +146,10 @@ def crop_offsets(n, span, L):
     return first, last - L
 
 
-def make_batch(items, store, cfg, rng, versions, train=True):
+def make_batch(items, store, cfg, rng, versions, time_pool, train=True):
+    """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step)."""
+    tp = time_pool
     L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
-    tp = M.full_config(cfg["model"])["time_pool"]
     L -= L % tp
     crops, lengths = [], []
     for it in items:
@@ -255,7 +256,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             idx = order[bi * cfg["batch"]:(bi + 1) * cfg["batch"]]
             if len(idx) < 2:
                 continue
-            x, lengths = make_batch([train_items[i] for i in idx], store, cfg, rng, versions)
+            x, lengths = make_batch([train_items[i] for i in idx], store, cfg, rng, versions,
+                                    model.config["time_pool"])
             y = y_all[idx]
             if model.config["bidirectional"]:
                 loss = F.cross_entropy(model(x[:, :int(lengths.min())]), y, weight=weight,
