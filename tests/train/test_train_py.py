@@ -4,7 +4,7 @@ splits (speaker-disjoint, validation from training speakers only, stratified 80/
 against scikit-learn, the file-level window rule, and one training step on synthetic frames.
 With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
 
-    test_train_py.py CASE      CASE: labels | splits | metrics | windows | step | heldout
+    test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | blas | heldout
 """
 
 import os
@@ -173,6 +173,25 @@ def t_step():
         check(abs(p.sum() - 1) < 1e-5 and p.shape == (3,), "eval_file gives posteriors")
 
 
+def t_blas():
+    """Training runs on one OpenBLAS thread: the worker OpenBLAS otherwise starts per core
+    busy-waits beside torch's single thread (one_blas_thread.py)."""
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    probe = ("import os, sys; sys.path.insert(0, %r); import train; import torch; "
+             "torch.ones(64, 64) @ torch.ones(64, 64); "
+             "print(os.environ.get('OPENBLAS_NUM_THREADS', 'unset'), len(os.listdir('/proc/self/task')))"
+             % os.path.join(SRC, "tools", "train"))
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    check(out == ["1", "1"], "importing train: OPENBLAS_NUM_THREADS and threads are %s, want 1 1"
+          % out)
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    check(out[0] == "2", "an explicit OPENBLAS_NUM_THREADS=2 was overridden: %s" % out)
+
+
 def t_heldout():
     data = os.environ.get("EMOTIOND_DATA", "")
     if not os.path.isfile(os.path.join(data, "ravdess", "labels.csv")):
@@ -186,7 +205,7 @@ def t_heldout():
 
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
-         "crops": t_crops, "step": t_step, "heldout": t_heldout}
+         "crops": t_crops, "step": t_step, "blas": t_blas, "heldout": t_heldout}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()

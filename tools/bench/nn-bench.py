@@ -24,11 +24,11 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SRC, "tools", "train"))
+import one_blas_thread  # noqa: E402,F401  (PyTorch's side also runs on one BLAS thread)
+import numpy as np  # noqa: E402
 
 
 def find_build(arg):

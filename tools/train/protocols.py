@@ -16,6 +16,7 @@ models cannot be exported: not for the bilstm variant). The per-corpus protocol 
 labels (RAVDESS 8 classes, EMO-DB 7), as the literature reports them.
 """
 
+import one_blas_thread  # noqa: F401  (before numpy/torch)
 import argparse
 import json
 import os

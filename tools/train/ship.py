@@ -7,6 +7,7 @@ Writes models/emotiond-default.emod, models/emotiond-default.json (config, seed,
 time, validation and held-out figures, model id) and models/emotiond-default-heldout.png.
 """
 
+import one_blas_thread  # noqa: F401  (before numpy/torch)
 import argparse
 import json
 import os

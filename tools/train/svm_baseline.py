@@ -16,6 +16,7 @@ speech instead). Noise protocol: --version white10|babble10 evaluates on those v
     /usr/bin/python3 tools/train/svm_baseline.py --protocol p2 --corpus emodb [--spknorm]
 """
 
+import one_blas_thread  # noqa: F401  (before numpy/torch)
 import argparse
 import os
 import sys

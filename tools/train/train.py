@@ -27,6 +27,7 @@ of offline windows of `window` frames at a hop of window/2, the last window alig
 end; a file shorter than one window is one window.
 """
 
+import one_blas_thread  # noqa: F401  (before numpy/torch)
 import copy
 import json
 import math
