@@ -105,6 +105,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+# Conv weights and activations are channels-last (NHWC): the same numbers as NCHW, about 20 % less
+# CPU per training step, mostly in block 1's pooling and convolutions (tools/bench/train-bench.py
+# measures both).
+CONV_MEMORY_FORMAT = torch.channels_last
+
 DEFAULT_LABELS = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 
 # Mirrors dsp_params_default() in dsp/ (dsp/dsp.h). mel_scale: 0 = Slaney, 1 = HTK.
@@ -213,10 +218,8 @@ class EmotionNet(nn.Module):
         self.bn2 = nn.BatchNorm2d(cfg["c2"])
         self.conv3 = nn.Conv2d(cfg["c2"], cfg["c3"], (3, 3))
         self.bn3 = nn.BatchNorm2d(cfg["c3"])
-        # Channels-last (NHWC) conv weights and activations (see _block): the same numbers, and
-        # about 20 % less CPU per training step, mostly in block 1's pooling and convolutions.
         for conv in (self.conv1, self.conv2, self.conv3):
-            conv.to(memory_format=torch.channels_last)
+            conv.to(memory_format=CONV_MEMORY_FORMAT)
         self.drop = nn.Dropout(cfg["dropout"])
         self.feat_dim = cfg["c3"] * conv_out_bins(m, cfg["freq_stride"])
         if cfg["lstm"]:
@@ -268,7 +271,7 @@ class EmotionNet(nn.Module):
     # ---- network ----
     def _block(self, x, conv, bn, time_pool):
         # Causal in time: 2 zero steps on the left, none on the right; freq padded 1 each side.
-        x = F.pad(x, (1, 1, 2, 0)).contiguous(memory_format=torch.channels_last)
+        x = F.pad(x, (1, 1, 2, 0)).contiguous(memory_format=CONV_MEMORY_FORMAT)
         x = F.relu(bn(conv(x)))
         x = F.max_pool2d(x, (time_pool, 2))
         return self.drop(x)
