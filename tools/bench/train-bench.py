@@ -5,8 +5,8 @@ side on the machine (one per core), each with torch.set_num_threads(1).
 Compares, side by side in one run and in alternating order per round, the conv memory format
 (NCHW, PyTorch's default, vs channels-last NHWC, model.CONV_MEMORY_FORMAT) and the OpenBLAS
 thread count (as many as cores, OpenBLAS's default, vs one, one_blas_thread.py). Each round runs
-two workers of one variant at once; a worker times `--steps` training steps (forward over every
-prefix, loss, backward, Adam) on a random batch [batch, frames, n_mels] and reports wall and
+two workers of one variant at once; a worker times `--steps` training steps (train.step_loss over
+the supervised prefixes, backward, Adam) on a random batch [batch, frames, n_mels] and reports wall and
 process CPU time per step. Prints the medians over rounds and workers and the ratios to the
 variant the recipe used before (NCHW, OpenBLAS default).
 
@@ -35,22 +35,22 @@ def worker(a):
     sys.path.insert(0, TRAIN)
     import torch
     import model as M
+    import train as T
     if a.worker == "nchw":
         M.CONV_MEMORY_FORMAT = torch.contiguous_format
     with open(a.config) as f:
-        cfg = json.load(f)
+        cfg = T.full_config(json.load(f))
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = M.make_model(cfg["model"], ["l%d" % i for i in range(8)])
     net.train()
     x = torch.randn(a.batch, a.frames, net.config["n_mels"])
     y = torch.randint(0, 8, (a.batch,))
+    lengths = torch.full((a.batch,), a.frames - a.frames % net.config["time_pool"])
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
-    def step():
-        logits = net.forward_all(x)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                                 y.repeat_interleave(logits.shape[1]))
+    def step():   # train.py's step: its loss over the supervised prefixes
+        loss = T.step_loss(net, x, lengths, y, cfg, None)
         opt.zero_grad()
         loss.backward()
         opt.step()
