@@ -8,7 +8,8 @@ one clear error line.
 
 speaker: a speaker-normalising model (cmvn "speaker") exported here; eval's per-file posteriors
 must equal PyTorch's on the same features normalised with each speaker's statistics the way
-training computes them (features.SpeakerNormStore), with the list's speakers interleaved.
+training computes them (features.SpeakerNormStore), with the list's speakers interleaved, and the
+same when the list is grouped by speaker (eval then reuses the frames it decoded for the statistics).
 """
 
 import json
@@ -86,6 +87,15 @@ def check_speaker(emotion, src, d, lst, rows):
         y = ((x - mean) / np.sqrt(var + m.config["cmvn_eps"])).astype(np.float32)
         worst = max(worst, float(np.abs(T.eval_file(m, y) - got[name]).max()))
     check(worst <= 1e-4, "speaker model: C eval vs PyTorch per-speaker %.3g" % worst)
+    # Grouped by speaker, eval reuses the frames it decoded for the statistics: same posteriors.
+    grouped = os.path.join(d, "grouped.csv")
+    with open(grouped, "w") as f:
+        f.write("path,label,speaker\n" + "\n".join(sorted(rows, key=lambda r: r.split(",")[2])) + "\n")
+    r = run(emotion, ["--model", model, "--list", grouped, "--json", js, "-q"])
+    check(r.returncode == 0, "grouped list: exit %d: %s" % (r.returncode, r.stderr))
+    same = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+    check(max(np.abs(same[k] - got[k]).max() for k in got) <= 1e-6,
+          "a list grouped by speaker gives other posteriors than an interleaved one")
     # The statistics matter: the same files as one speaker each must give other posteriors.
     alone = os.path.join(d, "alone.csv")
     with open(alone, "w") as f:

@@ -85,6 +85,8 @@ typedef struct entry {
     int label;
     int pred;
     float *probs;
+    float *feat;     /* decoded ahead by speaker_statistics for eval_file, which takes it; or NULL */
+    int64_t n_frames;
 } entry;
 
 /* Splits one CSV line in place (double-quoted fields with "" escapes supported). */
@@ -197,6 +199,8 @@ static int read_list(const char *list, const char *data, const nn_model *m, entr
         e[*n].label = lab;
         e[*n].pred = -1;
         e[*n].probs = NULL;
+        e[*n].feat = NULL;
+        e[*n].n_frames = 0;
         if (!e[*n].path || (col_speaker >= 0 && nf > col_speaker && !e[*n].speaker)) {
             cli_error(list, "out of memory");
             goto done;
@@ -225,15 +229,27 @@ static int load_features(const nn_model *m, const char *path, float **feat, int6
     return 0;
 }
 
+/* 1 when a and b are the same file entry or name the same speaker. */
+static int same_speaker(const entry *a, const entry *b)
+{
+    return a == b || (a->speaker && b->speaker && strcmp(a->speaker, b->speaker) == 0);
+}
+
 /* sp := the statistics of the speech frames of every file of e[from]'s speaker, in e and in the
- * extra files x (only e[from] itself when the list names no speakers). */
-static void speaker_statistics(const nn_model *m, nn_speaker *sp, const entry *e, int n, int from,
+ * extra files x (only e[from] itself when the list names no speakers). The frames of the files
+ * evaluated next (e[from] and the same speaker's files right after it) are kept in their entries
+ * so that eval_file does not decode them again; those of a speaker's files further down an
+ * ungrouped list are not, which bounds the memory to one speaker's run of files. */
+static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int n, int from,
                                const entry *x, int nx)
 {
+    int run_end = from + 1;
+    while (run_end < n && same_speaker(&e[run_end], &e[from]))
+        run_end++;
     nn_speaker_reset(sp);
     for (int j = 0; j < n + nx; j++) {
         const entry *f = j < n ? &e[j] : &x[j - n];
-        if (f != &e[from] && (!f->speaker || !e[from].speaker || strcmp(f->speaker, e[from].speaker) != 0))
+        if (!same_speaker(f, &e[from]))
             continue;
         if (j >= n) {   /* an extra file that is also evaluated is counted once */
             int dup = 0;
@@ -244,27 +260,39 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, const entry *e
         }
         float *feat;
         int64_t T;
+        if (j >= from && j < run_end && e[j].feat) {   /* kept from an earlier pass */
+            nn_speaker_add_utterance(sp, e[j].feat, (int)e[j].n_frames);
+            continue;
+        }
         if (load_features(m, f->path, &feat, &T) != 0)
             continue;   /* reported; eval_file will report and skip it too */
         nn_speaker_add_utterance(sp, feat, (int)T);
-        free(feat);
+        if (j >= from && j < run_end) {
+            e[j].feat = feat;
+            e[j].n_frames = T;
+        } else {
+            free(feat);
+        }
     }
 }
 
 enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };
 
-/* Posteriors of one file by the windowing rule above into probs[K], its frames normalised by sp
- * first (STATS_FILE: sp := this file's own statistics first; STATS_RUNNING: the file is added to
- * sp after it was evaluated). 0 or -1 (error printed). */
-static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, const char *path,
+/* Posteriors of one file by the windowing rule above into probs[K], its frames (f->feat if
+ * decoded already, taken over) normalised by sp first (STATS_FILE: sp := this file's own
+ * statistics first; STATS_RUNNING: the file is added to sp after it was evaluated). 0 or -1
+ * (error printed). */
+static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, entry *f,
                      float *probs)
 {
     char err[1024];
     const dsp_params *p = nn_model_features(m);
+    const char *path = f->path;
     int K = nn_model_n_labels(m), W = nn_model_window_frames(m), rc = -1;
-    float *feat = NULL, *wp = NULL;
-    int64_t T = 0;
-    if (load_features(m, path, &feat, &T) != 0)
+    float *feat = f->feat, *wp = NULL;
+    int64_t T = f->n_frames;
+    f->feat = NULL;
+    if (!feat && load_features(m, path, &feat, &T) != 0)
         goto done;
     if (!(wp = malloc(sizeof(float) * (size_t)K))) {
         cli_error(path, "out of memory");
@@ -597,8 +625,7 @@ int cmd_eval(int argc, char **argv)
         cli_progress_item(&prog, (size_t)i + 1, (size_t)n, e[i].path);
         /* sp holds the statistics of e[held]'s speaker (lists grouped by speaker: once each;
          * running: a speaker interleaved with others starts again from the prior). */
-        int new_speaker = held < 0 || !e[i].speaker || !e[held].speaker ||
-                          strcmp(e[i].speaker, e[held].speaker) != 0;
+        int new_speaker = held < 0 || !same_speaker(&e[i], &e[held]);
         if (by_speaker && new_speaker && mode == STATS_SPEAKER)
             speaker_statistics(m, sp, e, n, i, xe, nx);
         else if (by_speaker && new_speaker && mode == STATS_RUNNING)
@@ -609,7 +636,7 @@ int cmd_eval(int argc, char **argv)
             cli_error(CMD, "out of memory");
             goto done;
         }
-        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, e[i].path, e[i].probs) != 0)
+        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, &e[i], e[i].probs) != 0)
             continue;
         int best = 0;
         for (int k = 1; k < K; k++)
@@ -663,6 +690,7 @@ done:
         free(e[i].path);
         free(e[i].speaker);
         free(e[i].probs);
+        free(e[i].feat);
     }
     nn_speaker_free(sp);
     for (int i = 0; i < nx; i++) {
