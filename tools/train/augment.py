@@ -35,7 +35,7 @@ from scipy.io import wavfile
 import data as D
 
 SR = 16000
-TRAIN_VERSIONS = ("orig", "sp09", "sp11", "pu", "pd", "white", "babble")
+TRAIN_VERSIONS = ("orig", "sp09", "sp11", "pu", "pd", "white", "babble", "whitespk", "babblespk")
 TEST_NOISE_VERSIONS = ("white10", "babble10")
 SOX_EFFECTS = {
     "sp09": ["speed", "0.9", "rate", "-h", "16000"],
