@@ -260,10 +260,6 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
         }
         float *feat;
         int64_t T;
-        if (j >= from && j < run_end && e[j].feat) {   /* kept from an earlier pass */
-            nn_speaker_add_utterance(sp, e[j].feat, (int)e[j].n_frames);
-            continue;
-        }
         if (load_features(m, f->path, &feat, &T) != 0)
             continue;   /* reported; eval_file will report and skip it too */
         nn_speaker_add_utterance(sp, feat, (int)T);
