@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """Unit tests of the training harness that need no corpora (always run): label maps, protocol
 splits (speaker-disjoint, validation from training speakers only, stratified 80/10/10), metrics
-against scikit-learn, the file-level window rule, and one training step on synthetic frames.
+against scikit-learn, the file-level window rule, one training step on synthetic frames, and the
+regularisers (mixup, weight averaging).
 With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
 
-    test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | blas | heldout
+    test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | regularise | blas | heldout
 """
 
 import os
@@ -36,6 +37,23 @@ def fake_items(corpus, n_spk, per_label, labels):
                               "gender": "male" if s % 2 == 0 else "female",
                               "native": lab, "label_name": lab, "label": li, "duration": 3.0})
     return items
+
+
+class SyntheticStore:
+    """A feature store of random frames (60-199 frames of 128 bands per utterance and version)."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(1)
+        self.m = {}
+
+    def check(self, *a):
+        pass
+
+    def get(self, key, v="orig"):
+        if (key, v) not in self.m:
+            self.m[(key, v)] = self.rng.standard_normal((int(self.rng.integers(60, 200)), 128)
+                                                        ).astype(np.float32)
+        return self.m[(key, v)]
 
 
 def t_labels():
@@ -146,32 +164,96 @@ def t_step():
     labels = ["a", "b", "c"]
     items = fake_items("emodb", 4, 2, labels)
 
-    class Store:
-        def __init__(self):
-            self.rng = np.random.default_rng(1)
-            self.m = {}
-
-        def check(self, *a):
-            pass
-
-        def get(self, key, v="orig"):
-            if (key, v) not in self.m:
-                self.m[(key, v)] = self.rng.standard_normal((int(self.rng.integers(60, 200)), 128)
-                                                            ).astype(np.float32)
-            return self.m[(key, v)]
-
     import tempfile
     with tempfile.TemporaryDirectory() as d:
         cfg = {"name": "unit", "epochs": 2, "batch": 4, "versions": ["orig", "x"],
                "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
                "crop_min": 40, "crop_max": 80}
-        model, meta = T.train(cfg, items[:16], items[16:], labels, Store(), d,
+        model, meta = T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d,
                               log=open(os.devnull, "w"))
         check(os.path.exists(os.path.join(d, "checkpoint.pt")), "checkpoint written")
         check(meta["epochs_run"] == 2 and 1 <= meta["best_epoch"] <= 2, "history recorded")
-        p = T.eval_file(model, Store().get("k"))
+        p = T.eval_file(model, SyntheticStore().get("k"))
         check(abs(p.sum() - 1) < 1e-5 and p.shape == (3,), "eval_file gives posteriors")
 
+
+def t_regularise():
+    """mixup mixes inputs and loss by the same lam; the weight average moves by (1 - decay) of
+    the step; a run with both trains and keeps the averaged weights."""
+    import torch
+    import model as M
+    import train as T
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    cfg = T.full_config({"supervise_from": 20})
+    net = M.make_model({"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4}, ["a", "b", "c"])
+    net.eval()
+    x = torch.randn(4, 64, 128)
+    lengths = torch.tensor([64, 48, 64, 32])
+    y = torch.tensor([0, 1, 2, 1])
+    rng = np.random.default_rng(3)
+    xm, lm, (perm, lam) = T.mix_batch(x, lengths, rng, 0.4)
+    check(0.0 <= lam <= 1.0 and sorted(perm.tolist()) == [0, 1, 2, 3], "mix: lam and permutation")
+    check(torch.allclose(xm, lam * x + (1 - lam) * x[perm]), "mix: x = lam x + (1 - lam) x[perm]")
+    check(lm.tolist() == [min(lengths[i], lengths[perm[i]]) for i in range(4)],
+          "mix: a mixed crop is as long as the shorter of its two")
+    with torch.no_grad():
+        mixed = T.step_loss(net, xm, lm, y, cfg, None, (perm, lam))
+        split = lam * T.step_loss(net, xm, lm, y, cfg, None) + \
+            (1 - lam) * T.step_loss(net, xm, lm, y[perm], cfg, None)
+        same = T.step_loss(net, x, lengths, y, cfg, None, (torch.arange(4), 0.3))
+        plain = T.step_loss(net, x, lengths, y, cfg, None)
+    check(abs(float(mixed - split)) < 1e-5, "mixed loss = lam L(y) + (1 - lam) L(y[perm])")
+    check(abs(float(same - plain)) < 1e-5, "mixing a batch with itself changes nothing")
+
+    ema = T.ema_model(net, 0.9)
+    ema.update_parameters(net)                       # the first update copies
+    params = dict(net.named_parameters())
+    before = {k: v.detach().clone() for k, v in params.items()}
+    bn = [b for k, b in net.named_buffers() if k.endswith("running_mean")][0]
+    bn_before = bn.clone()
+    with torch.no_grad():
+        for v in params.values():
+            v.add_(1.0)
+        bn.add_(2.0)
+    ema.update_parameters(net)
+    avg = dict(ema.module.named_parameters())
+    for k in before:
+        check(torch.allclose(avg[k], before[k] + 0.1, atol=1e-6), "ema: %s moved by 0.1" % k)
+    avg_bn = [b for k, b in ema.module.named_buffers() if k.endswith("running_mean")][0]
+    check(torch.allclose(avg_bn, bn_before + 0.2, atol=1e-6), "ema: batch-norm statistics averaged")
+
+    for bad in ({"ema": 1.0}, {"ema": -0.1}, {"mixup": -1.0}):
+        try:
+            T.full_config(bad)
+        except ValueError as e:
+            check(list(bad)[0] in str(e), "error names the key: %s" % e)
+        else:
+            check(False, "config %r accepted" % bad)
+
+    labels = ["a", "b", "c"]
+    items = fake_items("emodb", 4, 2, labels)
+    import tempfile
+
+    def run(**keys):   # one epoch of 4 steps: epoch 1 is the best, its weights are kept
+        with tempfile.TemporaryDirectory() as d:
+            cfg = {"name": "unit", "epochs": 1, "batch": 4, "versions": ["orig"],
+                   "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
+                   "crop_min": 40, "crop_max": 80}
+            cfg.update(keys)
+            model, meta = T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d,
+                                  log=open(os.devnull, "w"))
+            kept, _ = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
+            check(all(torch.equal(v, kept.state_dict()[k]) for k, v in model.state_dict().items()),
+                  "checkpoint holds the returned weights")
+            return model.state_dict()
+
+    def distance(a, b):
+        return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+    raw = run()
+    check(distance(run(ema=1e-7), raw) < 1e-5, "ema ~0 keeps the raw weights")
+    check(distance(run(ema=0.999999), raw) > 1e-3, "ema ~1 keeps the first step's, not the last's")
+    check(distance(run(mixup=0.4, ema=0.5), raw) > 1e-3, "mixup + ema run trained")
 
 def t_blas():
     """Training runs on one OpenBLAS thread: the worker OpenBLAS otherwise starts per core
@@ -205,7 +287,7 @@ def t_heldout():
 
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
-         "crops": t_crops, "step": t_step, "blas": t_blas, "heldout": t_heldout}
+         "crops": t_crops, "step": t_step, "regularise": t_regularise, "blas": t_blas, "heldout": t_heldout}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()

@@ -19,6 +19,13 @@ What a run does (all of it reproducible from the config's seed):
 - loss: class-weighted cross-entropy on the logits after EVERY pooled step from supervise_from
   frames to the crop's end (model.forward_all), so the stream is right at every context length it
   publishes from, not only at the crop's end;
+- mixup (alpha > 0): each batch is mixed with a permutation of itself, x = lam x + (1 - lam) x',
+  lam ~ Beta(alpha, alpha), and the loss mixed the same way (Zhang et al. 2018). Why: on p1
+  RAVDESS seed 0 (90 epochs) the network gets 93 % of its clean training files right and 73 %
+  of its test files, a gap that regularising may close where more epochs did not;
+- ema (decay > 0): an exponential moving average of the weights and batch-norm statistics,
+  updated after every step, is what validation measures and what is kept (one model, so it
+  exports and streams as any other); 0 keeps the raw weights;
 - Adam, cosine learning-rate decay over `epochs`, early stopping on validation UAR (patience);
   the best epoch's weights are kept. Validation uses eval_file(), the file-level rule below.
 
@@ -69,6 +76,8 @@ DEFAULTS = {
     "label_smoothing": 0.05,
     "gain_db": 0.0,
     "crop_speech": False,
+    "mixup": 0.0,
+    "ema": 0.0,
     "threads": 1,
 }
 
@@ -81,6 +90,10 @@ def full_config(cfg):
         out[k] = v
     if not 2 <= out["crop_min"] <= out["crop_max"]:
         raise ValueError("need 2 <= crop_min <= crop_max")
+    if not 0.0 <= out["ema"] < 1.0:
+        raise ValueError("ema must be in [0, 1) (0 = off), got %r" % out["ema"])
+    if out["mixup"] < 0.0:
+        raise ValueError("mixup must be >= 0 (0 = off), got %r" % out["mixup"])
     return out
 
 
@@ -185,7 +198,9 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True):
     return torch.from_numpy(out), torch.tensor(lengths)
 
 
-def step_loss(model, x, lengths, y, cfg, weight):
+def step_loss(model, x, lengths, y, cfg, weight, mix=None):
+    """Mean over utterances of the cross-entropy of every supervised step. mix = (perm, lam):
+    x is already lam x + (1 - lam) x[perm] (mix_batch) and the loss is mixed the same way."""
     logits = model.forward_all(x)                      # [B, T2, K]
     b, t2, k = logits.shape
     steps = torch.arange(t2).view(1, -1)
@@ -195,12 +210,35 @@ def step_loss(model, x, lengths, y, cfg, weight):
     # Short utterances (< supervise_from frames) still supervise their final step.
     lo = torch.clamp(last - 1, max=first)
     mask = (steps < last) & (steps >= lo)
-    yy = y.view(-1, 1).expand(b, t2)
-    ce = F.cross_entropy(logits.reshape(-1, k), yy.reshape(-1), weight=weight, reduction="none",
-                         label_smoothing=cfg["label_smoothing"]).view(b, t2)
+
+    def ce_of(labels):
+        yy = labels.view(-1, 1).expand(b, t2)
+        return F.cross_entropy(logits.reshape(-1, k), yy.reshape(-1), weight=weight,
+                               reduction="none", label_smoothing=cfg["label_smoothing"]).view(b, t2)
+    if mix is None:
+        ce = ce_of(y)
+    else:
+        perm, lam = mix
+        ce = lam * ce_of(y) + (1.0 - lam) * ce_of(y[perm])
     m = mask.float()
     # Each utterance counts once, whatever its number of supervised steps.
     return ((ce * m).sum(1) / m.sum(1)).mean()
+
+
+def mix_batch(x, lengths, rng, alpha):
+    """Mixup of a batch with a permutation of itself: (x, lengths, (perm, lam)). A mixed crop is
+    as long as the shorter of its two (the rest of the longer one is wrap padding)."""
+    lam = float(rng.beta(alpha, alpha))
+    perm = torch.from_numpy(rng.permutation(x.shape[0]))
+    return (lam * x + (1.0 - lam) * x[perm], torch.minimum(lengths, lengths[perm]), (perm, lam))
+
+
+def ema_model(model, decay):
+    """The weights' exponential moving average (batch-norm statistics included; integer buffers,
+    the batch counters, are copied)."""
+    def average(avg, new, n):
+        return decay * avg + (1.0 - decay) * new if avg.is_floating_point() else new
+    return torch.optim.swa_utils.AveragedModel(model, avg_fn=average, use_buffers=True)
 
 
 # ---- the run ----
@@ -249,6 +287,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
           % (cfg["name"], len(train_items), len(val_items), M.count_parameters(model), n_batches,
              ",".join(labels)), file=log, flush=True)
     bad = 0
+    ema = ema_model(model, cfg["ema"]) if cfg["ema"] else None
+    kept = ema.module if ema else model     # what validation measures and the run keeps
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
         order = rng.permutation(len(train_items))
@@ -260,25 +300,34 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             x, lengths = make_batch([train_items[i] for i in idx], store, cfg, rng, versions,
                                     model.config["time_pool"])
             y = y_all[idx]
+            mix = None
+            if cfg["mixup"]:
+                x, lengths, mix = mix_batch(x, lengths, rng, cfg["mixup"])
             if model.config["bidirectional"]:
-                loss = F.cross_entropy(model(x[:, :int(lengths.min())]), y, weight=weight,
+                logits = model(x[:, :int(lengths.min())])
+                loss = F.cross_entropy(logits, y, weight=weight,
                                        label_smoothing=cfg["label_smoothing"])
+                if mix:
+                    loss = mix[1] * loss + (1.0 - mix[1]) * F.cross_entropy(
+                        logits, y[mix[0]], weight=weight, label_smoothing=cfg["label_smoothing"])
             else:
-                loss = step_loss(model, x, lengths, y, cfg, weight)
+                loss = step_loss(model, x, lengths, y, cfg, weight, mix)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
             sched.step()
+            if ema:
+                ema.update_parameters(model)
             tl += float(loss)
-        vfig, _ = evaluate(model, val_items, store, labels)
+        vfig, _ = evaluate(kept, val_items, store, labels)
         rec = {"epoch": epoch, "loss": tl / n_batches, "val_acc": vfig["accuracy"],
                "val_uar": vfig["uar"], "seconds": time.time() - te}
         history.append(rec)
         improved = vfig["uar"] > best["uar"]
         if improved:
             best = {"uar": vfig["uar"], "acc": vfig["accuracy"], "epoch": epoch}
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(kept.state_dict())
             bad = 0
         else:
             bad += 1
