@@ -22,7 +22,8 @@ What a run does (all of it reproducible from the config's seed):
 - mixup (alpha > 0): each batch is mixed with a permutation of itself, x = lam x + (1 - lam) x',
   lam ~ Beta(alpha, alpha), and the loss mixed the same way (Zhang et al. 2018). Why: on p1
   RAVDESS seed 0 (90 epochs) the network gets 93 % of its clean training files right and 73 %
-  of its test files, a gap that regularising may close where more epochs did not;
+  of its test files, a gap that regularising might close where more epochs did not (measured
+  at 60 epochs with ema: it did not, the network fitted less; BENCHMARKS.md, off by default);
 - ema (decay > 0): an exponential moving average of the weights and batch-norm statistics,
   updated after every step, is what validation measures and what is kept (one model, so it
   exports and streams as any other); 0 keeps the raw weights;
