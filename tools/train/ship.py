@@ -90,7 +90,7 @@ def main(argv=None):
             "/usr/bin/python3 tools/train/augment.py --cache /var/tmp/emotiond-cache",
             "/usr/bin/python3 tools/train/features.py",
             "/usr/bin/python3 tools/train/train.py --config %s --out %s"
-            % ("tools/train/configs/default.json", rel(a.run, FE.REPO)),
+            % (run.get("config_file", "tools/train/configs/default.json"), rel(a.run, FE.REPO)),
             "/usr/bin/python3 tools/train/ship.py --run %s" % rel(a.run, FE.REPO),
         ],
         "torch": torch.__version__,

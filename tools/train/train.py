@@ -392,6 +392,7 @@ def main(argv=None):
     model, meta = train(cfg, tr, val, labels, store, a.out)
     fig, _ = evaluate(model, held, store, labels)
     meta["heldout_pytorch"] = fig
+    meta["config_file"] = os.path.relpath(os.path.abspath(a.config), FE.REPO)
     MX.save_json(os.path.join(a.out, "run.json"), meta)
     print("held-out (PyTorch, %s): %s" % (",".join(D.HELDOUT_SPEAKERS), MX.fmt(fig)), file=sys.stderr)
 
