@@ -4,12 +4,16 @@ figures consistent with the per-file predictions, JSON and PNG written, and each
 one clear error line.
 
     test_eval_cli.py EMOTION_BIN CASE     CASE: ok | bad_label | no_header | usage | short_file |
-                                                speaker
+                                                speaker | context
 
 speaker: a speaker-normalising model (cmvn "speaker") exported here; eval's per-file posteriors
 must equal PyTorch's on the same features normalised with each speaker's statistics the way
 training computes them (features.SpeakerNormStore), with the list's speakers interleaved, and the
 same when the list is grouped by speaker (eval then reuses the frames it decoded for the statistics).
+
+context: --context N judges with windows of N frames: the model's window by default (recorded in
+the JSON), a file shorter than N is one window whatever N is, a longer one is judged differently
+with a shorter context; values outside 1..window are usage errors naming the limit.
 """
 
 import json
@@ -151,6 +155,36 @@ def check_speaker(emotion, src, d, lst, rows):
           % (worst, w_file, w_prior))
 
 
+def check_context(emotion, model, d, lst):
+    def probs(extra):
+        js = os.path.join(d, "c.json")
+        r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"] + extra)
+        check(r.returncode == 0, "%r: exit %d: %s" % (extra, r.returncode, r.stderr))
+        res = json.load(open(js))
+        return res["context_frames"], {f["path"]: np.array(f["probs"]) for f in res["files"]}
+    window, default = probs([])
+    check(window == 300, "default context %d, expected the tiny model's window 300" % window)
+    same, explicit = probs(["--context", "300"])
+    check(same == 300 and all(np.array_equal(default[k], explicit[k]) for k in default),
+          "--context 300 (the window) differs from the default")
+    short_ctx, short = probs(["--context", "120"])
+    check(short_ctx == 120, "JSON context_frames %d, expected 120" % short_ctx)
+    # a0.wav is 1 s (~100 frames): one window either way; a3.wav is 5.5 s: 300 vs 120-frame windows.
+    one = [k for k in default if k.endswith("a0.wav")][0]
+    long_ = [k for k in default if k.endswith("a3.wav")][0]
+    check(np.abs(default[one] - short[one]).max() < 1e-6,
+          "a file shorter than the context changed with --context: %r vs %r" % (default[one], short[one]))
+    diff = np.abs(default[long_] - short[long_]).max()
+    check(diff > 1e-4, "a 5.5 s file is judged the same with 120- and 300-frame windows (%.2e)" % diff)
+    for bad, needle in (("301", "--context 301: longer than the model's window (300 frames)"),
+                        ("0", "--context '0': expected a number of frames >= 1"),
+                        ("12x", "--context '12x': expected a number of frames >= 1")):
+        r = run(emotion, ["--model", model, "--list", lst, "--context", bad, "-q"])
+        check(r.returncode == 2, "--context %s: exit %d, expected 2" % (bad, r.returncode))
+        one_error_line(r, needle)
+    print("context: a3.wav posteriors differ by %.3f between 300- and 120-frame windows" % diff)
+
+
 def main():
     emotion, case = sys.argv[1], sys.argv[2]
     src = os.environ.get("EMOTIOND_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -212,6 +246,8 @@ def main():
             one_error_line(r, "nope.emod")
         elif case == "speaker":
             check_speaker(emotion, src, d, lst, rows)
+        elif case == "context":
+            check_context(emotion, model, d, lst)
         elif case == "short_file":
             write_wav(os.path.join(d, "short.wav"), 0.012, 200, 9)  # < 2 frames
             with open(lst, "a") as f:

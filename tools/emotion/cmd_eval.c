@@ -20,6 +20,9 @@
  *   prior: no speaker statistics at all (a daemon that has heard nothing of this voice yet).
  * --speaker-var-floor F: the normaliser's variance floor (nn_speaker_params.var_floor); default
  * 0 (training's statistics exactly) except in running mode, which uses the daemon's defaults.
+ * --context N: windows of N frames instead of the model's window (same rule otherwise): how well
+ * the model judges from the shorter context a stream has early on (the daemon publishes from the
+ * model's min_frames on, and a lane holds 1.5-3 s), which the window-end figures do not show.
  *
  * Figures: accuracy, macro-F1 and unweighted average recall (UAR), both averaged over the classes
  * present in the list's truth (a model may know labels a corpus lacks), and the confusion matrix
@@ -45,7 +48,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
 "usage: emotion eval --model MODEL.emod --list LIST.csv [--data DIR] [--json OUT.json]\n"
-"                    [--png OUT.png] [--quiet]\n"
+"                    [--png OUT.png] [--context FRAMES] [--quiet]\n"
 "       emotion eval --protocol p1|p2 ARGS...   (runs tools/train/protocols.py ARGS)\n"
 "\n"
 "Runs MODEL through the C runtime over every file of LIST and prints accuracy, macro-F1,\n"
@@ -64,6 +67,8 @@ static void usage(FILE *out)
 "                     statistics (speaker mode), without being evaluated\n"
 "  --speaker-var-floor F  variance floor, times the model's prior variance (default 0; running:\n"
 "                     the daemon's 0.5)\n"
+"  --context N        judge with windows of N frames (1..the model's window; hop N/2) instead\n"
+"                     of the model's window: the accuracy from a shorter context\n"
 "  --png PATH         write the confusion matrix as a PNG (needs /usr/bin/python3 with\n"
 "                     matplotlib)\n"
 "  -q, --quiet        no progress output\n"
@@ -72,8 +77,8 @@ static void usage(FILE *out)
 "                     $EMOTIOND_TRAIN_DIR, then ../../tools/train relative to this binary.\n"
 "  -h, --help         this text\n"
 "\n"
-"File-level rule: mean posteriors of windows of the model's window length (hop: half a\n"
-"window, last window aligned to the end).\n"
+"File-level rule: mean posteriors of windows of the model's window length (or --context;\n"
+"hop: half a window, last window aligned to the end).\n"
 "\n"
 "Exit status: 0 success, 1 a file could not be evaluated (the others still count; the\n"
 "figures say how many were skipped), 2 usage error.\n");
@@ -274,17 +279,17 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
 
 enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };
 
-/* Posteriors of one file by the windowing rule above into probs[K], its frames (f->feat if
+/* Posteriors of one file by the windowing rule above (windows of W frames) into probs[K], its frames (f->feat if
  * decoded already, taken over) normalised by sp first (STATS_FILE: sp := this file's own
  * statistics first; STATS_RUNNING: the file is added to sp after it was evaluated). 0 or -1
  * (error printed). */
-static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, entry *f,
+static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, int W, entry *f,
                      float *probs)
 {
     char err[1024];
     const dsp_params *p = nn_model_features(m);
     const char *path = f->path;
-    int K = nn_model_n_labels(m), W = nn_model_window_frames(m), rc = -1;
+    int K = nn_model_n_labels(m), rc = -1;
     float *feat = f->feat, *wp = NULL;
     int64_t T = f->n_frames;
     f->feat = NULL;
@@ -384,8 +389,8 @@ static void compute(const entry *e, int n, int K, figures *fg)
     fg->f1 = present ? fs / present : 0.0;
 }
 
-static int write_json(const char *path, const nn_model *m, const char *list, const entry *e,
-                      int n, const figures *fg)
+static int write_json(const char *path, const nn_model *m, const char *list, int context,
+                      const entry *e, int n, const figures *fg)
 {
     int K = nn_model_n_labels(m);
     FILE *f = fopen(path, "w");
@@ -397,6 +402,7 @@ static int write_json(const char *path, const nn_model *m, const char *list, con
     cli_json_string(f, nn_model_id(m));
     fprintf(f, ", \"list\": ");
     cli_json_string(f, list);
+    fprintf(f, ", \"context_frames\": %d", context);
     fprintf(f, ", \"n\": %d, \"failed\": %d, \"accuracy\": %.6f, \"uar\": %.6f, "
                "\"macro_f1\": %.6f,\n \"labels\": [", fg->n, fg->failed, fg->acc, fg->uar, fg->f1);
     for (int k = 0; k < K; k++) {
@@ -521,7 +527,7 @@ int cmd_eval(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--protocol") == 0 || strncmp(argv[i], "--protocol=", 11) == 0)
             return exec_protocols(argc, argv);
-    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS, OPT_FLOOR, OPT_SPKFILES };
+    enum { OPT_JSON = 256, OPT_PNG, OPT_STATS, OPT_FLOOR, OPT_SPKFILES, OPT_CONTEXT };
     static const struct option opts[] = {
         {"model", required_argument, NULL, 'm'}, {"list", required_argument, NULL, 'l'},
         {"data", required_argument, NULL, 'd'},  {"json", required_argument, NULL, OPT_JSON},
@@ -529,11 +535,13 @@ int cmd_eval(int argc, char **argv)
         {"speaker-stats", required_argument, NULL, OPT_STATS},
         {"speaker-var-floor", required_argument, NULL, OPT_FLOOR},
         {"speaker-files", required_argument, NULL, OPT_SPKFILES},
+        {"context", required_argument, NULL, OPT_CONTEXT},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
     const char *model = NULL, *list = NULL, *data = NULL, *json = NULL, *png = NULL, *spkfiles = NULL;
     int quiet = 0, c;
     enum speaker_stats mode = STATS_SPEAKER;
     double var_floor = -1;
+    long context = 0; /* 0: the model's window */
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:l:d:qh", opts, NULL)) != -1) {
@@ -559,6 +567,16 @@ int cmd_eval(int argc, char **argv)
             var_floor = strtod(optarg, &end);
             if (end == optarg || *end || !(var_floor >= 0 && var_floor <= 10)) {
                 cli_usage_error(CMD, "--speaker-var-floor '%s': expected a number in [0, 10]", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            break;
+        }
+        case OPT_CONTEXT: {
+            char *end;
+            errno = 0;
+            context = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || context < 1) {
+                cli_usage_error(CMD, "--context '%s': expected a number of frames >= 1", optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
@@ -591,6 +609,14 @@ int cmd_eval(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     int K = nn_model_n_labels(m);
+    if (context > nn_model_window_frames(m)) {
+        cli_usage_error(CMD, "--context %ld: longer than the model's window (%d frames)", context,
+                        nn_model_window_frames(m));
+        rc = CLI_EXIT_USAGE;
+        goto done;
+    }
+    if (!context)
+        context = nn_model_window_frames(m);
     if (!data)
         data = listdir = cli_path_dirname(list);
     if (!data || read_list(list, data, m, &e, &n) != 0)
@@ -632,7 +658,7 @@ int cmd_eval(int argc, char **argv)
             cli_error(CMD, "out of memory");
             goto done;
         }
-        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, &e[i], e[i].probs) != 0)
+        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, (int)context, &e[i], e[i].probs) != 0)
             continue;
         int best = 0;
         for (int k = 1; k < K; k++)
@@ -653,7 +679,7 @@ int cmd_eval(int argc, char **argv)
             printf(" %9ld", fg.cm[i * K + j]);
         printf("\n");
     }
-    if (json && write_json(json, m, list, e, n, &fg) != 0)
+    if (json && write_json(json, m, list, (int)context, e, n, &fg) != 0)
         goto done;
     if (png) {
         char tmp[] = "/tmp/emotion-eval-XXXXXX";
@@ -661,7 +687,7 @@ int cmd_eval(int argc, char **argv)
         int fd = -1;
         if (!src) {
             fd = mkstemp(tmp);
-            if (fd < 0 || write_json(tmp, m, list, e, n, &fg) != 0) {
+            if (fd < 0 || write_json(tmp, m, list, (int)context, e, n, &fg) != 0) {
                 if (fd >= 0) {
                     close(fd);
                     unlink(tmp);
