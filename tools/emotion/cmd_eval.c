@@ -279,8 +279,8 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
 
 enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };
 
-/* Posteriors of one file by the windowing rule above (windows of W frames) into probs[K], its frames (f->feat if
- * decoded already, taken over) normalised by sp first (STATS_FILE: sp := this file's own
+/* Posteriors of one file by the windowing rule above (windows of W frames) into probs[K], its
+ * frames (f->feat if decoded already, taken over) normalised by sp first (STATS_FILE: sp := this file's own
  * statistics first; STATS_RUNNING: the file is added to sp after it was evaluated). 0 or -1
  * (error printed). */
 static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, int W, entry *f,
@@ -321,7 +321,7 @@ static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode,
     for (int k = 0; k < K; k++)
         probs[k] = 0.0f;
     int nw = 0;
-    int64_t hop = W / 2, start = 0;
+    int64_t hop = W > 1 ? W / 2 : 1, start = 0; /* --context 1: still advances */
     for (;;) {
         int64_t len = T < W ? T : W;
         if (start + len > T)
