@@ -173,9 +173,11 @@ def check_context(emotion, model, d, lst):
     one = [k for k in default if k.endswith("a0.wav")][0]
     long_ = [k for k in default if k.endswith("a3.wav")][0]
     check(np.abs(default[one] - short[one]).max() < 1e-6,
-          "a file shorter than the context changed with --context: %r vs %r" % (default[one], short[one]))
+          "a file shorter than the context changed with --context: %r vs %r"
+          % (default[one], short[one]))
     diff = np.abs(default[long_] - short[long_]).max()
-    check(diff > 1e-4, "a 5.5 s file is judged the same with 120- and 300-frame windows (%.2e)" % diff)
+    check(diff > 1e-4,
+          "a 5.5 s file is judged the same with 120- and 300-frame windows (%.2e)" % diff)
     for bad, needle in (("301", "--context 301: longer than the model's window (300 frames)"),
                         ("0", "--context '0': expected a number of frames >= 1"),
                         ("12x", "--context '12x': expected a number of frames >= 1")):

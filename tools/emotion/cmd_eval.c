@@ -280,9 +280,9 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
 enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };
 
 /* Posteriors of one file by the windowing rule above (windows of W frames) into probs[K], its
- * frames (f->feat if decoded already, taken over) normalised by sp first (STATS_FILE: sp := this file's own
- * statistics first; STATS_RUNNING: the file is added to sp after it was evaluated). 0 or -1
- * (error printed). */
+ * frames (f->feat if decoded already, taken over) normalised by sp first (STATS_FILE: sp := this
+ * file's own statistics first; STATS_RUNNING: the file is added to sp after it was evaluated).
+ * 0 or -1 (error printed). */
 static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, int W, entry *f,
                      float *probs)
 {
@@ -615,8 +615,7 @@ int cmd_eval(int argc, char **argv)
         rc = CLI_EXIT_USAGE;
         goto done;
     }
-    if (!context)
-        context = nn_model_window_frames(m);
+    const int window = context ? (int)context : nn_model_window_frames(m); /* checked above */
     if (!data)
         data = listdir = cli_path_dirname(list);
     if (!data || read_list(list, data, m, &e, &n) != 0)
@@ -658,7 +657,7 @@ int cmd_eval(int argc, char **argv)
             cli_error(CMD, "out of memory");
             goto done;
         }
-        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, (int)context, &e[i], e[i].probs) != 0)
+        if (eval_file(m, sp, by_speaker ? mode : STATS_PRIOR, window, &e[i], e[i].probs) != 0)
             continue;
         int best = 0;
         for (int k = 1; k < K; k++)
@@ -679,7 +678,7 @@ int cmd_eval(int argc, char **argv)
             printf(" %9ld", fg.cm[i * K + j]);
         printf("\n");
     }
-    if (json && write_json(json, m, list, (int)context, e, n, &fg) != 0)
+    if (json && write_json(json, m, list, window, e, n, &fg) != 0)
         goto done;
     if (png) {
         char tmp[] = "/tmp/emotion-eval-XXXXXX";
@@ -687,7 +686,7 @@ int cmd_eval(int argc, char **argv)
         int fd = -1;
         if (!src) {
             fd = mkstemp(tmp);
-            if (fd < 0 || write_json(tmp, m, list, (int)context, e, n, &fg) != 0) {
+            if (fd < 0 || write_json(tmp, m, list, window, e, n, &fg) != 0) {
                 if (fd >= 0) {
                     close(fd);
                     unlink(tmp);
