@@ -255,6 +255,48 @@ def t_regularise():
     check(distance(run(ema=0.999999), raw) > 1e-3, "ema ~1 keeps the first step's, not the last's")
     check(distance(run(mixup=0.4, ema=0.5), raw) > 1e-3, "mixup + ema run trained")
 
+def t_loss():
+    """end_weight mixes the mean over supervised steps with the final step's cross-entropy:
+    0 = every step alike, 1 = the final step only (what supervise_from = crop_max gives)."""
+    import torch
+    import model as M
+    import train as T
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = M.make_model({"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4}, ["a", "b", "c"])
+    net.eval()
+    x = torch.randn(4, 64, 128)
+    lengths = torch.tensor([64, 48, 64, 30])      # 30 frames: shorter than supervise_from
+    y = torch.tensor([0, 1, 2, 1])
+    weight = torch.tensor([1.0, 2.0, 0.5])
+
+    def loss(**keys):
+        with torch.no_grad():
+            return float(T.step_loss(net, x, lengths, y, T.full_config(keys), weight))
+    steps = loss(supervise_from=20)
+    end = loss(supervise_from=10 ** 6)
+    check(abs(steps - end) > 1e-4, "the test's steps and end losses differ (%g, %g)" % (steps, end))
+    check(abs(loss(supervise_from=20, end_weight=0.0) - steps) < 1e-6, "end_weight 0: unchanged")
+    check(abs(loss(supervise_from=20, end_weight=1.0) - end) < 1e-6,
+          "end_weight 1 = final step only")
+    check(abs(loss(supervise_from=20, end_weight=0.25) - (0.75 * steps + 0.25 * end)) < 1e-6,
+          "end_weight 0.25 = 0.75 steps + 0.25 end")
+    with torch.no_grad():           # with mixup, each part is mixed by the same lam
+        perm, lam = torch.tensor([1, 0, 3, 2]), 0.3
+        cfg = T.full_config({"supervise_from": 20, "end_weight": 0.5})
+        mixed = T.step_loss(net, x, lengths, y, cfg, weight, (perm, lam))
+        split = lam * T.step_loss(net, x, lengths, y, cfg, weight) + \
+            (1 - lam) * T.step_loss(net, x, lengths, y[perm], cfg, weight)
+    check(abs(float(mixed - split)) < 1e-5, "end_weight with mixup: lam L(y) + (1 - lam) L(y')")
+    for bad in (-0.1, 1.5):
+        try:
+            T.full_config({"end_weight": bad})
+        except ValueError as e:
+            check("end_weight" in str(e), "error names the key: %s" % e)
+        else:
+            check(False, "end_weight %r accepted" % bad)
+
+
 def t_blas():
     """Training runs on one OpenBLAS thread: the worker OpenBLAS otherwise starts per core
     busy-waits beside torch's single thread (one_blas_thread.py)."""
@@ -287,7 +329,8 @@ def t_heldout():
 
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
-         "crops": t_crops, "step": t_step, "regularise": t_regularise, "blas": t_blas, "heldout": t_heldout}
+         "crops": t_crops, "step": t_step, "regularise": t_regularise,
+         "loss": t_loss, "blas": t_blas, "heldout": t_heldout}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()
