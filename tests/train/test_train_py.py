@@ -297,6 +297,52 @@ def t_loss():
             check(False, "end_weight %r accepted" % bad)
 
 
+def t_select():
+    """select_window k: an epoch is judged by the mean validation UAR of its last k epochs, so a
+    one-epoch spike does not pick the weights; before epoch k nothing can be kept."""
+    import train as T
+    check(T.selection_score([0.5, 0.9, 0.4], 1) == 0.4, "k 1: the epoch's own UAR")
+    check(abs(T.selection_score([0.5, 0.9, 0.4], 3) - 0.6) < 1e-12, "k 3: mean of the last 3")
+    check(abs(T.selection_score([0.2, 0.5, 0.9, 0.4], 2) - 0.65) < 1e-12, "k 2: last 2 only")
+    check(T.selection_score([0.5, 0.9], 3) is None, "before epoch k: no score")
+    # A spike at epoch 2 wins alone, not in a window of 3.
+    uars = [0.3, 0.9, 0.3, 0.6, 0.7, 0.7]
+    for k, want in ((1, 2), (3, 6)):
+        scores = [T.selection_score(uars[:e], k) for e in range(1, len(uars) + 1)]
+        got = max((s, -e) for e, s in enumerate(scores, 1) if s is not None)
+        check(-got[1] == want, "k %d keeps epoch %d, got %d" % (k, want, -got[1]))
+    for bad in (0, 1.5, "3"):
+        try:
+            T.full_config({"select_window": bad})
+        except ValueError as e:
+            check("select_window" in str(e), "error names the key: %s" % e)
+        else:
+            check(False, "select_window %r accepted" % bad)
+
+    import tempfile
+    import torch
+    torch.set_num_threads(1)
+    labels = ["a", "b", "c"]
+    items = fake_items("emodb", 4, 2, labels)
+    for epochs, k in ((2, 3), (3, 2)):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = {"name": "unit", "epochs": epochs, "batch": 4, "versions": ["orig"],
+                   "select_window": k,
+                   "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
+                   "crop_min": 40, "crop_max": 80}
+            _, meta = T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d,
+                              log=open(os.devnull, "w"))
+        u = [h["val_uar"] for h in meta["history"]]
+        if epochs < k:
+            check(meta["best_epoch"] == epochs, "a run shorter than the window keeps its last epoch")
+        else:
+            best = max(range(k, epochs + 1), key=lambda e: (T.selection_score(u[:e], k), -e))
+            check(meta["best_epoch"] == best and meta["best_epoch"] >= k,
+                  "kept epoch %d, the trailing means say %d" % (meta["best_epoch"], best))
+            check(abs(meta["selection_score"] - T.selection_score(u[:best], k)) < 1e-12,
+                  "selection_score recorded")
+
+
 def t_blas():
     """Training runs on one OpenBLAS thread: the worker OpenBLAS otherwise starts per core
     busy-waits beside torch's single thread (one_blas_thread.py)."""
@@ -330,7 +376,7 @@ def t_heldout():
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
          "crops": t_crops, "step": t_step, "regularise": t_regularise,
-         "loss": t_loss, "blas": t_blas, "heldout": t_heldout}
+         "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()
