@@ -21,7 +21,8 @@ What a run does (all of it reproducible from the config's seed):
   publishes from, not only at the crop's end; end_weight w in [0, 1] mixes in the crop's final
   step: per utterance (1 - w) mean(every supervised step) + w CE(final step). Why: supervising
   only the final step (supervise_from = crop_max) gained 2.6 points on p1 RAVDESS and 8.5 on p2
-  but lost 4 causally at 3 s on the shipped recipe; a weight keeps the prefixes in the loss;
+  RAVDESS but lost 4 causally at 3 s on the shipped recipe; a weight keeps the prefixes in the
+  loss (w = 0.5 measured: BENCHMARKS.md; 0 in every shipped config);
 - mixup (alpha > 0): each batch is mixed with a permutation of itself, x = lam x + (1 - lam) x',
   lam ~ Beta(alpha, alpha), and the loss mixed the same way (Zhang et al. 2018). Why: on p1
   RAVDESS seed 0 (90 epochs) the network gets 93 % of its clean training files right and 73 %
@@ -35,7 +36,8 @@ What a run does (all of it reproducible from the config's seed):
   select_window k > 1 judges epoch e by the mean validation UAR of epochs e-k+1..e (from epoch
   k on) and keeps e's weights. Why: with two validation speakers one epoch's UAR can spike (a
   v5 run of p2 RAVDESS fold 1 kept epoch 14 of 60 that way: 40.8 % on its test speakers), and
-  a trailing mean needs no earlier epoch's weights kept.
+  a trailing mean needs no earlier epoch's weights kept (k = 3 measured: BENCHMARKS.md; 1 in
+  every shipped config).
 
 File-level decision (eval_file; `emotion eval` in C does the same): posteriors = mean of the softmax
 of offline windows of `window` frames at a hop of window/2, the last window aligned to the file's
