@@ -329,7 +329,8 @@ def t_select():
                               log=open(os.devnull, "w"))
         u = [h["val_uar"] for h in meta["history"]]
         if epochs < k:
-            check(meta["best_epoch"] == epochs, "a run shorter than the window keeps its last epoch")
+            check(meta["best_epoch"] == epochs,
+                  "a run shorter than the window keeps its last epoch")
         else:
             best = max(range(k, epochs + 1), key=lambda e: (T.selection_score(u[:e], k), -e))
             check(meta["best_epoch"] == best and meta["best_epoch"] >= k,
