@@ -39,6 +39,18 @@ def check_refused(key, *values):
             check(False, "%s %r accepted" % (key, v))
 
 
+TINY_NET = {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4}
+
+
+def tiny_run_config(**keys):
+    """A train() config for the tiny network on fake_items (4 steps per epoch, 40-80-frame
+    crops), with keys overriding it."""
+    cfg = {"name": "unit", "epochs": 1, "batch": 4, "versions": ["orig"], "model": dict(TINY_NET),
+           "crop_min": 40, "crop_max": 80}
+    cfg.update(keys)
+    return cfg
+
+
 def fake_items(corpus, n_spk, per_label, labels):
     items = []
     for s in range(n_spk):
@@ -178,9 +190,7 @@ def t_step():
 
     import tempfile
     with tempfile.TemporaryDirectory() as d:
-        cfg = {"name": "unit", "epochs": 2, "batch": 4, "versions": ["orig", "x"],
-               "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
-               "crop_min": 40, "crop_max": 80}
+        cfg = tiny_run_config(epochs=2, versions=["orig", "x"])
         model, meta = T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d,
                               log=open(os.devnull, "w"))
         check(os.path.exists(os.path.join(d, "checkpoint.pt")), "checkpoint written")
@@ -198,7 +208,7 @@ def t_regularise():
     torch.set_num_threads(1)
     torch.manual_seed(0)
     cfg = T.full_config({"supervise_from": 20})
-    net = M.make_model({"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4}, ["a", "b", "c"])
+    net = M.make_model(TINY_NET, ["a", "b", "c"])
     net.eval()
     x = torch.randn(4, 64, 128)
     lengths = torch.tensor([64, 48, 64, 32])
@@ -244,10 +254,7 @@ def t_regularise():
 
     def run(**keys):   # one epoch of 4 steps: epoch 1 is the best, its weights are kept
         with tempfile.TemporaryDirectory() as d:
-            cfg = {"name": "unit", "epochs": 1, "batch": 4, "versions": ["orig"],
-                   "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
-                   "crop_min": 40, "crop_max": 80}
-            cfg.update(keys)
+            cfg = tiny_run_config(**keys)
             model, meta = T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d,
                                   log=open(os.devnull, "w"))
             kept, _ = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
@@ -270,7 +277,7 @@ def t_loss():
     import train as T
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    net = M.make_model({"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4}, ["a", "b", "c"])
+    net = M.make_model(TINY_NET, ["a", "b", "c"])
     net.eval()
     x = torch.randn(4, 64, 128)
     lengths = torch.tensor([64, 48, 64, 30])      # 30 frames: shorter than supervise_from
@@ -321,10 +328,7 @@ def t_select():
     items = fake_items("emodb", 4, 2, labels)
     for epochs, k in ((2, 3), (3, 2)):
         with tempfile.TemporaryDirectory() as d:
-            cfg = {"name": "unit", "epochs": epochs, "batch": 4, "versions": ["orig"],
-                   "select_window": k,
-                   "model": {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4},
-                   "crop_min": 40, "crop_max": 80}
+            cfg = tiny_run_config(epochs=epochs, select_window=k)
             _, meta = T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d,
                               log=open(os.devnull, "w"))
         u = [h["val_uar"] for h in meta["history"]]
