@@ -92,7 +92,14 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs);
  * *out owned by the caller (nn_speaker_free); the model must outlive it. nn_speaker_add and
  * nn_speaker_apply do not allocate, lock or make system calls. The defaults (nn_speaker_params_default)
  * are the daemon's, which states them in seconds of speech (the NN_SPEAKER_DEFAULT_* values) and
- * converts them at its model's hop; nn_speaker_params_default converts at 100 frames per second. */
+ * converts them at its model's hop; nn_speaker_params_default converts at 100 frames per second.
+ *
+ * Level floor (models trained with level_floor c > 0, docs/nn.md): every frame, before the
+ * statistics and before normalising, becomes ln(exp(x) + c * exp(level)) per band, where level is
+ * the mean raw log-mel (over bands) of the speech frames heard from this voice (the model's prior
+ * level before any): detail more than -10 log10(c) dB below the voice's level is hidden in clean
+ * and noisy rooms alike, so a steady noise under that floor changes less of what the network
+ * sees. The statistics are then those of floored frames. */
 #define NN_SPEAKER_DEFAULT_PRIOR_S 3.0
 #define NN_SPEAKER_DEFAULT_MEMORY_S 120.0
 #define NN_SPEAKER_DEFAULT_VAR_FLOOR 0.5
@@ -118,15 +125,20 @@ int nn_speaker_set_params(nn_speaker *s, const nn_speaker_params *p, char *err, 
 void nn_speaker_reset(nn_speaker *s);
 /* The voice heard by `from` (the statistics of its speech frames) carried into s, for a stream
  * that goes on with another model (a reload): the statistics are of raw frames, so any model
- * that reads the same features can use them; s keeps its own model's prior and its parameters.
- * NN_EINVAL (s unchanged) when the two models' features differ (nn_model_features). From a
- * model that does not normalise by speaker (no voice kept) s is reset. Does not allocate. */
+ * that reads the same features and has the same level floor (none, or the same c) can use them;
+ * s keeps its own model's prior and its parameters. NN_EINVAL (s unchanged) when the two models'
+ * features differ (nn_model_features). From a model that does not normalise by speaker (no voice
+ * kept) or has another level floor, s is reset. Does not allocate. */
 int nn_speaker_copy_voice(nn_speaker *s, const nn_speaker *from, char *err, size_t errlen);
 /* One speech frame (n_mels floats, raw log-mel). */
 void nn_speaker_add(nn_speaker *s, const float *frame);
 /* The speech frames of one whole utterance [n][n_mels]: those whose mean log-energy is within
  * 5 nats (21.7 dB) of the utterance's loudest frame (the rule training used). Returns how many. */
 int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n);
+/* The same for count utterances (frames[u]: n[u] frames each) at once: with a level floor, their
+ * frames are all floored at the level of all of them (what training does per speaker), where
+ * adding them one by one floors each at the level heard up to it. Returns the frames added. */
+int nn_speaker_add_utterances(nn_speaker *s, const float *const *frames, const int *n, int count);
 /* Normalises one raw frame into out (n_mels floats; out may equal frame). */
 void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out);
 /* Speech frames in the current estimate (after forgetting). */

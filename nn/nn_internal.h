@@ -51,6 +51,8 @@ struct nn_model {
                            * step pairs in time, 25 Hz) */
     int cmvn;             /* NN_CMVN_* */
     double cmvn_eps;
+    double level_floor;   /* speaker models: c of the level floor (nn_speaker), 0 = none */
+    double spk_prior_level; /* the training speakers' mean speech level (nats), level floor only */
     int c1, c2, c3;
     int fstride;          /* conv1 stride in frequency: 2 (default) or 1 */
     int f1;               /* conv1 output bins: (M + 2 - 3) / fstride + 1 */

@@ -60,7 +60,8 @@ typedef struct hdr {
     int32_t i[32];
     int i_seen[32];
     float f[8];
-    double d[4];
+    double d[4];          /* arch.cmvn_eps, spk.level_floor, spk.prior_level */
+    int d_seen[4];
     char name[128];
     char cmvn[32], readout[32];
     int name_seen, cmvn_seen, readout_seen, labels_seen;
@@ -102,7 +103,6 @@ static int copy_small_str(char *dst, size_t cap, const char *s, uint32_t n)
 static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, size_t errlen)
 {
     float fseen[F_COUNT] = {0};
-    int eps_seen = 0;
     for (uint32_t e = 0; e < n_kv; e++) {
         const char *k;
         uint32_t kn, type;
@@ -120,6 +120,8 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                 want = T_F32, slot = 100 + i;
         if (slot < 0) {
             if (key_is(k, kn, "arch.cmvn_eps")) want = T_F64, slot = 200;
+            else if (key_is(k, kn, "spk.level_floor")) want = T_F64, slot = 206;
+            else if (key_is(k, kn, "spk.prior_level")) want = T_F64, slot = 207;
             else if (key_is(k, kn, "general.name")) want = T_STR, slot = 201;
             else if (key_is(k, kn, "arch.cmvn")) want = T_STR, slot = 202;
             else if (key_is(k, kn, "arch.readout")) want = T_STR, slot = 203;
@@ -155,9 +157,10 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
         case T_F64:
             if (!nn__rd_u64(r, &u64))
                 goto trunc;
-            if (slot == 200) {
-                dup = eps_seen++;
-                memcpy(&h->d[0], &u64, 8);
+            if (slot == 200 || slot == 206 || slot == 207) {
+                int di = slot == 200 ? 0 : slot - 205;
+                dup = h->d_seen[di]++;
+                memcpy(&h->d[di], &u64, 8);
             }
             break;
         case T_STR:
@@ -228,7 +231,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
     for (int i = 0; i < F_COUNT; i++)
         if (!fseen[i])
             return nn__fail(err, errlen, NN_EFORMAT, "missing key '%s'", F_KEYS[i]);
-    if (!eps_seen) return nn__fail(err, errlen, NN_EFORMAT, "missing key 'arch.cmvn_eps'");
+    if (!h->d_seen[0]) return nn__fail(err, errlen, NN_EFORMAT, "missing key 'arch.cmvn_eps'");
     if (!h->name_seen) return nn__fail(err, errlen, NN_EFORMAT, "missing key 'general.name'");
     if (!h->cmvn_seen) return nn__fail(err, errlen, NN_EFORMAT, "missing key 'arch.cmvn'");
     if (!h->readout_seen) return nn__fail(err, errlen, NN_EFORMAT, "missing key 'arch.readout'");
@@ -286,6 +289,22 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
     m->cmvn_eps = h->d[0];
     if (!(m->cmvn_eps > 0 && m->cmvn_eps < 1e6))
         return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn_eps %g, expected > 0", m->cmvn_eps);
+    /* Optional pair (files without it are byte-identical to those written before it existed). */
+    if (h->d_seen[1] != h->d_seen[2])
+        return nn__fail(err, errlen, NN_EFORMAT, "key '%s' without '%s': the level floor needs both",
+                        h->d_seen[1] ? "spk.level_floor" : "spk.prior_level",
+                        h->d_seen[1] ? "spk.prior_level" : "spk.level_floor");
+    if (h->d_seen[1]) {
+        if (!NN_IS_SPEAKER(m))
+            return nn__fail(err, errlen, NN_EFORMAT, "spk.level_floor in a model with arch.cmvn '%s': "
+                            "only speaker normalisers have a level floor", cm);
+        m->level_floor = h->d[1];
+        m->spk_prior_level = h->d[2];
+        if (!(m->level_floor > 0 && m->level_floor <= 10) || !(fabs(m->spk_prior_level) < 1e4))
+            return nn__fail(err, errlen, NN_EFORMAT, "spk.level_floor %g (expected in (0, 10]) or "
+                            "spk.prior_level %g (expected finite) out of range", m->level_floor,
+                            m->spk_prior_level);
+    }
     m->c1 = h->i[I_C1]; m->c2 = h->i[I_C2]; m->c3 = h->i[I_C3];
     m->hidden = h->i[I_HID]; m->layers = h->i[I_LAYERS]; m->dense = h->i[I_DENSE];
     const struct { const char *k; int v, lo, hi; } rng[] = {

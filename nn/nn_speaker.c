@@ -9,9 +9,35 @@ struct nn_speaker {
     const nn_model *m;
     nn_speaker_params p;
     double w;            /* speech frames in the estimate (after forgetting) */
-    double *s1, *s2;     /* [M] weighted sums of x and x^2 over those frames */
+    double *s1, *s2;     /* [M] weighted sums of x and x^2 over those frames (floored, with a
+                          * level floor) */
     double *mean, *istd; /* [M] the current estimate, as applied */
+    /* Level floor (m->level_floor > 0): the speaker's speech level = weighted mean of the raw
+     * speech frames' band-mean log-mel (same weights as w), ln_floor = ln c + that level, or
+     * + the model's prior level while no speech was heard. */
+    double lw, l1, ln_floor;
 };
+
+/* ln(exp(x) + exp(lf)) without overflow: the mel power plus the floor power. */
+static double floored(double x, double lf)
+{
+    return x > lf ? x + log1p(exp(lf - x)) : lf + log1p(exp(x - lf));
+}
+
+static double band_mean(const float *frame, int M)
+{
+    double e = 0;
+    for (int b = 0; b < M; b++)
+        e += frame[b];
+    return e / M;
+}
+
+static void update_floor(nn_speaker *s)
+{
+    const nn_model *m = s->m;
+    if (m->level_floor > 0)
+        s->ln_floor = log(m->level_floor) + (s->lw > 0 ? s->l1 / s->lw : m->spk_prior_level);
+}
 
 void nn_speaker_params_default(nn_speaker_params *p)
 {
@@ -107,8 +133,9 @@ void nn_speaker_free(nn_speaker *s)
 void nn_speaker_reset(nn_speaker *s)
 {
     const size_t M = (size_t)s->m->n_mels;
-    s->w = 0;
+    s->w = s->lw = s->l1 = 0;
     memset(s->s1, 0, 2 * M * sizeof(double));
+    update_floor(s);
     if (NN_IS_SPEAKER(s->m))
         update_estimate(s);
 }
@@ -118,29 +145,47 @@ int nn_speaker_copy_voice(nn_speaker *s, const nn_speaker *from, char *err, size
     if (!dsp_params_equal(&s->m->dsp, &from->m->dsp))
         return nn__fail(err, errlen, NN_EINVAL, "speaker normaliser: the two models read different "
                         "features (front-end parameters differ): the voice heard cannot carry over");
-    if (!NN_IS_SPEAKER(from->m) || !NN_IS_SPEAKER(s->m)) {
+    /* The sums of a level-floor model are of floored frames: they carry over only to a model with
+     * the same floor. */
+    if (!NN_IS_SPEAKER(from->m) || !NN_IS_SPEAKER(s->m) ||
+        from->m->level_floor != s->m->level_floor) {
         nn_speaker_reset(s);
         return 0;
     }
     const size_t M = (size_t)s->m->n_mels;
     s->w = from->w;
+    s->lw = from->lw;
+    s->l1 = from->l1;
     memcpy(s->s1, from->s1, 2 * M * sizeof(double));   /* s1 and s2 are one block */
+    update_floor(s);
     update_estimate(s);
     return 0;
 }
 
-/* Adds one frame to the sums; the estimate is brought up to date by the caller. */
+/* A plain mean up to max_frames; beyond, each frame's weight decays by (1 - 1/max_frames) per
+ * new frame, so the estimate follows a new voice within about max_frames of speech. */
+static double keep_factor(const nn_speaker *s, double w)
+{
+    return w + 1 > s->p.max_frames ? 1.0 - 1.0 / s->p.max_frames : 1.0;
+}
+
+/* Adds one raw frame to the level (level floor models; the floor is updated by the caller). */
+static void accumulate_level(nn_speaker *s, const float *frame)
+{
+    double keep = keep_factor(s, s->lw);
+    s->lw = s->lw * keep + 1;
+    s->l1 = s->l1 * keep + band_mean(frame, s->m->n_mels);
+}
+
+/* Adds one raw frame to the sums, floored at the current level floor if the model has one; the
+ * estimate is brought up to date by the caller. */
 static void accumulate(nn_speaker *s, const float *frame)
 {
     const nn_model *m = s->m;
-    /* A plain mean up to max_frames; beyond, each frame's weight decays by (1 - 1/max_frames)
-     * per new frame, so the estimate follows a new voice within about max_frames of speech. */
-    double keep = 1.0;
-    if (s->w + 1 > s->p.max_frames)
-        keep = 1.0 - 1.0 / s->p.max_frames;
+    double keep = keep_factor(s, s->w);
     s->w = s->w * keep + 1;
     for (int b = 0; b < m->n_mels; b++) {
-        double v = frame[b];
+        double v = m->level_floor > 0 ? floored(frame[b], s->ln_floor) : frame[b];
         s->s1[b] = s->s1[b] * keep + v;
         s->s2[b] = s->s2[b] * keep + v * v;
     }
@@ -150,38 +195,63 @@ void nn_speaker_add(nn_speaker *s, const float *frame)
 {
     if (!NN_IS_SPEAKER(s->m))
         return;
+    if (s->m->level_floor > 0) {
+        accumulate_level(s, frame);
+        update_floor(s);
+    }
     accumulate(s, frame);
     update_estimate(s);
 }
 
-int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
+/* Speech frames of an utterance = mean ln-energy within NN_SPEECH_RANGE of its peak
+ * (features.speech_mask, the rule the training statistics used); this is the threshold. */
+static double speech_threshold(const float *frames, int n, int M)
 {
-    const int M = s->m->n_mels;
-    if (n < 1 || !NN_IS_SPEAKER(s->m))
-        return 0;
-    /* Speech frames = mean ln-energy within NN_SPEECH_RANGE of the utterance's peak
-     * (features.speech_frames, the rule the training statistics used). */
     double peak = -INFINITY;
     for (int t = 0; t < n; t++) {
-        double e = 0;
-        for (int b = 0; b < M; b++)
-            e += frames[(size_t)t * M + b];
-        e /= M;
+        double e = band_mean(frames + (size_t)t * M, M);
         peak = e > peak ? e : peak;
     }
-    int added = 0;
-    for (int t = 0; t < n; t++) {
-        const float *f = frames + (size_t)t * M;
-        double e = 0;
-        for (int b = 0; b < M; b++)
-            e += f[b];
-        if (e / M >= peak - NN_SPEECH_RANGE) {
-            accumulate(s, f);
-            added++;
+    return peak - NN_SPEECH_RANGE;
+}
+
+int nn_speaker_add_utterances(nn_speaker *s, const float *const *frames, const int *n, int count)
+{
+    const int M = s->m->n_mels;
+    if (!NN_IS_SPEAKER(s->m))
+        return 0;
+    /* Two passes with a level floor: the level of all the utterances' speech first, then their
+     * frames floored at it, as training floors every frame of a speaker at one level. */
+    for (int pass = s->m->level_floor > 0 ? 0 : 1; pass < 2; pass++) {
+        int added = 0;
+        for (int u = 0; u < count; u++) {
+            if (n[u] < 1)
+                continue;
+            double thr = speech_threshold(frames[u], n[u], M);
+            for (int t = 0; t < n[u]; t++) {
+                const float *f = frames[u] + (size_t)t * M;
+                if (band_mean(f, M) < thr)
+                    continue;
+                if (pass == 0)
+                    accumulate_level(s, f);
+                else
+                    accumulate(s, f);
+                added++;
+            }
         }
+        if (pass == 0) {
+            update_floor(s);
+            continue;
+        }
+        update_estimate(s);
+        return added;
     }
-    update_estimate(s);
-    return added;
+    return 0;
+}
+
+int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
+{
+    return nn_speaker_add_utterances(s, &frames, &n, 1);
 }
 
 void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out)
@@ -190,6 +260,11 @@ void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out)
     if (!NN_IS_SPEAKER(s->m)) {
         if (out != frame)
             memmove(out, frame, sizeof(float) * (size_t)M);
+        return;
+    }
+    if (s->m->level_floor > 0) {
+        for (int b = 0; b < M; b++)
+            out[b] = (float)((floored(frame[b], s->ln_floor) - s->mean[b]) * s->istd[b]);
         return;
     }
     for (int b = 0; b < M; b++)

@@ -2,10 +2,11 @@
  *   nn-tool check MODEL             load; print id, window and labels (exit 1 + one line on error)
  *   nn-tool offline MODEL F.f32     nn_offline_run over all frames of F (raw float32 [T][n_mels])
  *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
- *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames; each
- *                                   added with nn_speaker_add_utterance (no prior, no
+ *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames, all
+ *                                   added with one nn_speaker_add_utterances (no prior, no
  *                                   forgetting; optional 5th argument: var_floor); prints
  *                                   "added K" then every frame normalised
+ *   nn-tool speaker-each ...        the same, one nn_speaker_add_utterance per utterance
  *   nn-tool prior MODEL F.f32       every frame normalised by a fresh default nn_speaker
  */
 #include <limits.h>
@@ -90,7 +91,8 @@ int main(int argc, char **argv)
             }
             nn_stream_free(s);
         }
-    } else if (strcmp(argv[1], "speaker") == 0 || strcmp(argv[1], "prior") == 0) {
+    } else if (strcmp(argv[1], "speaker") == 0 || strcmp(argv[1], "speaker-each") == 0 ||
+               strcmp(argv[1], "prior") == 0) {
         nn_speaker *sp = NULL;
         nn_speaker_params plain = {0, INT_MAX, argc > 5 ? atof(argv[5]) : 0.0};
         int prior = strcmp(argv[1], "prior") == 0;
@@ -98,14 +100,21 @@ int main(int argc, char **argv)
             fprintf(stderr, "nn-tool: %s\n", err);
         } else {
             if (!prior) {
-                int at = 0, added = 0;
-                for (char *p = argc > 4 ? argv[4] : ""; *p && at < n;) {
-                    int len = (int)strtol(p, &p, 10);
-                    len = len < n - at ? len : n - at;
-                    added += nn_speaker_add_utterance(sp, frames + (size_t)at * M, len);
-                    at += len;
+                enum { MAX_UTTS = 64 };
+                const float *utt[MAX_UTTS];
+                int len[MAX_UTTS], count = 0, at = 0, added = 0;
+                for (char *p = argc > 4 ? argv[4] : ""; *p && at < n && count < MAX_UTTS;) {
+                    int l = (int)strtol(p, &p, 10);
+                    len[count] = l < n - at ? l : n - at;
+                    utt[count++] = frames + (size_t)at * M;
+                    at += len[count - 1];
                     p += *p == ',';
                 }
+                if (strcmp(argv[1], "speaker-each") == 0)
+                    for (int u = 0; u < count; u++)
+                        added += nn_speaker_add_utterance(sp, utt[u], len[u]);
+                else
+                    added = nn_speaker_add_utterances(sp, utt, len, count);
                 printf("added %d %.1f\n", added, nn_speaker_frames(sp));
             }
             for (int t = 0; t < n; t++) {

@@ -128,15 +128,29 @@ def test_parity(tmp):
 
 def test_speaker(tmp):
     for mode in model_lib.SPEAKER_CMVN:
-        speaker_case(tmp, mode)
+        speaker_case(tmp, mode, 0.0)
+    speaker_case(tmp, "speaker", 0.3)
 
 
-def speaker_case(tmp, mode):
-    """nn_speaker (C) against features.SpeakerNormStore's recipe (Python, what training used):
-    the same speech frames chosen, the same normalised frames; and the prior when nothing is
-    known yet."""
+class ListStore:
+    """Utterances held in memory, read the way features.FeatureStore is (key "c/u<i>")."""
+
+    def __init__(self, utts):
+        self.utts = utts
+
+    def get(self, key, version="orig"):
+        return self.utts[int(key.split("/u")[1])]
+
+
+def speaker_case(tmp, mode, level_floor):
+    """nn_speaker (C) against features.SpeakerNormStore (Python, what training used): the same
+    speech frames chosen, the same normalised frames; and the prior when nothing is known yet.
+    With a level floor also: utterances added one by one floor each at the level heard so far."""
     import features as FE
-    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn=mode), None, 11)
+    name = "%s%s" % (mode, " level_floor %g" % level_floor if level_floor else "")
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn=mode, level_floor=level_floor),
+                                     None, 11)
+    eps = m.config["cmvn_eps"]
     mean_only = mode == "speaker-mean"
     path = os.path.join(tmp, "spk.emod")
     export.model_to_emod(m, model_lib.DEFAULT_LABELS, None, "spk", {}, path)
@@ -146,41 +160,65 @@ def speaker_case(tmp, mode):
     for i, n in enumerate(lens):
         u = export.synthetic_frames(n, M, 40 + i) + 2.0 * i      # each utterance its own level
         u[: n // 4] -= 12.0                                        # a quiet lead-in: not speech
-        utts.append(u)
-    frames = np.concatenate(utts).astype(np.float32)
+        utts.append(u.astype(np.float32))
+    frames = np.concatenate(utts)
     fpath = os.path.join(tmp, "spk.f32")
     frames.tofile(fpath)
+    items = [{"corpus": "c", "path": "u%d" % i, "speaker": "s"} for i in range(len(utts))]
+    store = FE.SpeakerNormStore(ListStore(utts), items, eps, mean_only, level_floor)
+    ref = np.concatenate([store.get("c/u%d" % i) for i in range(len(utts))]).astype(np.float64)
     r = run_tool("speaker", path, fpath, ",".join(map(str, lens)))
-    check(r.returncode == 0, "speaker: nn-tool failed: %s" % r.stderr.strip())
+    check(r.returncode == 0, "speaker %s: nn-tool failed: %s" % (name, r.stderr.strip()))
     if r.returncode:
         return
     lines = r.stdout.splitlines()
-    n_sp, s1, s2 = FE.speaker_moments(utts)
-    check(lines[0].split()[1] == str(n_sp), "speaker: C chose %s speech frames, Python %d"
-          % (lines[0].split()[1], n_sp))
+    n_sp = FE.speaker_moments(utts)[0]
+    check(lines[0].split()[1] == str(n_sp), "speaker %s: C chose %s speech frames, Python %d"
+          % (name, lines[0].split()[1], n_sp))
     check(n_sp < sum(lens) - sum(n // 4 for n in lens) + 5, "speaker: the lead-ins counted as speech")
-    mean = s1 / n_sp
-    var = np.maximum(s2 / n_sp - mean * mean, 0.0)
-    ref = (frames.astype(np.float64) - mean) / (1.0 if mean_only else np.sqrt(var + m.config["cmvn_eps"]))
     c = np.array([ln.split() for ln in lines[1:]], dtype=np.float64)
     d = np.abs(c - ref).max()
-    check(d <= 1e-5, "speaker: C normalised frames vs Python %.3g" % d)
-    r = run_tool("prior", path, fpath)
-    c = np.array([ln.split() for ln in r.stdout.splitlines()], dtype=np.float64)
+    check(d <= 1e-5, "speaker %s: C normalised frames vs Python %.3g" % (name, d))
     pm = m.spk_prior_mean.double().numpy()
     pv = m.spk_prior_var.double().numpy()
-    d2 = np.abs(c - (frames - pm) / (1.0 if mean_only else np.sqrt(pv + m.config["cmvn_eps"]))).max()
-    check(d2 <= 1e-5, "speaker: C prior normalisation vs Python %.3g" % d2)
+    scale = (lambda v: 1.0) if mean_only else (lambda v: np.sqrt(v + eps))
+    floor_at = (lambda x, level: FE.apply_floor(x, np.log(level_floor) + level)) if level_floor \
+        else (lambda x, level: np.asarray(x, dtype=np.float64))
+    prior_level = float(m.spk_prior_level[0]) if level_floor else 0.0
+    r = run_tool("prior", path, fpath)
+    c = np.array([ln.split() for ln in r.stdout.splitlines()], dtype=np.float64)
+    d2 = np.abs(c - (floor_at(frames, prior_level) - pm) / scale(pv)).max()
+    check(d2 <= 1e-5, "speaker %s: C prior normalisation vs Python %.3g" % (name, d2))
     # The variance floor (the daemon's default 0.5 x the prior's variance), here at 3 so it binds.
+    mean, var, _ = store.stats("s")
     r = run_tool("speaker", path, fpath, ",".join(map(str, lens)), 3)
     c = np.array([ln.split() for ln in r.stdout.splitlines()[1:]], dtype=np.float64)
     vf = np.maximum(var, 3 * pv)
-    ref = (frames.astype(np.float64) - mean) / (1.0 if mean_only else np.sqrt(vf + m.config["cmvn_eps"]))
-    d3 = np.abs(c - ref).max()
-    check(d3 <= 1e-5, "speaker: C with var_floor vs Python %.3g" % d3)
+    level = FE.speaker_level(utts)
+    d3 = np.abs(c - (floor_at(frames, level) - mean) / scale(vf)).max()
+    check(d3 <= 1e-5, "speaker %s: C with var_floor vs Python %.3g" % (name, d3))
     check(mean_only or np.any(vf > var), "speaker: the floor never bound")
-    print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e, floor %.2e"
-          % (mode, n_sp, sum(lens), d, d2, d3))
+    extra = ""
+    if level_floor:
+        # One by one (the daemon's and `emotion eval --speaker-stats running`'s order): each
+        # utterance floored at the level of the utterances up to it; applied at the final level.
+        n, s1, s2 = 0, 0.0, 0.0
+        for k, u in enumerate(utts):
+            f = floor_at(u[FE.speech_mask(u)], FE.speaker_level(utts[: k + 1]))
+            n, s1, s2 = n + len(f), s1 + f.sum(0), s2 + (f * f).sum(0)
+        mu = s1 / n
+        want = (floor_at(frames, level) - mu) / scale(np.maximum(s2 / n - mu * mu, 0.0))
+        r = run_tool("speaker-each", path, fpath, ",".join(map(str, lens)))
+        c = np.array([ln.split() for ln in r.stdout.splitlines()[1:]], dtype=np.float64)
+        d4 = np.abs(c - want).max()
+        check(d4 <= 1e-5, "speaker %s: C one utterance at a time vs Python %.3g" % (name, d4))
+        check(np.abs(want - ref).max() > 1e-3, "speaker %s: one by one equals all at once: the "
+              "level never moved" % name)
+        check(np.abs(ref - (frames - mean) / scale(var)).max() > 1e-2,
+              "speaker %s: the floor changed nothing" % name)
+        extra = ", one by one %.2e" % d4
+    print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e, floor %.2e%s"
+          % (name, n_sp, sum(lens), d, d2, d3, extra))
 
 
 def test_shipped(tmp):
@@ -242,6 +280,8 @@ def test_export_cli(tmp):
 def test_rejections(tmp):
     m = make_tiny_model.random_model(dict(make_tiny_model.TINY), None, 3)
     kvs0, tens0 = export.emod_contents(m, model_lib.DEFAULT_LABELS, None, "rej", {})
+    m_spk = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"), None, 3)
+    kvs_spk, tens_spk = export.emod_contents(m_spk, model_lib.DEFAULT_LABELS, None, "rej", {})
 
     def kv_set(kvs, key, value, typ=None):
         return [(k, typ or t, value) if k == key else (k, t, v) for k, t, v in kvs]
@@ -281,6 +321,16 @@ def test_rejections(tmp):
         ("freq_stride vs weights", kvs0 + [("arch.freq_stride", 1, 1)], tens0, -6,
          "tensor 'lstm.l0.w_ih' has shape"),
         ("zero std", kvs0, tens_set(tens0, "norm.std", np.zeros(128, np.float32)), -4, "norm.std[0] = 0"),
+        ("level floor without speaker cmvn", kvs0 + [("spk.level_floor", 3, 0.3), ("spk.prior_level", 3, -6.0)],
+         tens0, -4, "spk.level_floor in a model with arch.cmvn 'cumulative'"),
+        ("level floor alone", kvs_spk + [("spk.level_floor", 3, 0.3)], tens_spk, -4,
+         "key 'spk.level_floor' without 'spk.prior_level'"),
+        ("prior level alone", kvs_spk + [("spk.prior_level", 3, -6.0)], tens_spk, -4,
+         "key 'spk.prior_level' without 'spk.level_floor'"),
+        ("level floor 0", kvs_spk + [("spk.level_floor", 3, 0.0), ("spk.prior_level", 3, -6.0)], tens_spk,
+         -4, "spk.level_floor 0 (expected in (0, 10])"),
+        ("prior level NaN", kvs_spk + [("spk.level_floor", 3, 0.3), ("spk.prior_level", 3, float("nan"))],
+         tens_spk, -4, "spk.prior_level nan (expected finite)"),
     ]
     for name, kvs, tens, code, needle in cases:
         path = os.path.join(tmp, "rej.emod")

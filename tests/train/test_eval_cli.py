@@ -9,7 +9,8 @@ one clear error line.
 speaker: a speaker-normalising model (cmvn "speaker") exported here; eval's per-file posteriors
 must equal PyTorch's on the same features normalised with each speaker's statistics the way
 training computes them (features.SpeakerNormStore), with the list's speakers interleaved, and the
-same when the list is grouped by speaker (eval then reuses the frames it decoded for the statistics).
+same when the list is grouped by speaker (eval then reuses the frames it decoded for the statistics);
+the same for a model with a level floor (each speaker's files floored at its level).
 
 context: --context N judges with windows of N frames: the model's window by default (recorded in
 the JSON), a file shorter than N is one window whatever N is, a longer one is judged differently
@@ -57,25 +58,32 @@ def one_error_line(r, needle):
     check(needle in lines[0], "error line %r does not mention %r" % (lines[0], needle))
 
 
+class DictStore:
+    """Features held in memory, read the way features.FeatureStore is (key "x/<file name>")."""
+
+    def __init__(self, feats):
+        self.feats = feats
+
+    def get(self, key, version="orig"):
+        return self.feats[key.split("/", 1)[1]]
+
+
+def speaker_model(d, level_floor, seed):
+    import export
+    import make_tiny_model
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker", level_floor=level_floor),
+                                     ["neutral", "happy", "angry", "sad"], seed)
+    path = os.path.join(d, "spk%g.emod" % level_floor)
+    export.model_to_emod(m, ["neutral", "happy", "angry", "sad"], None, "spk", {}, path)
+    return m, path
+
+
 def check_speaker(emotion, src, d, lst, rows):
     sys.path.insert(0, os.path.join(src, "tools", "train"))
     import torch
-    import export
     import features as FE
-    import make_tiny_model
-    import model as model_lib
     import train as T
     torch.set_num_threads(1)
-    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"),
-                                     ["neutral", "happy", "angry", "sad"], 5)
-    model = os.path.join(d, "spk.emod")
-    export.model_to_emod(m, ["neutral", "happy", "angry", "sad"], None, "spk", {}, model)
-    js = os.path.join(d, "r.json")
-    r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"])
-    check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
-    if r.returncode:
-        return
-    got = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
     feats, spk = {}, {}
     for row in rows:
         name, _, s = row.split(",")
@@ -83,14 +91,19 @@ def check_speaker(emotion, src, d, lst, rows):
         subprocess.run([emotion, "features", os.path.join(d, name), "-o", out], check=True,
                        capture_output=True)
         feats[name], spk[name] = np.load(out), s
-    worst = 0.0
-    for name, x in feats.items():
-        n, s1, s2 = FE.speaker_moments([feats[k] for k in feats if spk[k] == spk[name]])
-        mean = s1 / n
-        var = np.maximum(s2 / n - mean * mean, 0.0)
-        y = ((x - mean) / np.sqrt(var + m.config["cmvn_eps"])).astype(np.float32)
-        worst = max(worst, float(np.abs(T.eval_file(m, y) - got[name]).max()))
-    check(worst <= 1e-4, "speaker model: C eval vs PyTorch per-speaker %.3g" % worst)
+    js = os.path.join(d, "r.json")
+    # Each speaker's statistics as training computes them (features.SpeakerNormStore), without
+    # and with a level floor (all of a speaker's files floored at its level).
+    for level_floor in (0.3, 0.0):
+        m, model = speaker_model(d, level_floor, 5)
+        r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"])
+        check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+        got = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+        items = [{"corpus": "x", "path": k, "speaker": spk[k]} for k in feats]
+        store = FE.SpeakerNormStore(DictStore(feats), items, m.config["cmvn_eps"], False, level_floor)
+        worst = max(float(np.abs(T.eval_file(m, store.get("x/" + k)) - got[k]).max()) for k in feats)
+        check(worst <= 1e-4, "speaker model (level_floor %g): C eval vs PyTorch per-speaker %.3g"
+              % (level_floor, worst))
     # Grouped by speaker, eval reuses the frames it decoded for the statistics: same posteriors.
     grouped = os.path.join(d, "grouped.csv")
     with open(grouped, "w") as f:

@@ -8,7 +8,7 @@
  * emotiond publishes, before its speech gate and smoothing) every --hop-out ms, once the stream
  * has seen the model's minimum context (0.5 s by default); t is the end of the newest frame.
  * A speaker-normalising model (cmvn "speaker") takes the voice's statistics from the speech
- * frames of the file and of any --speaker-from files (nn_speaker_add_utterance), as `emotion
+ * frames of the file and of any --speaker-from files (nn_speaker_add_utterances), as `emotion
  * eval` does for a speaker's files.
  */
 #include <errno.h>
@@ -205,6 +205,8 @@ int cmd_analyze(int argc, char **argv)
     nn_stream *s = NULL;
     nn_speaker *sp = NULL;
     float *x = NULL, *feat = NULL, *probs = NULL, *rows = NULL;
+    float **utt = NULL;   /* [0] = feat, then the --speaker-from files' frames (owned) */
+    int *utt_len = NULL, n_utt = 0;
     int64_t *row_frame = NULL;
     char *text = NULL;
     size_t text_len = 0, n = 0;
@@ -254,17 +256,24 @@ int cmd_analyze(int argc, char **argv)
         cli_error(in, "model: %s", err);
         goto done;
     }
-    nn_speaker_add_utterance(sp, feat, (int)T);
-    for (int i = 0; i < n_from && nn_model_speaker_norm(m); i++) {
-        float *ff = NULL;
+    /* IN and every --speaker-from file in one call: a level floor then floors them all at the
+     * voice's level, as `emotion eval` and training do. */
+    n_utt = nn_model_speaker_norm(m) ? n_from + 1 : 1;
+    if (!(utt = calloc((size_t)n_utt, sizeof *utt)) || !(utt_len = calloc((size_t)n_utt, sizeof *utt_len))) {
+        cli_error(in, "out of memory");
+        goto done;
+    }
+    utt[0] = feat;
+    utt_len[0] = (int)T;
+    for (int i = 1; i < n_utt; i++) {
         int64_t fT = 0;
-        if (audio_file_load_logmel(from[i], p, &ff, &fT, err, sizeof err) != 0) {
-            cli_error(from[i], "%s", err);
+        if (audio_file_load_logmel(from[i - 1], p, &utt[i], &fT, err, sizeof err) != 0) {
+            cli_error(from[i - 1], "%s", err);
             goto done;
         }
-        nn_speaker_add_utterance(sp, ff, (int)fT);
-        free(ff);
+        utt_len[i] = (int)fT;
     }
+    nn_speaker_add_utterances(sp, (const float *const *)utt, utt_len, n_utt);
     for (int64_t t = 0; t < T; t++)
         nn_speaker_apply(sp, feat + (size_t)t * M, feat + (size_t)t * M);
     int nw = file_posteriors(m, feat, T, probs, probs + K, err, sizeof err);
@@ -368,6 +377,10 @@ done:
     nn_model_free(m);
     free(x);
     free(feat);
+    for (int i = 1; utt && i < n_utt; i++)
+        free(utt[i]);
+    free(utt);
+    free(utt_len);
     free(probs);
     free(rows);
     free(row_frame);

@@ -9,7 +9,7 @@
  * Models with speaker normalisation (cmvn "speaker"), --speaker-stats:
  *   speaker (default): the list's optional 'speaker' column groups the files; each speaker's
  *     statistics are taken first from the speech frames of all of its files
- *     (nn_speaker_add_utterance, no prior: the same statistics training used), then its files
+ *     (nn_speaker_add_utterances, no prior: the same statistics training used), then its files
  *     are evaluated with them: the state the daemon reaches once it has heard the voice for a
  *     while, measured transductively on the speaker's unlabelled audio. Without the column each
  *     file is its own speaker. --speaker-files LIST2 adds more files (not evaluated) to their
@@ -241,10 +241,11 @@ static int same_speaker(const entry *a, const entry *b)
 }
 
 /* sp := the statistics of the speech frames of every file of e[from]'s speaker, in e and in the
- * extra files x (only e[from] itself when the list names no speakers). The frames of the files
- * evaluated next (e[from] and the same speaker's files right after it) are kept in their entries
- * so that eval_file does not decode them again; those of a speaker's files further down an
- * ungrouped list are not, which bounds the memory to one speaker's run of files. */
+ * extra files x (only e[from] itself when the list names no speakers), added in one
+ * nn_speaker_add_utterances call (a level floor then floors them all at the speaker's level, as
+ * training does). The frames of the files evaluated next (e[from] and the same speaker's files
+ * right after it) are kept in their entries so that eval_file does not decode them again; the
+ * others are freed once added, which bounds the memory to one speaker's files. */
 static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int n, int from,
                                const entry *x, int nx)
 {
@@ -252,6 +253,13 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
     while (run_end < n && same_speaker(&e[run_end], &e[from]))
         run_end++;
     nn_speaker_reset(sp);
+    float **feat = calloc((size_t)(n + nx), sizeof *feat);
+    const float **utt = calloc((size_t)(n + nx), sizeof *utt);
+    int *len = calloc((size_t)(n + nx), sizeof *len), count = 0;
+    if (!feat || !utt || !len) {
+        cli_error(e[from].path, "out of memory for its speaker's statistics");
+        goto done;
+    }
     for (int j = 0; j < n + nx; j++) {
         const entry *f = j < n ? &e[j] : &x[j - n];
         if (!same_speaker(f, &e[from]))
@@ -263,18 +271,24 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
             if (dup)
                 continue;
         }
-        float *feat;
         int64_t T;
-        if (load_features(m, f->path, &feat, &T) != 0)
+        if (load_features(m, f->path, &feat[j], &T) != 0)
             continue;   /* reported; eval_file will report and skip it too */
-        nn_speaker_add_utterance(sp, feat, (int)T);
+        utt[count] = feat[j];
+        len[count++] = (int)T;
         if (j >= from && j < run_end) {
-            e[j].feat = feat;
+            e[j].feat = feat[j];
             e[j].n_frames = T;
-        } else {
-            free(feat);
+            feat[j] = NULL;   /* the entry owns it now */
         }
     }
+    nn_speaker_add_utterances(sp, utt, len, count);
+done:
+    for (int j = 0; feat && j < n + nx; j++)
+        free(feat[j]);
+    free(feat);
+    free(utt);
+    free(len);
 }
 
 enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };

@@ -35,7 +35,9 @@ meta.* are rejected by the loader):
     architecture are byte-identical to those written before the key existed),
     arch.time_pool I32 (2 or 4 frames per LSTM step; written only when not 2, absent = 2),
     arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
-    arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta").
+    arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta"),
+    spk.level_floor F64 (c in (0, 10]) and spk.prior_level F64 (nats): both or neither, only with
+    cmvn speaker(-mean) and level_floor > 0 (absent: no floor; nn_speaker's level floor).
 
 Tensors (batch norm folded into the conv weights and biases):
     norm.mean [M], norm.std [M]                      global z-score after cmvn
@@ -188,6 +190,9 @@ def emod_contents(model, labels, dsp_params, name, meta):
     if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
         t += [("spk.prior_mean", sd["spk_prior_mean"].numpy()),
               ("spk.prior_var", sd["spk_prior_var"].numpy())]
+    if cfg["level_floor"]:
+        kvs.insert(-1, ("spk.level_floor", T_F64, float(cfg["level_floor"])))
+        kvs.insert(-1, ("spk.prior_level", T_F64, float(sd["spk_prior_level"][0])))
     for i in (1, 2, 3):
         w, b = _fold_bn(sd, "conv%d" % i, "bn%d" % i)
         t += [("conv%d.weight" % i, w), ("conv%d.bias" % i, b)]
@@ -273,13 +278,16 @@ def emod_to_model(path):
            "c3": kv["arch.c3"], "lstm": hidden > 0, "lstm_hidden": hidden or 1,
            "lstm_layers": kv["arch.lstm_layers"] or 1, "readout": kv["arch.readout"],
            "dense": kv["arch.dense"], "window": kv["arch.window"], "min_frames": kv["arch.min_frames"],
-           "freq_stride": kv.get("arch.freq_stride", 2), "time_pool": kv.get("arch.time_pool", 2)}
+           "freq_stride": kv.get("arch.freq_stride", 2), "time_pool": kv.get("arch.time_pool", 2),
+           "level_floor": kv.get("spk.level_floor", 0.0)}
     m = model_lib.EmotionNet(cfg)
     sd = m.state_dict()
     f = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731
     sd["norm_mean"], sd["norm_std"] = f(t["norm.mean"]), f(t["norm.std"])
     if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
         sd["spk_prior_mean"], sd["spk_prior_var"] = f(t["spk.prior_mean"]), f(t["spk.prior_var"])
+    if cfg["level_floor"]:
+        sd["spk_prior_level"] = torch.tensor([kv["spk.prior_level"]], dtype=torch.float64)
     for i in (1, 2, 3):
         sd["conv%d.weight" % i], sd["conv%d.bias" % i] = f(t["conv%d.weight" % i]), f(t["conv%d.bias" % i])
         c = t["conv%d.bias" % i].shape[0]

@@ -122,6 +122,19 @@ def speaker_moments(utterances):
     return n, s1, s2
 
 
+def speaker_level(utterances):
+    """The speaker's speech level: mean raw log-mel over the bands and the speech frames of the
+    given utterances (one number, nats)."""
+    n, s1, _ = speaker_moments(utterances)
+    return float(s1.sum() / (n * len(s1)))
+
+
+def apply_floor(x, ln_floor):
+    """ln(exp(x) + exp(ln_floor)) per value: the level floor of model key level_floor (the mel
+    power plus a constant power floor_c x exp(speaker level) in every band)."""
+    return np.logaddexp(np.asarray(x, dtype=np.float64), ln_floor)
+
+
 class SpeakerNormStore:
     """A FeatureStore view that returns every utterance normalised with its speaker's statistics
     in that version: y = (x - mean) / sqrt(var + eps), mean and var over the speech frames of all
@@ -129,12 +142,15 @@ class SpeakerNormStore:
     normaliser (nn_speaker) reaches once it has heard the speaker for a while; for a test speaker
     the statistics come from its own, unlabelled, test utterances (transductive, as the SVM's
     --spknorm). eps is the model's cmvn_eps. mean_only (cmvn "speaker-mean"): y = x - mean.
+    level_floor c > 0: every frame first becomes apply_floor(x, ln c + speaker_level), and mean
+    and var are those of the floored speech frames (the speech mask stays the raw frames').
     """
 
-    def __init__(self, store, items, eps, mean_only=False):
+    def __init__(self, store, items, eps, mean_only=False, level_floor=0.0):
         self.store = store
         self.eps = float(eps)
         self.mean_only = bool(mean_only)
+        self.level_floor = float(level_floor)
         self.speaker = {D.item_key(it): it["speaker"] for it in items}
         self.by_speaker = {}
         for it in items:
@@ -142,24 +158,39 @@ class SpeakerNormStore:
         self._stats = {}
 
     def stats(self, speaker, version="orig"):
+        """(mean, var, ln floor or None) of the speaker in that version."""
         k = (speaker, version)
         if k not in self._stats:
-            n, s1, s2 = speaker_moments(self.store.get(key, version) for key in self.by_speaker[speaker])
+            utts = [self.store.get(key, version) for key in self.by_speaker[speaker]]
+            ln_floor = None
+            if self.level_floor > 0:
+                ln_floor = np.log(self.level_floor) + speaker_level(utts)
+                n, s1, s2 = 0, 0.0, 0.0
+                for u in utts:
+                    f = apply_floor(np.asarray(u)[speech_mask(u)], ln_floor)
+                    n, s1, s2 = n + len(f), s1 + f.sum(0), s2 + (f * f).sum(0)
+            else:
+                n, s1, s2 = speaker_moments(utts)
             mean = s1 / n
             var = np.maximum(s2 / n - mean * mean, 0.0)
-            self._stats[k] = (mean, var)
+            self._stats[k] = (mean, var, ln_floor)
         return self._stats[k]
 
     def prior(self, speakers, version="orig"):
-        """The average speaker (mean of the speakers' means and variances): the normaliser's
-        starting estimate, stored in the model file."""
+        """The average speaker (mean of the speakers' means and variances, and with a level floor
+        of their levels, else None): the normaliser's starting estimate, stored in the model."""
         st = [self.stats(s, version) for s in speakers]
-        return (np.mean([m for m, _ in st], 0).astype(np.float32),
-                np.mean([v for _, v in st], 0).astype(np.float32))
+        level = None
+        if self.level_floor > 0:
+            level = float(np.mean([lf for _, _, lf in st]) - np.log(self.level_floor))
+        return (np.mean([m for m, _, _ in st], 0).astype(np.float32),
+                np.mean([v for _, v, _ in st], 0).astype(np.float32), level)
 
     def get(self, key, version="orig"):
-        mean, var = self.stats(self.speaker[key], version)
+        mean, var, ln_floor = self.stats(self.speaker[key], version)
         x = np.asarray(self.store.get(key, version), dtype=np.float64)
+        if ln_floor is not None:
+            x = apply_floor(x, ln_floor)
         if self.mean_only:
             return (x - mean).astype(np.float32)
         return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)

@@ -74,6 +74,8 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
   n_labels      int   classes K (set from the label list by make_model)               (7)
   cmvn          str   "cumulative" | "none" | "speaker" | "speaker-mean"              ("cumulative")
   cmvn_eps      float variance floor added before sqrt                                (1e-3)
+  level_floor   float cmvn "speaker" only: c > 0 adds c x exp(speaker level) to every band's
+                      mel power before the normaliser (features.apply_floor); 0 = off     (0.0)
   c1, c2, c3    int   conv channels of blocks 1, 2, 3                                 (16, 32, 32)
   lstm          bool  False: CNN-only variant                                         (True)
   lstm_hidden   int   LSTM units                                                      (128)
@@ -130,6 +132,7 @@ DEFAULT_CONFIG = {
     "n_labels": 7,
     "cmvn": "cumulative",
     "cmvn_eps": 1e-3,
+    "level_floor": 0.0,
     "c1": 16,
     "c2": 32,
     "c3": 32,
@@ -163,6 +166,10 @@ def full_config(config=None):
     if cfg["cmvn"] not in SPEAKER_CMVN + ("cumulative", "none"):
         raise ValueError("cmvn must be 'cumulative', 'none', 'speaker' or 'speaker-mean', got %r"
                          % (cfg["cmvn"],))
+    if not (0.0 <= float(cfg["level_floor"]) <= 10.0):
+        raise ValueError("level_floor must be in [0, 10], got %r" % (cfg["level_floor"],))
+    if cfg["level_floor"] and cfg["cmvn"] not in SPEAKER_CMVN:
+        raise ValueError("level_floor needs cmvn 'speaker' or 'speaker-mean', got %r" % (cfg["cmvn"],))
     if cfg["readout"] not in ("attention", "mean"):
         raise ValueError("readout must be 'attention' or 'mean', got %r" % (cfg["readout"],))
     if cfg["window"] < 4 or cfg["window"] % 2:
@@ -212,6 +219,9 @@ class EmotionNet(nn.Module):
         if cfg["cmvn"] in SPEAKER_CMVN:
             self.register_buffer("spk_prior_mean", torch.zeros(m))
             self.register_buffer("spk_prior_var", torch.ones(m))
+        if cfg["level_floor"]:
+            # the normaliser's level before it has heard speech (exported as spk.prior_level)
+            self.register_buffer("spk_prior_level", torch.zeros(1, dtype=torch.float64))
         self.conv1 = nn.Conv2d(1, cfg["c1"], (3, 3), stride=(1, cfg["freq_stride"]))
         self.bn1 = nn.BatchNorm2d(cfg["c1"])
         self.conv2 = nn.Conv2d(cfg["c1"], cfg["c2"], (3, 3))
@@ -250,8 +260,9 @@ class EmotionNet(nn.Module):
         self.norm_mean.copy_(mean)
         self.norm_std.copy_(std)
 
-    def set_speaker_prior(self, mean, var):
-        """The speaker normaliser's starting estimate (cmvn="speaker" only)."""
+    def set_speaker_prior(self, mean, var, level=None):
+        """The speaker normaliser's starting estimate (cmvn="speaker" only); level (nats) is the
+        level floor's starting level, required with level_floor and refused without."""
         if self.config["cmvn"] not in SPEAKER_CMVN:
             raise ValueError("set_speaker_prior: model cmvn is %r, not a speaker mode" % self.config["cmvn"])
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
@@ -260,8 +271,13 @@ class EmotionNet(nn.Module):
             raise ValueError("speaker prior needs %d bands" % self.config["n_mels"])
         if not torch.all(var >= 0):
             raise ValueError("speaker prior variance must be >= 0")
+        if (level is None) != (not self.config["level_floor"]):
+            raise ValueError("set_speaker_prior: a prior level is needed exactly when level_floor "
+                             "> 0 (level_floor %r, level %r)" % (self.config["level_floor"], level))
         self.spk_prior_mean.copy_(mean)
         self.spk_prior_var.copy_(var)
+        if level is not None:
+            self.spk_prior_level.fill_(float(level))
 
     def normalise_input(self, x):
         if self.config["cmvn"] == "cumulative":

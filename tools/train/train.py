@@ -393,7 +393,8 @@ def speaker_store(store, cfg, items):
     """The store the run's model reads: per-speaker normalised features for cmvn "speaker"."""
     mcfg = M.full_config(cfg["model"])
     if mcfg["cmvn"] in M.SPEAKER_CMVN:
-        return FE.SpeakerNormStore(store, items, mcfg["cmvn_eps"], mcfg["cmvn"] == "speaker-mean")
+        return FE.SpeakerNormStore(store, items, mcfg["cmvn_eps"], mcfg["cmvn"] == "speaker-mean",
+                                   mcfg["level_floor"])
     return store
 
 
