@@ -192,8 +192,8 @@ def check_context(emotion, model, d, lst):
     check(diff > 1e-4,
           "a 5.5 s file is judged the same with 120- and 300-frame windows (%.2e)" % diff)
     for bad, needle in (("301", "--context 301: longer than the model's window (300 frames)"),
-                        ("0", "--context '0': expected a number of frames >= 1"),
-                        ("12x", "--context '12x': expected a number of frames >= 1")):
+                        ("0", "option --context: 0 is out of range (allowed 1..1048576)"),
+                        ("12x", "option --context: '12x' is not an integer")):
         r = run(emotion, ["--model", model, "--list", lst, "--context", bad, "-q"])
         check(r.returncode == 2, "--context %s: exit %d, expected 2" % (bad, r.returncode))
         one_error_line(r, needle)
@@ -256,6 +256,9 @@ def main():
             r = run(emotion, ["--model", model, "--list", lst, "--bogus"])
             check(r.returncode == 2, "exit %d, expected 2" % r.returncode)
             one_error_line(r, "unknown option '--bogus'")
+            r = run(emotion, ["--model", model, "--list", lst, "--speaker-var-floor", "11"])
+            check(r.returncode == 2, "--speaker-var-floor 11: exit %d, expected 2" % r.returncode)
+            one_error_line(r, "option --speaker-var-floor: 11 is out of range")
             r = run(emotion, ["--model", os.path.join(d, "nope.emod"), "--list", lst])
             check(r.returncode == 1, "missing model: exit %d, expected 1" % r.returncode)
             one_error_line(r, "nope.emod")

@@ -576,25 +576,15 @@ int cmd_eval(int argc, char **argv)
             }
             break;
         case OPT_SPKFILES: spkfiles = optarg; break;
-        case OPT_FLOOR: {
-            char *end;
-            var_floor = strtod(optarg, &end);
-            if (end == optarg || *end || !(var_floor >= 0 && var_floor <= 10)) {
-                cli_usage_error(CMD, "--speaker-var-floor '%s': expected a number in [0, 10]", optarg);
+        case OPT_FLOOR:
+            if (cli_parse_double(CMD, "--speaker-var-floor", optarg, 0, 10, &var_floor) != 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
-        }
-        case OPT_CONTEXT: {
-            char *end;
-            errno = 0;
-            context = strtol(optarg, &end, 10);
-            if (end == optarg || *end || errno || context < 1) {
-                cli_usage_error(CMD, "--context '%s': expected a number of frames >= 1", optarg);
+        case OPT_CONTEXT:
+            /* the upper bound is the model's window, checked once the model is loaded */
+            if (cli_parse_long(CMD, "--context", optarg, 1, 1L << 20, &context) != 0)
                 return CLI_EXIT_USAGE;
-            }
             break;
-        }
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return CLI_EXIT_OK;
         case ':': cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]); return CLI_EXIT_USAGE;
