@@ -99,7 +99,8 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs);
  * the mean raw log-mel (over bands) of the speech frames heard from this voice (the model's prior
  * level before any): detail more than -10 log10(c) dB below the voice's level is hidden in clean
  * and noisy rooms alike, so a steady noise under that floor changes less of what the network
- * sees. The statistics are then those of floored frames. */
+ * sees. The statistics are then those of floored frames, and the prior's mean moves with the
+ * voice's level (the prior is an average voice at this voice's level). */
 #define NN_SPEAKER_DEFAULT_PRIOR_S 3.0
 #define NN_SPEAKER_DEFAULT_MEMORY_S 120.0
 #define NN_SPEAKER_DEFAULT_VAR_FLOOR 0.5

@@ -51,10 +51,13 @@ static void update_estimate(nn_speaker *s)
 {
     const nn_model *m = s->m;
     const double w0 = s->p.prior_frames, wt = w0 + s->w;
+    /* With a level floor the prior is an average voice at this voice's level: its mean moves
+     * with the level heard (0 before any speech). */
+    const double shift = m->level_floor > 0 && s->lw > 0 ? s->l1 / s->lw - m->spk_prior_level : 0.0;
     for (int b = 0; b < m->n_mels; b++) {
         double mu, ex2;
         if (wt > 0) {
-            double pm = m->spk_prior_mean[b], pv = m->spk_prior_var[b];
+            double pm = m->spk_prior_mean[b] + shift, pv = m->spk_prior_var[b];
             mu = (w0 * pm + s->s1[b]) / wt;
             ex2 = (w0 * (pv + pm * pm) + s->s2[b]) / wt;
         } else {   /* no prior weight and no speech yet: the prior itself */

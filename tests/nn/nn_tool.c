@@ -4,7 +4,8 @@
  *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
  *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames, all
  *                                   added with one nn_speaker_add_utterances (no prior, no
- *                                   forgetting; optional 5th argument: var_floor); prints
+ *                                   forgetting; optional 5th argument: var_floor, 6th:
+ *                                   prior_frames); prints
  *                                   "added K" then every frame normalised
  *   nn-tool speaker-each ...        the same, one nn_speaker_add_utterance per utterance
  *   nn-tool prior MODEL F.f32       every frame normalised by a fresh default nn_speaker
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "speaker") == 0 || strcmp(argv[1], "speaker-each") == 0 ||
                strcmp(argv[1], "prior") == 0) {
         nn_speaker *sp = NULL;
-        nn_speaker_params plain = {0, INT_MAX, argc > 5 ? atof(argv[5]) : 0.0};
+        nn_speaker_params plain = {argc > 6 ? atoi(argv[6]) : 0, INT_MAX, argc > 5 ? atof(argv[5]) : 0.0};
         int prior = strcmp(argv[1], "prior") == 0;
         if ((rc = nn_speaker_new(m, prior ? NULL : &plain, &sp, err, sizeof err)) != 0) {
             fprintf(stderr, "nn-tool: %s\n", err);

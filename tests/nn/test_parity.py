@@ -216,7 +216,18 @@ def speaker_case(tmp, mode, level_floor):
               "level never moved" % name)
         check(np.abs(ref - (frames - mean) / scale(var)).max() > 1e-2,
               "speaker %s: the floor changed nothing" % name)
-        extra = ", one by one %.2e" % d4
+        # With a prior (the daemon's), the prior's mean moves with the voice's level.
+        w0 = 300
+        r = run_tool("speaker", path, fpath, ",".join(map(str, lens)), 0, w0)
+        c = np.array([ln.split() for ln in r.stdout.splitlines()[1:]], dtype=np.float64)
+        fl = np.concatenate([floor_at(u[FE.speech_mask(u)], level) for u in utts])
+        pm_here = pm + (level - prior_level)
+        mu = (w0 * pm_here + fl.sum(0)) / (w0 + len(fl))
+        ex2 = (w0 * (pv + pm_here ** 2) + (fl * fl).sum(0)) / (w0 + len(fl))
+        want = (floor_at(frames, level) - mu) / scale(np.maximum(ex2 - mu * mu, 0.0))
+        d5 = np.abs(c - want).max()
+        check(d5 <= 1e-5, "speaker %s: C with a prior at the voice's level vs Python %.3g" % (name, d5))
+        extra = ", one by one %.2e, prior at the level %.2e" % (d4, d5)
     print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e, floor %.2e%s"
           % (name, n_sp, sum(lens), d, d2, d3, extra))
 
