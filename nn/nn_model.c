@@ -291,13 +291,14 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
         return nn__fail(err, errlen, NN_EFORMAT, "arch.cmvn_eps %g, expected > 0", m->cmvn_eps);
     /* Optional pair (files without it are byte-identical to those written before it existed). */
     if (h->d_seen[1] != h->d_seen[2])
-        return nn__fail(err, errlen, NN_EFORMAT, "key '%s' without '%s': the level floor needs both",
+        return nn__fail(err, errlen, NN_EFORMAT,
+                        "key '%s' without '%s': the level floor needs both",
                         h->d_seen[1] ? "spk.level_floor" : "spk.prior_level",
                         h->d_seen[1] ? "spk.prior_level" : "spk.level_floor");
     if (h->d_seen[1]) {
         if (!NN_IS_SPEAKER(m))
-            return nn__fail(err, errlen, NN_EFORMAT, "spk.level_floor in a model with arch.cmvn '%s': "
-                            "only speaker normalisers have a level floor", cm);
+            return nn__fail(err, errlen, NN_EFORMAT, "spk.level_floor in a model with arch.cmvn "
+                            "'%s': only speaker normalisers have a level floor", cm);
         m->level_floor = h->d[1];
         m->spk_prior_level = h->d[2];
         if (!(m->level_floor > 0 && m->level_floor <= 10) || !(fabs(m->spk_prior_level) < 1e4))

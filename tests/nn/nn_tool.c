@@ -95,7 +95,8 @@ int main(int argc, char **argv)
     } else if (strcmp(argv[1], "speaker") == 0 || strcmp(argv[1], "speaker-each") == 0 ||
                strcmp(argv[1], "prior") == 0) {
         nn_speaker *sp = NULL;
-        nn_speaker_params plain = {argc > 6 ? atoi(argv[6]) : 0, INT_MAX, argc > 5 ? atof(argv[5]) : 0.0};
+        nn_speaker_params plain = {argc > 6 ? atoi(argv[6]) : 0, INT_MAX,
+                                   argc > 5 ? atof(argv[5]) : 0.0};
         int prior = strcmp(argv[1], "prior") == 0;
         if ((rc = nn_speaker_new(m, prior ? NULL : &plain, &sp, err, sizeof err)) != 0) {
             fprintf(stderr, "nn-tool: %s\n", err);

@@ -226,7 +226,8 @@ def speaker_case(tmp, mode, level_floor):
         ex2 = (w0 * (pv + pm_here ** 2) + (fl * fl).sum(0)) / (w0 + len(fl))
         want = (floor_at(frames, level) - mu) / scale(np.maximum(ex2 - mu * mu, 0.0))
         d5 = np.abs(c - want).max()
-        check(d5 <= 1e-5, "speaker %s: C with a prior at the voice's level vs Python %.3g" % (name, d5))
+        check(d5 <= 1e-5, "speaker %s: C with a prior at the voice's level vs Python %.3g"
+              % (name, d5))
         extra = ", one by one %.2e, prior at the level %.2e" % (d4, d5)
     print("normaliser %s: %d of %d frames speech, C vs Python %.2e, prior %.2e, floor %.2e%s"
           % (name, n_sp, sum(lens), d, d2, d3, extra))
@@ -294,6 +295,9 @@ def test_rejections(tmp):
     m_spk = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"), None, 3)
     kvs_spk, tens_spk = export.emod_contents(m_spk, model_lib.DEFAULT_LABELS, None, "rej", {})
 
+    def floor_kvs(level_floor, prior_level):
+        return [("spk.level_floor", 3, level_floor), ("spk.prior_level", 3, prior_level)]
+
     def kv_set(kvs, key, value, typ=None):
         return [(k, typ or t, value) if k == key else (k, t, v) for k, t, v in kvs]
 
@@ -332,16 +336,16 @@ def test_rejections(tmp):
         ("freq_stride vs weights", kvs0 + [("arch.freq_stride", 1, 1)], tens0, -6,
          "tensor 'lstm.l0.w_ih' has shape"),
         ("zero std", kvs0, tens_set(tens0, "norm.std", np.zeros(128, np.float32)), -4, "norm.std[0] = 0"),
-        ("level floor without speaker cmvn", kvs0 + [("spk.level_floor", 3, 0.3), ("spk.prior_level", 3, -6.0)],
-         tens0, -4, "spk.level_floor in a model with arch.cmvn 'cumulative'"),
+        ("level floor without speaker cmvn", kvs0 + floor_kvs(0.3, -6.0), tens0, -4,
+         "spk.level_floor in a model with arch.cmvn 'cumulative'"),
         ("level floor alone", kvs_spk + [("spk.level_floor", 3, 0.3)], tens_spk, -4,
          "key 'spk.level_floor' without 'spk.prior_level'"),
         ("prior level alone", kvs_spk + [("spk.prior_level", 3, -6.0)], tens_spk, -4,
          "key 'spk.prior_level' without 'spk.level_floor'"),
-        ("level floor 0", kvs_spk + [("spk.level_floor", 3, 0.0), ("spk.prior_level", 3, -6.0)], tens_spk,
-         -4, "spk.level_floor 0 (expected in (0, 10])"),
-        ("prior level NaN", kvs_spk + [("spk.level_floor", 3, 0.3), ("spk.prior_level", 3, float("nan"))],
-         tens_spk, -4, "spk.prior_level nan (expected finite)"),
+        ("level floor 0", kvs_spk + floor_kvs(0.0, -6.0), tens_spk, -4,
+         "spk.level_floor 0 (expected in (0, 10])"),
+        ("prior level NaN", kvs_spk + floor_kvs(0.3, float("nan")), tens_spk, -4,
+         "spk.prior_level nan (expected finite)"),
     ]
     for name, kvs, tens, code, needle in cases:
         path = os.path.join(tmp, "rej.emod")

@@ -9,8 +9,8 @@ one clear error line.
 speaker: a speaker-normalising model (cmvn "speaker") exported here; eval's per-file posteriors
 must equal PyTorch's on the same features normalised with each speaker's statistics the way
 training computes them (features.SpeakerNormStore), with the list's speakers interleaved, and the
-same when the list is grouped by speaker (eval then reuses the frames it decoded for the statistics);
-the same for a model with a level floor (each speaker's files floored at its level).
+same when the list is grouped by speaker (eval then reuses the frames it decoded for the
+statistics); the same for a model with a level floor (each speaker's files floored at its level).
 
 context: --context N judges with windows of N frames: the model's window by default (recorded in
 the JSON), a file shorter than N is one window whatever N is, a longer one is judged differently
@@ -71,8 +71,8 @@ class DictStore:
 def speaker_model(d, level_floor, seed):
     import export
     import make_tiny_model
-    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker", level_floor=level_floor),
-                                     ["neutral", "happy", "angry", "sad"], seed)
+    cfg = dict(make_tiny_model.TINY, cmvn="speaker", level_floor=level_floor)
+    m = make_tiny_model.random_model(cfg, ["neutral", "happy", "angry", "sad"], seed)
     path = os.path.join(d, "spk%g.emod" % level_floor)
     export.model_to_emod(m, ["neutral", "happy", "angry", "sad"], None, "spk", {}, path)
     return m, path
@@ -98,10 +98,13 @@ def check_speaker(emotion, src, d, lst, rows):
         m, model = speaker_model(d, level_floor, 5)
         r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"])
         check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
-        got = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+        got = {os.path.basename(f["path"]): np.array(f["probs"])
+               for f in json.load(open(js))["files"]}
         items = [{"corpus": "x", "path": k, "speaker": spk[k]} for k in feats]
-        store = FE.SpeakerNormStore(DictStore(feats), items, m.config["cmvn_eps"], False, level_floor)
-        worst = max(float(np.abs(T.eval_file(m, store.get("x/" + k)) - got[k]).max()) for k in feats)
+        store = FE.SpeakerNormStore(DictStore(feats), items, m.config["cmvn_eps"], False,
+                                    level_floor)
+        worst = max(float(np.abs(T.eval_file(m, store.get("x/" + k)) - got[k]).max())
+                    for k in feats)
         check(worst <= 1e-4, "speaker model (level_floor %g): C eval vs PyTorch per-speaker %.3g"
               % (level_floor, worst))
     # Grouped by speaker, eval reuses the frames it decoded for the statistics: same posteriors.

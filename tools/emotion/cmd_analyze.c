@@ -259,7 +259,9 @@ int cmd_analyze(int argc, char **argv)
     /* IN and every --speaker-from file in one call: a level floor then floors them all at the
      * voice's level, as `emotion eval` and training do. */
     n_utt = nn_model_speaker_norm(m) ? n_from + 1 : 1;
-    if (!(utt = calloc((size_t)n_utt, sizeof *utt)) || !(utt_len = calloc((size_t)n_utt, sizeof *utt_len))) {
+    utt = calloc((size_t)n_utt, sizeof *utt);
+    utt_len = calloc((size_t)n_utt, sizeof *utt_len);
+    if (!utt || !utt_len) {
         cli_error(in, "out of memory");
         goto done;
     }

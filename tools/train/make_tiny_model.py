@@ -47,8 +47,9 @@ def random_model(config=None, labels=None, seed=0):
             std = std * 3.0
         m.set_normalisation(mean, std)
         if m.config["cmvn"] in model_lib.SPEAKER_CMVN:
-            m.set_speaker_prior(-6.0 + torch.randn(M, generator=g), 2.0 + torch.rand(M, generator=g),
-                                -6.0 if m.config["level_floor"] else None)
+            level = -6.0 if m.config["level_floor"] else None
+            m.set_speaker_prior(-6.0 + torch.randn(M, generator=g),
+                                2.0 + torch.rand(M, generator=g), level)
     m.eval()
     return m
 

@@ -169,7 +169,8 @@ def full_config(config=None):
     if not (0.0 <= float(cfg["level_floor"]) <= 10.0):
         raise ValueError("level_floor must be in [0, 10], got %r" % (cfg["level_floor"],))
     if cfg["level_floor"] and cfg["cmvn"] not in SPEAKER_CMVN:
-        raise ValueError("level_floor needs cmvn 'speaker' or 'speaker-mean', got %r" % (cfg["cmvn"],))
+        raise ValueError("level_floor needs cmvn 'speaker' or 'speaker-mean', got %r"
+                         % (cfg["cmvn"],))
     if cfg["readout"] not in ("attention", "mean"):
         raise ValueError("readout must be 'attention' or 'mean', got %r" % (cfg["readout"],))
     if cfg["window"] < 4 or cfg["window"] % 2:
