@@ -131,7 +131,7 @@ def speaker_level(utterances):
 
 def apply_floor(x, ln_floor):
     """ln(exp(x) + exp(ln_floor)) per value: the level floor of model key level_floor (the mel
-    power plus a constant power floor_c x exp(speaker level) in every band)."""
+    power plus a constant power c x exp(speaker level) in every band)."""
     return np.logaddexp(np.asarray(x, dtype=np.float64), ln_floor)
 
 
