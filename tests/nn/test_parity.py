@@ -132,16 +132,6 @@ def test_speaker(tmp):
     speaker_case(tmp, "speaker", 0.3)
 
 
-class ListStore:
-    """Utterances held in memory, read the way features.FeatureStore is (key "c/u<i>")."""
-
-    def __init__(self, utts):
-        self.utts = utts
-
-    def get(self, key, version="orig"):
-        return self.utts[int(key.split("/u")[1])]
-
-
 def speaker_case(tmp, mode, level_floor):
     """nn_speaker (C) against features.SpeakerNormStore (Python, what training used): the same
     speech frames chosen, the same normalised frames; and the prior when nothing is known yet.
@@ -165,7 +155,8 @@ def speaker_case(tmp, mode, level_floor):
     fpath = os.path.join(tmp, "spk.f32")
     frames.tofile(fpath)
     items = [{"corpus": "c", "path": "u%d" % i, "speaker": "s"} for i in range(len(utts))]
-    store = FE.SpeakerNormStore(ListStore(utts), items, eps, mean_only, level_floor)
+    store = FE.SpeakerNormStore(FE.MemoryStore({"c/u%d" % i: u for i, u in enumerate(utts)}),
+                                items, eps, mean_only, level_floor)
     ref = np.concatenate([store.get("c/u%d" % i) for i in range(len(utts))]).astype(np.float64)
     r = run_tool("speaker", path, fpath, ",".join(map(str, lens)))
     check(r.returncode == 0, "speaker %s: nn-tool failed: %s" % (name, r.stderr.strip()))
@@ -204,8 +195,9 @@ def speaker_case(tmp, mode, level_floor):
         # utterance floored at the level of the utterances up to it; applied at the final level.
         n, s1, s2 = 0, 0.0, 0.0
         for k, u in enumerate(utts):
-            f = floor_at(u[FE.speech_mask(u)], FE.speaker_level(utts[: k + 1]))
-            n, s1, s2 = n + len(f), s1 + f.sum(0), s2 + (f * f).sum(0)
+            ln_floor = np.log(level_floor) + FE.speaker_level(utts[: k + 1])
+            nk, s1k, s2k = FE.speaker_moments([u], ln_floor)
+            n, s1, s2 = n + nk, s1 + s1k, s2 + s2k
         mu = s1 / n
         want = (floor_at(frames, level) - mu) / scale(np.maximum(s2 / n - mu * mu, 0.0))
         r = run_tool("speaker-each", path, fpath, ",".join(map(str, lens)))
@@ -220,10 +212,10 @@ def speaker_case(tmp, mode, level_floor):
         w0 = 300
         r = run_tool("speaker", path, fpath, ",".join(map(str, lens)), 0, w0)
         c = np.array([ln.split() for ln in r.stdout.splitlines()[1:]], dtype=np.float64)
-        fl = np.concatenate([floor_at(u[FE.speech_mask(u)], level) for u in utts])
+        n, s1, s2 = FE.speaker_moments(utts, np.log(level_floor) + level)
         pm_here = pm + (level - prior_level)
-        mu = (w0 * pm_here + fl.sum(0)) / (w0 + len(fl))
-        ex2 = (w0 * (pv + pm_here ** 2) + (fl * fl).sum(0)) / (w0 + len(fl))
+        mu = (w0 * pm_here + s1) / (w0 + n)
+        ex2 = (w0 * (pv + pm_here ** 2) + s2) / (w0 + n)
         want = (floor_at(frames, level) - mu) / scale(np.maximum(ex2 - mu * mu, 0.0))
         d5 = np.abs(c - want).max()
         check(d5 <= 1e-5, "speaker %s: C with a prior at the voice's level vs Python %.3g"

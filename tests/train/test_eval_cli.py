@@ -58,16 +58,6 @@ def one_error_line(r, needle):
     check(needle in lines[0], "error line %r does not mention %r" % (lines[0], needle))
 
 
-class DictStore:
-    """Features held in memory, read the way features.FeatureStore is (key "x/<file name>")."""
-
-    def __init__(self, feats):
-        self.feats = feats
-
-    def get(self, key, version="orig"):
-        return self.feats[key.split("/", 1)[1]]
-
-
 def speaker_model(d, level_floor, seed):
     import export
     import make_tiny_model
@@ -101,8 +91,8 @@ def check_speaker(emotion, src, d, lst, rows):
         got = {os.path.basename(f["path"]): np.array(f["probs"])
                for f in json.load(open(js))["files"]}
         items = [{"corpus": "x", "path": k, "speaker": spk[k]} for k in feats]
-        store = FE.SpeakerNormStore(DictStore(feats), items, m.config["cmvn_eps"], False,
-                                    level_floor)
+        store = FE.SpeakerNormStore(FE.MemoryStore({"x/" + k: v for k, v in feats.items()}),
+                                    items, m.config["cmvn_eps"], False, level_floor)
         worst = max(float(np.abs(T.eval_file(m, store.get("x/" + k)) - got[k]).max())
                     for k in feats)
         check(worst <= 1e-4, "speaker model (level_floor %g): C eval vs PyTorch per-speaker %.3g"

@@ -109,11 +109,14 @@ def speech_frames(x):
     return x[speech_mask(x)]
 
 
-def speaker_moments(utterances):
-    """(frames, sum, sum of squares) per band over the speech frames of the given utterances."""
+def speaker_moments(utterances, ln_floor=None):
+    """(frames, sum, sum of squares) per band over the speech frames of the given utterances;
+    with ln_floor, of those frames floored (apply_floor; the speech mask stays the raw frames')."""
     n, s1, s2 = 0, 0.0, 0.0
     for u in utterances:
         f = speech_frames(u)
+        if ln_floor is not None:
+            f = apply_floor(f, ln_floor)
         n += len(f)
         s1 = s1 + f.sum(0)
         s2 = s2 + (f * f).sum(0)
@@ -133,6 +136,17 @@ def apply_floor(x, ln_floor):
     """ln(exp(x) + exp(ln_floor)) per value: the level floor of model key level_floor (the mel
     power plus a constant power c x exp(speaker level) in every band)."""
     return np.logaddexp(np.asarray(x, dtype=np.float64), ln_floor)
+
+
+class MemoryStore:
+    """Features held in memory ({item key: [T, M] frames}), read as FeatureStore reads the cache
+    (tests: a SpeakerNormStore over frames made on the spot)."""
+
+    def __init__(self, feats):
+        self.feats = feats
+
+    def get(self, key, version="orig"):
+        return self.feats[key]
 
 
 class SpeakerNormStore:
@@ -165,12 +179,7 @@ class SpeakerNormStore:
             ln_floor = None
             if self.level_floor > 0:
                 ln_floor = np.log(self.level_floor) + speaker_level(utts)
-                n, s1, s2 = 0, 0.0, 0.0
-                for u in utts:
-                    f = apply_floor(np.asarray(u)[speech_mask(u)], ln_floor)
-                    n, s1, s2 = n + len(f), s1 + f.sum(0), s2 + (f * f).sum(0)
-            else:
-                n, s1, s2 = speaker_moments(utts)
+            n, s1, s2 = speaker_moments(utts, ln_floor)
             mean = s1 / n
             var = np.maximum(s2 / n - mean * mean, 0.0)
             self._stats[k] = (mean, var, ln_floor)
