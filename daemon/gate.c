@@ -90,14 +90,18 @@ gate *gate_new(const dsp_params *features, const gate_params *gp)
     }
     if (g->band_lo < 0) { g->band_lo = 0; g->band_hi = g->n_mels; }
 
-    /* Calibrate 0 dBFS through the real front end, whatever its scaling. */
+    /* Calibrate 0 dBFS through the real front end, whatever its scaling; without its noise
+     * suppressor, which would take a steady calibration tone for noise. Speech passes it at
+     * its level, so the gate's thresholds keep their meaning on denoised frames. */
+    dsp_params cal = *features;
+    cal.denoise_db = 0;
     size_t n = (size_t)features->win_length + 4 * (size_t)features->hop_length;
     float *x = malloc(n * sizeof *x);
     float *fr = malloc(5 * (size_t)g->n_mels * sizeof *fr);
     if (!x || !fr) goto fail;
     double f = 1000.0 < features->sample_rate / 2.5 ? 1000.0 : features->sample_rate / 8.0;
     for (size_t i = 0; i < n; i++) x[i] = (float)sin(2 * M_PI * f * (double)i / features->sample_rate);
-    if (dsp_logmel_batch(features, x, n, fr, 5) < 3) goto fail;
+    if (dsp_logmel_batch(&cal, x, n, fr, 5) < 3) goto fail;
     g->ref_db = band_energy(g, fr + 2 * g->n_mels);
     free(x);
     free(fr);

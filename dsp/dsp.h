@@ -7,7 +7,7 @@
  *
  * Frame i covers samples [i*hop, i*hop + win) of the stream (no centring, no padding: the front
  * end is causal, which the streaming model needs). A stream of n samples yields
- * n < win ? 0 : 1 + (n - win) / hop frames.
+ * n < win ? 0 : 1 + (n - win) / hop frames (with denoise_db, n rounded down to whole hops first).
  *
  * Errors: functions returning int give 0 or a negative DSP_E* code; dsp_strerror() names it.
  */
@@ -51,6 +51,10 @@ typedef struct dsp_params {
     int32_t mel_scale;     /* enum dsp_mel_scale. DSP_MEL_SLANEY */
     float log_floor;       /* output = ln(max(mel_energy, log_floor)), energy of |X|^2 with
                               samples in [-1, 1]. 1e-10 (-23.03) */
+    int32_t denoise_db;    /* 0: off. -90..-1: steady noise is suppressed by up to this many dB
+                              (speexdsp's denoiser on blocks of hop_length samples) before the
+                              frames are made; samples are then only used in whole hops and the
+                              frames lag the audio by one more hop. 0 */
 } dsp_params;
 
 /* Fills the defaults listed above. */
@@ -72,7 +76,10 @@ typedef void (*dsp_frame_cb)(void *user, const float *frame, int64_t index);
  * is not thread-safe, so do not create front ends from several threads at once. */
 int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errlen);
 void dsp_logmel_free(dsp_logmel *s);
-/* Forgets buffered samples; the next frame starts at the next sample pushed, with index 0. */
+/* Forgets buffered samples; the next frame starts at the next sample pushed, with index 0.
+ * With denoise_db the noise estimate is forgotten too: that makes a new speexdsp state, so the
+ * call allocates (like dsp_resampler_reset, a stream boundary, not the per-hop path); if that
+ * fails, push reports DSP_ENOMEM until a later reset succeeds. */
 void dsp_logmel_reset(dsp_logmel *s);
 const dsp_params *dsp_logmel_params(const dsp_logmel *s);
 

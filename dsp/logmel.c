@@ -8,7 +8,11 @@
  * output is float. A float32 FFT's rounding error is relative to the whole frame's energy, so
  * bands 50-60 dB below a strong tone came out 3e-4 off the exact value; in double they are
  * within 2e-5 (tests/dsp/test_reference.py). It is also not slower here: 1.8 us per frame in
- * double against 2.5 us with fftwf and logf on the 2-core EPYC used for BENCHMARKS.md. */
+ * double against 2.5 us with fftwf and logf on the 2-core EPYC used for BENCHMARKS.md.
+ *
+ * With denoise_db the samples first gather into hop-sized blocks for the denoiser (denoise.c),
+ * and only denoised blocks enter the frame buffer; batch then runs the streaming path over the
+ * whole signal, so the two stay identical by construction. */
 #include "dsp_internal.h"
 
 #include <fftw3.h>
@@ -29,6 +33,9 @@ struct dsp_logmel {
     fftw_complex *fft_out; /* n_bins, fftw_malloc'd */
     fftw_plan plan;
     dsp__melbank mel;
+    dsp__denoise *dn;      /* NULL when denoise_db == 0 */
+    float *block;          /* hop_length samples waiting for the denoiser, is malloc'd with dn */
+    int block_fill;
 };
 
 /* noinline: one machine-code body for both callers, so inlining cannot give the batch and the
@@ -98,6 +105,13 @@ int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errl
                        (int)p->n_fft);
         goto fail;
     }
+    if (p->denoise_db) {
+        s->block = malloc(sizeof(float) * (size_t)p->hop_length);
+        if (!s->block || dsp__denoise_new(p->hop_length, p->sample_rate, p->denoise_db, &s->dn)) {
+            rc = dsp__fail(err, errlen, DSP_ENOMEM, "dsp_logmel: out of memory (denoiser)");
+            goto fail;
+        }
+    }
     *out = s;
     return DSP_OK;
 fail:
@@ -118,6 +132,8 @@ void dsp_logmel_free(dsp_logmel *s)
     free(s->power);
     free(s->frame);
     dsp__melbank_free(&s->mel);
+    dsp__denoise_free(s->dn);
+    free(s->block);
     free(s);
 }
 
@@ -125,6 +141,9 @@ void dsp_logmel_reset(dsp_logmel *s)
 {
     s->fill = 0;
     s->index = 0;
+    s->block_fill = 0;
+    if (s->dn)
+        dsp__denoise_reset(s->dn); /* on failure the next push says DSP_ENOMEM */
 }
 
 const dsp_params *dsp_logmel_params(const dsp_logmel *s)
@@ -132,14 +151,9 @@ const dsp_params *dsp_logmel_params(const dsp_logmel *s)
     return &s->p;
 }
 
-int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
+/* The frame path: samples (denoised when enabled) into the window buffer, frames out. */
+static void feed(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
 {
-    if (n == 0)
-        return DSP_OK;
-    if (!x)
-        return DSP_EINVAL;
-    if (!dsp__all_finite(x, n))
-        return DSP_ENONFINITE;
     const int win = s->p.win_length, hop = s->p.hop_length;
     while (n > 0) {
         size_t take = (size_t)(win - s->fill);
@@ -159,6 +173,37 @@ int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, vo
         memmove(s->buf, s->buf + hop, sizeof(float) * (size_t)(win - hop));
         s->fill = win - hop;
     }
+}
+
+int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
+{
+    if (n == 0)
+        return DSP_OK;
+    if (!x)
+        return DSP_EINVAL;
+    if (!dsp__all_finite(x, n))
+        return DSP_ENONFINITE;
+    if (!s->dn) {
+        feed(s, x, n, cb, user);
+        return DSP_OK;
+    }
+    if (!dsp__denoise_ready(s->dn))
+        return DSP_ENOMEM; /* its last reset failed; nothing consumed */
+    const int hop = s->p.hop_length;
+    while (n > 0) {
+        size_t take = (size_t)(hop - s->block_fill);
+        if (take > n)
+            take = n;
+        memcpy(s->block + s->block_fill, x, take * sizeof(float));
+        s->block_fill += (int)take;
+        x += take;
+        n -= take;
+        if (s->block_fill < hop)
+            break;
+        dsp__denoise_block(s->dn, s->block);
+        s->block_fill = 0;
+        feed(s, s->block, (size_t)hop, cb, user);
+    }
     return DSP_OK;
 }
 
@@ -166,9 +211,22 @@ int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples)
 {
     if (dsp_params_check(p, NULL, 0))
         return DSP_EINVAL;
+    if (p->denoise_db) /* the denoiser only hands on whole hops */
+        n_samples -= n_samples % (size_t)p->hop_length;
     if (n_samples < (size_t)p->win_length)
         return 0;
     return 1 + (int64_t)((n_samples - (size_t)p->win_length) / (size_t)p->hop_length);
+}
+
+struct batch_out {
+    float *out;
+    size_t n_mels;
+};
+
+static void batch_frame(void *user, const float *frame, int64_t index)
+{
+    struct batch_out *o = user;
+    memcpy(o->out + (size_t)index * o->n_mels, frame, sizeof(float) * o->n_mels);
 }
 
 int64_t dsp_logmel_batch(const dsp_params *p, const float *x, size_t n, float *out,
@@ -188,8 +246,14 @@ int64_t dsp_logmel_batch(const dsp_params *p, const float *x, size_t n, float *o
     int rc = dsp_logmel_new(p, &s, NULL, 0);
     if (rc)
         return rc;
-    for (int64_t i = 0; i < frames; i++)
-        frame_compute(s, x + (size_t)i * (size_t)p->hop_length, out + (size_t)i * (size_t)p->n_mels);
+    if (s->dn) {
+        struct batch_out o = {out, (size_t)p->n_mels};
+        rc = dsp_logmel_push(s, x, n, batch_frame, &o);
+    } else {
+        for (int64_t i = 0; i < frames; i++)
+            frame_compute(s, x + (size_t)i * (size_t)p->hop_length,
+                          out + (size_t)i * (size_t)p->n_mels);
+    }
     dsp_logmel_free(s);
-    return frames;
+    return rc ? rc : frames;
 }

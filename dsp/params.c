@@ -125,6 +125,10 @@ int dsp_params_check(const dsp_params *p, char *err, size_t errlen)
     if (!isfinite(p->log_floor) || !(p->log_floor >= 1e-37f) || p->log_floor > 1.0f)
         return dsp__fail(err, errlen, DSP_EINVAL, "log_floor %g out of range [1e-37, 1]",
                          (double)p->log_floor);
+    if (p->denoise_db < -90 || p->denoise_db > 0)
+        return dsp__fail(err, errlen, DSP_EINVAL,
+                         "denoise_db %d out of range -90..0 (0 = no noise suppression)",
+                         (int)p->denoise_db);
     /* Every band must cover at least one FFT bin strictly inside its triangle, or it would be a
      * constant ln(log_floor) channel: too many bands for the FFT resolution. */
     double df = (double)p->sample_rate / p->n_fft;
@@ -146,7 +150,7 @@ int dsp_params_equal(const dsp_params *a, const dsp_params *b)
     return a->sample_rate == b->sample_rate && a->win_length == b->win_length &&
            a->hop_length == b->hop_length && a->n_fft == b->n_fft && a->n_mels == b->n_mels &&
            a->f_min == b->f_min && a->f_max == b->f_max && a->mel_scale == b->mel_scale &&
-           a->log_floor == b->log_floor;
+           a->log_floor == b->log_floor && a->denoise_db == b->denoise_db;
 }
 
 void dsp__melbank_free(dsp__melbank *mb)

@@ -1,4 +1,5 @@
-/* dsp_logmel: streaming == batch bit for bit, tones, silence, refusal of NaN/Inf, parameters. */
+/* dsp_logmel: streaming == batch bit for bit, tones, silence, refusal of NaN/Inf, parameters,
+ * the optional noise suppressor. */
 #include "dsp.h"
 #include "dsp_test.h"
 
@@ -115,6 +116,91 @@ static void test_stream_equals_batch(void)
     q.f_min = 60;
     q.f_max = 3800;
     stream_vs_batch(&q, 1, 9000, 7, 0);
+    /* With the denoiser: its hop-sized blocks must not make the frames depend on chunking, and a
+     * reset must forget the noise estimate (the second pass compares against a fresh batch).
+     * Lengths that are not whole hops leave a partial block behind. */
+    q = p;
+    q.denoise_db = -15;
+    for (int kind = 0; kind < 3; kind++)
+        for (int mode = 0; mode < 4; mode++)
+            stream_vs_batch(&q, kind, mode == 1 ? 8123 : 16000 + 1234 * (size_t)kind, 11 + kind, mode);
+}
+
+/* Mean over frames [from, to) of band b, in nats. */
+static double band_mean(const float *fr, int n_mels, int from, int to, int b)
+{
+    double s = 0;
+    for (int i = from; i < to; i++)
+        s += fr[(size_t)i * (size_t)n_mels + b];
+    return s / (to - from);
+}
+
+/* A 1 kHz tone pulsed like syllables (150 ms on, 150 ms off; a steady tone is itself steady
+ * noise to the estimator) in steady white noise, tone 20 dB over the noise's total power: after
+ * a second to learn the noise, the suppressor lowers the bands that hold only noise by most of
+ * its 15 dB and leaves the tone's band, while it sounds, within a couple of dB. */
+static void test_denoise(void)
+{
+    dsp_params p, q;
+    dsp_params_default(&p);
+    q = p;
+    q.denoise_db = -15;
+    const size_t n = 3 * 16000;
+    float *x = malloc(sizeof(float) * n);
+    t_seed(42);
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(((i / 2400) % 2 ? 0.0 : 0.3 * sin(2 * M_PI * 1000.0 * (double)i / 16000)) +
+                       0.03 * sqrt(3.0) * (2 * t_uniform() - 1));
+    int64_t frames = dsp_logmel_frame_count(&q, n);
+    CHECK(frames == dsp_logmel_frame_count(&p, n), "3 s is whole hops: same count");
+    CHECK(dsp_logmel_frame_count(&q, 16000 + 159) == dsp_logmel_frame_count(&p, 16000),
+          "denoiser counts whole hops only");
+    CHECK(dsp_logmel_frame_count(&p, 16000 + 159) == dsp_logmel_frame_count(&p, 16000) + 1,
+          "plain count");
+    float *a = malloc(sizeof(float) * (size_t)frames * 128), *b = malloc(sizeof(float) * (size_t)frames * 128);
+    CHECK(dsp_logmel_batch(&p, x, n, a, (size_t)frames) == frames, "plain batch");
+    CHECK(dsp_logmel_batch(&q, x, n, b, (size_t)frames) == frames, "denoised batch");
+    int tone = -1;
+    double best = -1e9;
+    for (int m = 0; m < 128; m++) {
+        double v = band_mean(a, 128, 100, (int)frames, m);
+        if (v > best)
+            best = v, tone = m;
+    }
+    /* frames wholly inside a "tone on" stretch (frames 30k .. 30k+12), past the denoiser's
+     * one-hop lag */
+    double tone_drop = 0;
+    int n_on = 0;
+    for (int i = 100; i < frames; i++)
+        if (i % 30 >= 2 && i % 30 <= 11) {
+            tone_drop += a[(size_t)i * 128 + tone] - b[(size_t)i * 128 + tone];
+            n_on++;
+        }
+    tone_drop /= n_on;
+    double noise_drop = 0;
+    int n_noise = 0;
+    for (int m = 100; m < 128; m++) { /* 4-8 kHz: noise only */
+        noise_drop += band_mean(a, 128, 100, (int)frames, m) - band_mean(b, 128, 100, (int)frames, m);
+        n_noise++;
+    }
+    noise_drop /= n_noise;
+    const double db = 10.0 / log(10.0); /* nats of power -> dB */
+    printf("  denoise -15 dB: tone band %d drops %.2f dB, 4-8 kHz bands %.2f dB\n", tone,
+           tone_drop * db, noise_drop * db);
+    CHECK(noise_drop * db > 9.0, "noise bands lowered by only %.2f dB", noise_drop * db);
+    CHECK(fabs(tone_drop * db) < 3.0, "tone band moved by %.2f dB", tone_drop * db);
+    /* The suppression is bounded by denoise_db: at -6 dB the noise drops less. */
+    q.denoise_db = -6;
+    CHECK(dsp_logmel_batch(&q, x, n, b, (size_t)frames) == frames, "denoised batch -6");
+    double weak = 0;
+    for (int m = 100; m < 128; m++)
+        weak += band_mean(a, 128, 100, (int)frames, m) - band_mean(b, 128, 100, (int)frames, m);
+    weak = weak / n_noise * db;
+    printf("  denoise -6 dB: 4-8 kHz bands %.2f dB\n", weak);
+    CHECK(weak > 2.0 && weak < 7.0, "at -6 dB the noise bands dropped %.2f dB", weak);
+    free(a);
+    free(b);
+    free(x);
 }
 
 static void test_short_and_counts(void)
@@ -287,7 +373,7 @@ static void test_params(void)
     CHECK(dsp_params_check(&d, err, sizeof err) == 0, "defaults refused: %s", err);
     CHECK(d.sample_rate == 16000 && d.win_length == 400 && d.hop_length == 160 &&
           d.n_fft == 512 && d.n_mels == 128 && d.f_min == 0 && d.f_max == 8000 &&
-          d.mel_scale == DSP_MEL_SLANEY && d.log_floor == 1e-10f, "defaults");
+          d.mel_scale == DSP_MEL_SLANEY && d.log_floor == 1e-10f && d.denoise_db == 0, "defaults");
     p = d; p.n_fft = 300; expect_bad(&p, "n_fft 300 < win_length 400");
     p = d; p.sample_rate = 0; expect_bad(&p, "sample_rate 0");
     p = d; p.win_length = 0; expect_bad(&p, "win_length 0");
@@ -303,11 +389,15 @@ static void test_params(void)
     p = d; p.log_floor = 0; expect_bad(&p, "log_floor 0");
     p = d; p.log_floor = INFINITY; expect_bad(&p, "log_floor inf");
     p = d; p.n_fft = 1 << 20; expect_bad(&p, "n_fft 1048576 > 65536");
+    p = d; p.denoise_db = 3; expect_bad(&p, "denoise_db 3 out of range -90..0");
+    p = d; p.denoise_db = -91; expect_bad(&p, "denoise_db -91");
     CHECK(dsp_params_check(NULL, err, sizeof err) == DSP_EINVAL, "NULL params");
     p = d;
     CHECK(dsp_params_equal(&d, &p), "equal");
     p.log_floor = 1e-9f;
     CHECK(!dsp_params_equal(&d, &p), "log_floor ignored by equal");
+    p = d; p.denoise_db = -15;
+    CHECK(!dsp_params_equal(&d, &p), "denoise_db ignored by equal");
     p = d; p.mel_scale = DSP_MEL_HTK;
     CHECK(!dsp_params_equal(&d, &p), "mel_scale ignored by equal");
     /* HTK's scale is linear-ish lower down, so 128 bands leave the lowest ones without a bin */
@@ -329,5 +419,6 @@ int main(void)
     RUN(test_tones);
     RUN(test_silence_floor);
     RUN(test_nonfinite);
+    RUN(test_denoise);
     return t_summary();
 }

@@ -174,13 +174,15 @@ int main(void)
     float mono[4096];
     t_signal(2, x, nx, IN_RATE * 2.0, 5); /* interleaved as if 96 kHz mono: fine as test audio */
 
-    dsp_params p;
+    dsp_params p, pd;
     dsp_params_default(&p);
-    dsp_logmel *s;
+    pd = p;
+    pd.denoise_db = -15; /* the front end with speexdsp's noise suppressor first */
+    dsp_logmel *s, *sd;
     dsp_resampler *r;
     char err[200];
-    if (dsp_logmel_new(&p, &s, err, sizeof err) || dsp_resampler_new(IN_RATE, 2, 16000, &r, err,
-                                                                      sizeof err)) {
+    if (dsp_logmel_new(&p, &s, err, sizeof err) || dsp_logmel_new(&pd, &sd, err, sizeof err) ||
+        dsp_resampler_new(IN_RATE, 2, 16000, &r, err, sizeof err)) {
         fprintf(stderr, "setup: %s\n", err);
         return 1;
     }
@@ -194,6 +196,14 @@ int main(void)
           "hops from creation", n_alloc, n_free, hops);
     fprintf(stderr, "logmel push, %d hops from creation: %ld allocs, %ld frees\n", hops, n_alloc,
             n_free);
+    counting = 1;
+    for (int h = 0; h < hops; h++) /* odd chunks: the denoiser's blocks straddle pushes */
+        CHECK(dsp_logmel_push(sd, x + (size_t)h * 97, 97, on_frame, NULL) == 0, "push denoised");
+    counting = 0;
+    CHECK(n_alloc == 0 && n_free == 0, "dsp_logmel_push with denoise_db: %ld allocations, %ld "
+          "frees over %d pushes from creation", n_alloc, n_free, hops);
+    fprintf(stderr, "logmel push with denoiser, %d pushes from creation: %ld allocs, %ld frees\n",
+            hops, n_alloc, n_free);
 
     /* 2. resampler + log-mel, from the first hop after creation (soxr's FIFOs are sized by
      * the priming in dsp_resampler_new), for several input rates */
@@ -248,6 +258,7 @@ int main(void)
         fprintf(stderr, "seccomp unavailable here: system-call check not run\n");
     } else {
         run_hops(r, s, x, hops, mono, sizeof mono / sizeof *mono);
+        run_hops(r, sd, x, hops, mono, sizeof mono / sizeof *mono);
         CHECK(n_syscalls == 0, "%ld system calls on the per-hop path (last: %ld)", n_syscalls,
               last_syscall);
         fprintf(stderr, "resample+logmel under seccomp, %d hops: %ld system calls\n", hops,
