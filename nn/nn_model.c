@@ -72,9 +72,9 @@ static const char *const I_KEYS[] = {
     "dsp.sample_rate", "dsp.win_length", "dsp.hop_length", "dsp.n_fft", "dsp.n_mels",
     "dsp.mel_scale", "arch.n_mels", "arch.window", "arch.min_frames", "arch.c1", "arch.c2",
     "arch.c3", "arch.lstm_hidden", "arch.lstm_layers", "arch.dense", "arch.freq_stride",
-    "arch.time_pool"};
+    "arch.time_pool", "dsp.denoise_db"};
 enum { I_SR, I_WIN, I_HOP, I_NFFT, I_NMELS, I_MELSCALE, I_ANMELS, I_WINDOW, I_MINF, I_C1, I_C2,
-       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_TPOOL, I_COUNT };
+       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_TPOOL, I_DENOISE, I_COUNT };
 static const char *const F_KEYS[] = {"dsp.f_min", "dsp.f_max", "dsp.log_floor"};
 enum { F_FMIN, F_FMAX, F_FLOOR, F_COUNT };
 
@@ -218,8 +218,8 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
     trunc:
         return nn__fail(err, errlen, NN_EFORMAT, "truncated value of key '%s'", kbuf);
     }
-    /* optional: files of the default architecture omit them */
-    const int optional[][2] = {{I_FSTRIDE, 2}, {I_TPOOL, 2}};
+    /* optional: files of the default architecture (and front end: no denoiser) omit them */
+    const int optional[][2] = {{I_FSTRIDE, 2}, {I_TPOOL, 2}, {I_DENOISE, 0}};
     for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
         if (!h->i_seen[optional[i][0]]) {
             h->i[optional[i][0]] = optional[i][1];
@@ -253,6 +253,7 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
     p->f_min = h->f[F_FMIN];
     p->f_max = h->f[F_FMAX];
     p->log_floor = h->f[F_FLOOR];
+    p->denoise_db = h->i[I_DENOISE];
     if (dsp_params_check(p, msg, sizeof msg) != 0)
         return nn__fail(err, errlen, NN_EMISMATCH, "feature parameters in the model: %s", msg);
     snprintf(m->name, sizeof m->name, "%s", h->name);

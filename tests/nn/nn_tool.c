@@ -58,7 +58,9 @@ int main(int argc, char **argv)
         printf("%s\nwindow %d\n", nn_model_id(m), nn_model_window_frames(m));
         for (int k = 0; k < K; k++)
             printf("%s%s", k ? " " : "", nn_model_label(m, k));
-        printf("\n");
+        const dsp_params *fp = nn_model_features(m);
+        printf("\nfeatures %d Hz, %d mels, denoise_db %d\n", (int)fp->sample_rate,
+               (int)fp->n_mels, (int)fp->denoise_db);
         nn_model_free(m);
         return 0;
     }

@@ -338,6 +338,10 @@ def test_rejections(tmp):
          "spk.level_floor 0 (expected in (0, 10])"),
         ("prior level NaN", kvs_spk + floor_kvs(0.3, float("nan")), tens_spk, -4,
          "spk.prior_level nan (expected finite)"),
+        ("denoise_db positive", kvs0 + [("dsp.denoise_db", 1, 5)], tens0, -6,
+         "feature parameters in the model: denoise_db 5 out of range -90..0"),
+        ("denoise_db as f32", kvs0 + [("dsp.denoise_db", 2, -15.0)], tens0, -4,
+         "key 'dsp.denoise_db' has type 2"),
     ]
     for name, kvs, tens, code, needle in cases:
         path = os.path.join(tmp, "rej.emod")
@@ -371,6 +375,15 @@ def test_rejections(tmp):
     check(r.returncode == 1 and "tensor 'fc2.bias': offset" in r.stdout, "offset out of bounds: %r" % r.stdout)
     r = run_tool("check", good)
     check(r.returncode == 0, "unmodified crafted file must load: %r" % r.stdout)
+    check("denoise_db 0\n" in r.stdout, "a file without dsp.denoise_db: no denoiser: %r" % r.stdout)
+    # The exporter writes the key only for a denoising front end, and the loader hands it on.
+    dp = dict(model_lib.DEFAULT_DSP_PARAMS, denoise_db=-15)
+    kvs_dn, _ = export.emod_contents(m, model_lib.DEFAULT_LABELS, dp, "rej", {})
+    check(("dsp.denoise_db", 1, -15) in kvs_dn and not any(k == "dsp.denoise_db" for k, _, _ in kvs0),
+          "dsp.denoise_db written iff set: %r" % [k for k in kvs_dn if k[0].startswith("dsp.")])
+    export.write_emod(path, kvs_dn, tens0)
+    r = run_tool("check", path)
+    check(r.returncode == 0 and "denoise_db -15\n" in r.stdout, "denoise_db -15 model: %r" % r.stdout)
     print("rejections: %d crafted files checked" % (len(cases) + 3))
 
 

@@ -24,8 +24,8 @@ The .emod format (version 1, little-endian; nn/nn_model.c is the reader and mirr
     Value types: 1 = i32, 2 = f32, 3 = f64, 4 = string (u32 len + UTF-8),
                  5 = string array (u32 count, then count strings).
 
-Keys (all required except meta.*, arch.freq_stride and arch.time_pool; unknown keys outside
-meta.* are rejected by the loader):
+Keys (all required except meta.*, arch.freq_stride, arch.time_pool, dsp.denoise_db and spk.*;
+unknown keys outside meta.* are rejected by the loader):
     general.name STR, labels STR_ARRAY,
     dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
     dsp.f_min, dsp.f_max, dsp.log_floor F32,
@@ -34,6 +34,8 @@ meta.* are rejected by the loader):
     arch.freq_stride I32 (1 or 2; written only when not 2, absent = 2, so files of the default
     architecture are byte-identical to those written before the key existed),
     arch.time_pool I32 (2 or 4 frames per LSTM step; written only when not 2, absent = 2),
+    dsp.denoise_db I32 (-90..-1: speexdsp noise suppression before the log-mel; written only
+    when not 0, absent = 0 = off),
     arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
     arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta"),
     spk.level_floor F64 (c in (0, 10]) and spk.prior_level F64 (nats): both or neither, only with
@@ -145,7 +147,8 @@ def emod_contents(model, labels, dsp_params, name, meta):
             raise ValueError("batch norm eps %g, exporter folds with 1e-5" % bn.eps)
     dp = dict(model_lib.DEFAULT_DSP_PARAMS)
     dp.update(dsp_params or {})
-    missing = set(model_lib.DEFAULT_DSP_PARAMS) - set(dsp_params or {})
+    missing = (set(model_lib.DEFAULT_DSP_PARAMS) - set(model_lib.OPTIONAL_DSP_PARAMS)
+               - set(dsp_params or {}))
     if dsp_params is not None and missing:
         raise ValueError("dsp_params lacks %s" % ", ".join(sorted(missing)))
     if int(dp["n_mels"]) != cfg["n_mels"]:
@@ -185,6 +188,8 @@ def emod_contents(model, labels, dsp_params, name, meta):
         kvs.insert(-1, ("arch.freq_stride", T_I32, cfg["freq_stride"]))
     if cfg["time_pool"] != 2:
         kvs.insert(-1, ("arch.time_pool", T_I32, cfg["time_pool"]))
+    if dp["denoise_db"]:
+        kvs.insert(-1, ("dsp.denoise_db", T_I32, int(dp["denoise_db"])))
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     t = [("norm.mean", sd["norm_mean"].numpy()), ("norm.std", sd["norm_std"].numpy())]
     if cfg["cmvn"] in model_lib.SPEAKER_CMVN:

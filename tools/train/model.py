@@ -114,7 +114,8 @@ CONV_MEMORY_FORMAT = torch.channels_last
 
 DEFAULT_LABELS = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 
-# Mirrors dsp_params_default() in dsp/ (dsp/dsp.h). mel_scale: 0 = Slaney, 1 = HTK.
+# Mirrors dsp_params_default() in dsp/ (dsp/dsp.h). mel_scale: 0 = Slaney, 1 = HTK; denoise_db:
+# 0 = off, else speexdsp's noise suppression in dB (the features must have been made with it).
 DEFAULT_DSP_PARAMS = {
     "sample_rate": 16000,
     "win_length": 400,
@@ -125,7 +126,10 @@ DEFAULT_DSP_PARAMS = {
     "f_max": 8000.0,
     "mel_scale": 0,
     "log_floor": 1e-10,
+    "denoise_db": 0,
 }
+# Keys a checkpoint may lack (written before they existed): their default is what it was made with.
+OPTIONAL_DSP_PARAMS = ("denoise_db",)
 
 DEFAULT_CONFIG = {
     "n_mels": 128,
