@@ -152,6 +152,8 @@ def case_usage(tmp):
         (["--fmax", "9000"], ["--fmax", "8000"]),
         (["--log-floor", "0"], ["--log-floor", "out of range"]),
         (["--log-floor", "1e999"], ["--log-floor"]),
+        (["--denoise-db", "5"], ["--denoise-db", "-90..0"]),
+        (["--denoise-db", "-15.5"], ["--denoise-db", "not an integer"]),
         (["--win-ms", "inf"], ["--win-ms"]),
         (["--hop-length", "1.5"], ["--hop-length", "not an integer"]),
         (["--hop-length", "500"], ["--hop-length"]),
@@ -341,6 +343,18 @@ def case_batch(tmp):
     check(p.returncode == 0 and "3 written, 0 failed" in p.stderr and "other feature parameters" in p.stderr,
           f"parameter change recomputes: {p.stderr!r}")
     check(np.load(out / "Actor_01" / "a.npy").shape[1] == 64, "recomputed with --n-mels 64")
+    # the noise suppressor is a feature parameter too: recorded in the stamp, recomputes, changes
+    # the frames, and counts whole hops only
+    p = run(["features", "--batch", src, "-o", out, "--skip-existing", "--denoise-db", "-15"])
+    stamp = json.loads((out / "emotion-features.json").read_text())
+    check(p.returncode == 0 and "3 written, 0 failed" in p.stderr and stamp["features"].get("denoise_db") == -15,
+          f"--denoise-db recomputes and is stamped: {p.stderr!r} {stamp}")
+    run(["features", src / "Actor_01" / "a.wav", "-o", tmp / "plain.npy"])
+    a_plain, a_dn = np.load(tmp / "plain.npy"), np.load(out / "Actor_01" / "a.npy")
+    n = int(16000 * 0.6)
+    check(len(a_plain) == 1 + (n - 400) // 160 and len(a_dn) == 1 + (n - n % 160 - 400) // 160
+          and np.abs(a_plain[:len(a_dn)] - a_dn).max() > 0.5,
+          f"denoised frames: {a_plain.shape} {a_dn.shape}")
 
     # two inputs mapping to one output
     sox(src / "Actor_01" / "a.wav", src / "Actor_01" / "a.flac")

@@ -56,6 +56,8 @@ static void usage(FILE *out)
 "                        (10 ms = 160)\n"
 "  --mel-scale slaney|htk  mel scale; slaney is area-normalised (slaney)\n"
 "  --log-floor X         output = ln(max(energy, X)), 1e-30..1 (1e-10)\n"
+"  --denoise-db N        suppress steady noise by up to N dB first (speexdsp), -90..0;\n"
+"                        0 = off (0); training must use the front end its model will run\n"
 "  -h, --help            this text\n"
 "\n"
 "Exit status: 0 success, 1 processing or input error (any failed file in a batch),\n"
@@ -64,7 +66,7 @@ static void usage(FILE *out)
 
 enum {
     OPT_BATCH = 256, OPT_ROOT, OPT_SKIP, OPT_PROGRESS, OPT_RATE, OPT_MELS, OPT_FMIN, OPT_FMAX,
-    OPT_NFFT, OPT_WIN_MS, OPT_WIN_LEN, OPT_HOP_MS, OPT_HOP_LEN, OPT_SCALE, OPT_FLOOR
+    OPT_NFFT, OPT_WIN_MS, OPT_WIN_LEN, OPT_HOP_MS, OPT_HOP_LEN, OPT_SCALE, OPT_FLOOR, OPT_DENOISE
 };
 
 static const struct option g_long[] = {
@@ -86,6 +88,7 @@ static const struct option g_long[] = {
     {"hop-length", required_argument, NULL, OPT_HOP_LEN},
     {"mel-scale", required_argument, NULL, OPT_SCALE},
     {"log-floor", required_argument, NULL, OPT_FLOOR},
+    {"denoise-db", required_argument, NULL, OPT_DENOISE},
     {NULL, 0, NULL, 0},
 };
 
@@ -114,7 +117,7 @@ static void option_names(char *msg, size_t cap)
         {"hop_length", "--hop-length"},   {"n_fft", "--n-fft"},
         {"n_mels", "--n-mels"},           {"f_min", "--fmin"},
         {"f_max", "--fmax"},              {"mel_scale", "--mel-scale"},
-        {"log_floor", "--log-floor"},
+        {"log_floor", "--log-floor"},     {"denoise_db", "--denoise-db"},
     };
     char out[512];
     size_t o = 0;
@@ -220,6 +223,11 @@ int cmd_features(int argc, char **argv)
             if (cli_parse_double(CMD, "--log-floor", optarg, 1e-30, 1, &dv) < 0)
                 return CLI_EXIT_USAGE;
             o.params.log_floor = (float)dv;
+            break;
+        case OPT_DENOISE:
+            if (cli_parse_long(CMD, "--denoise-db", optarg, -90, 0, &lv) < 0)
+                return CLI_EXIT_USAGE;
+            o.params.denoise_db = (int32_t)lv;
             break;
         case ':':
             cli_usage_error(CMD, "option %s needs a value", bad_option_name(argv, optopt));

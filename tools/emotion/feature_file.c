@@ -128,10 +128,14 @@ int features_params_json(const dsp_params *p, char *buf, size_t cap)
     float_text(p->f_min, fmin, sizeof fmin);
     float_text(p->f_max, fmax, sizeof fmax);
     float_text(p->log_floor, floor, sizeof floor);
+    /* denoise_db only when set: stamps and info output of plain features stay as they were. */
+    char dn[32] = "";
+    if (p->denoise_db)
+        snprintf(dn, sizeof dn, ", \"denoise_db\": %d", (int)p->denoise_db);
     return snprintf(buf, cap,
                     "{\"sample_rate\": %d, \"win_length\": %d, \"hop_length\": %d, \"n_fft\": %d, "
                     "\"n_mels\": %d, \"f_min\": %s, \"f_max\": %s, \"mel_scale\": \"%s\", "
-                    "\"log_floor\": %s}",
+                    "\"log_floor\": %s%s}",
                     (int)p->sample_rate, (int)p->win_length, (int)p->hop_length, (int)p->n_fft,
-                    (int)p->n_mels, fmin, fmax, features_mel_scale_name(p->mel_scale), floor);
+                    (int)p->n_mels, fmin, fmax, features_mel_scale_name(p->mel_scale), floor, dn);
 }
