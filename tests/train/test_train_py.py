@@ -5,7 +5,8 @@ against scikit-learn, the file-level window rule, one training step on synthetic
 regularisers (mixup, weight averaging).
 With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
 
-    test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | regularise | blas | heldout
+    test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | regularise | blas |
+                                     frontend | heldout
 """
 
 import os
@@ -197,6 +198,47 @@ def t_step():
         check(meta["epochs_run"] == 2 and 1 <= meta["best_epoch"] <= 2, "history recorded")
         p = T.eval_file(model, SyntheticStore().get("k"))
         check(abs(p.sum() - 1) < 1e-5 and p.shape == (3,), "eval_file gives posteriors")
+    # The run's front end goes into the checkpoint (and from there into the model file).
+    import model as M
+    with tempfile.TemporaryDirectory() as d:
+        cfg = tiny_run_config(epochs=1, versions=["orig"], denoise_db=-15)
+        T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d, log=open(os.devnull, "w"))
+        _, ck = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
+        check(ck["dsp_params"]["denoise_db"] == -15, "checkpoint dsp_params: %r" % ck["dsp_params"])
+
+
+def t_frontend():
+    """Features made with the front end's noise suppressor live in their own directory, and a
+    store refuses a directory whose stamp says another setting."""
+    import json
+    import tempfile
+    import features as FE
+    check_refused("denoise_db", 5, -91, -15.5, "x")
+    check(FE.feat_dir("/c", "orig") == "/c/feat/orig"
+          and FE.feat_dir("/c", "orig", -15) == "/c/feat-denoise15/orig", "feature dirs")
+    with tempfile.TemporaryDirectory() as c:
+        d = FE.feat_dir(c, "orig", -15)
+        os.makedirs(os.path.join(d, "emodb"))
+        np.save(os.path.join(d, "emodb", "a.npy"), np.zeros((5, 4), np.float32))
+
+        def stamp(db):
+            feats = {"n_mels": 4}
+            if db:
+                feats["denoise_db"] = db
+            with open(os.path.join(d, "emotion-features.json"), "w") as f:
+                json.dump({"features": feats}, f)
+
+        stamp(0)
+        try:
+            FE.FeatureStore(c, ["orig"], -15).get("emodb/a.wav")
+        except ValueError as e:
+            check("denoise_db 0" in str(e) and "needs -15" in str(e), "stamp mismatch message: %s" % e)
+        else:
+            check(False, "features stamped denoise_db 0 read by a denoise_db -15 store")
+        stamp(-15)
+        x = FE.FeatureStore(c, ["orig"], -15).get("emodb/a.wav")
+        check(x.shape == (5, 4), "stamped -15 read by a -15 store")
+        check(not FE.FeatureStore(c, ["orig"]).has("emodb/a.wav"), "plain store looks in feat/")
 
 
 def t_regularise():
@@ -376,7 +418,8 @@ def t_heldout():
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
          "crops": t_crops, "step": t_step, "regularise": t_regularise,
-         "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout}
+         "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout,
+         "frontend": t_frontend}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()

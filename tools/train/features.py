@@ -4,9 +4,13 @@ Python re-implementation, so that training sees exactly the numbers the daemon c
 Layout: CACHE/feat/<version>/<corpus>/<path>.npy (float32 [frames, n_mels]), mirrored from
   version "orig": the corpus dir itself (FLAC), and
   other versions: CACHE/wav/<version>/ (augment.py).
+With the front end's noise suppression (dsp_params.denoise_db = -N) the features live in
+CACHE/feat-denoiseN/ instead; each version dir's emotion-features.json stamp (written by
+`emotion features`) is checked against the setting the store was opened with.
 `emotion` is found via $EMOTION_BIN, else <repo>/build-train/tools/emotion, else PATH.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -33,18 +37,35 @@ def emotion_bin():
                             "build-train) or set EMOTION_BIN")
 
 
-def feat_path(cache, version, key):
-    return os.path.join(cache, "feat", version, os.path.splitext(key)[0] + ".npy")
+def feat_dir(cache, version, denoise_db=0):
+    """Where one version's features made with the given noise suppression live."""
+    return os.path.join(cache, "feat-denoise%d" % -denoise_db if denoise_db else "feat", version)
 
 
-def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr):
+def feat_path(cache, version, key, denoise_db=0):
+    return os.path.join(feat_dir(cache, version, denoise_db), os.path.splitext(key)[0] + ".npy")
+
+
+def stamp_denoise_db(directory):
+    """The denoise_db a feature dir was made with (its emotion-features.json; absent key = 0),
+    or None without a stamp."""
+    try:
+        with open(os.path.join(directory, "emotion-features.json")) as f:
+            return int(json.load(f)["features"].get("denoise_db", 0))
+    except FileNotFoundError:
+        return None
+
+
+def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr, denoise_db=0):
     """Runs the C front end over one whole version (all corpora), skipping existing outputs."""
     src = D.data_dir(root) if version == "orig" else os.path.join(cache, "wav", version)
     if not os.path.isdir(src):
         raise FileNotFoundError("%s: no audio for version %r (run augment.py first)" % (src, version))
-    out = os.path.join(cache, "feat", version)
+    out = feat_dir(cache, version, denoise_db)
     os.makedirs(out, exist_ok=True)
     cmd = [emotion_bin(), "features", "--batch", src, "-o", out, "--skip-existing"]
+    if denoise_db:
+        cmd += ["--denoise-db", str(denoise_db)]
     print("features: " + " ".join(cmd), file=log, flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
@@ -52,23 +73,39 @@ def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr):
 class FeatureStore:
     """Memory-mapped view of the cached features: get(key, version) -> [T, M] float32."""
 
-    def __init__(self, cache=DEFAULT_CACHE, versions=("orig",)):
+    def __init__(self, cache=DEFAULT_CACHE, versions=("orig",), denoise_db=0):
         self.cache = cache
         self.versions = list(versions)
+        self.denoise_db = int(denoise_db)
         self._mem = {}
         self._spans = {}
+        self._stamped = set()
+
+    def _check_stamp(self, version):
+        """Refuses features made with another noise suppression than the store's (the file names
+        do not say; training on them would silently train another front end)."""
+        if version in self._stamped:
+            return
+        d = feat_dir(self.cache, version, self.denoise_db)
+        have = stamp_denoise_db(d)
+        if have is not None and have != self.denoise_db:
+            raise ValueError("%s: features made with denoise_db %d, this run needs %d"
+                             % (d, have, self.denoise_db))
+        self._stamped.add(version)
 
     def has(self, key, version="orig"):
-        return os.path.exists(feat_path(self.cache, version, key))
+        return os.path.exists(feat_path(self.cache, version, key, self.denoise_db))
 
     def get(self, key, version="orig"):
         k = (key, version)
         x = self._mem.get(k)
         if x is None:
-            p = feat_path(self.cache, version, key)
+            self._check_stamp(version)
+            p = feat_path(self.cache, version, key, self.denoise_db)
             if not os.path.exists(p):
-                raise FileNotFoundError("%s: missing features (run features.py --versions %s)"
-                                        % (p, version))
+                raise FileNotFoundError("%s: missing features (run features.py --versions %s%s)"
+                                        % (p, version, " --denoise-db %d" % self.denoise_db
+                                           if self.denoise_db else ""))
             x = np.load(p, mmap_mode="r")
             self._mem[k] = x
         return x
@@ -220,13 +257,15 @@ def main(argv=None):
     ap.add_argument("--cache", default=DEFAULT_CACHE)
     ap.add_argument("--data", default=None)
     ap.add_argument("--versions", default=",".join(A.TRAIN_VERSIONS + A.TEST_NOISE_VERSIONS))
+    ap.add_argument("--denoise-db", type=int, default=0,
+                    help="front-end noise suppression (dsp_params.denoise_db, -90..0; 0 = off)")
     a = ap.parse_args(argv)
     for v in a.versions.split(","):
-        extract(v, a.cache, a.data)
+        extract(v, a.cache, a.data, denoise_db=a.denoise_db)
     items = []
     for c in D.CORPORA:
         items += D.load_corpus(c, a.data)
-    FeatureStore(a.cache, a.versions.split(",")).check(items)
+    FeatureStore(a.cache, a.versions.split(","), a.denoise_db).check(items)
     print("features: all %d x %d present" % (len(items), len(a.versions.split(","))),
           file=sys.stderr)
 

@@ -64,8 +64,8 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
     cfg["corpora"] = [corpus]
     cfg["label_set"] = "native"
     cfg["split"] = protocol
-    store = T.speaker_store(FE.FeatureStore(cache, cfg.get("versions", T.DEFAULTS["versions"])),
-                            T.full_config(cfg), items)
+    full = T.full_config(cfg)
+    store = T.speaker_store(FE.FeatureStore(cache, full["versions"], full["denoise_db"]), full, items)
     results = []
     for k, (name, tr, va, te) in enumerate(S.folds(protocol, items)):
         fdir = os.path.join(out, name)

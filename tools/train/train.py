@@ -90,6 +90,7 @@ DEFAULTS = {
     "mixup": 0.0,
     "ema": 0.0,
     "select_window": 1,
+    "denoise_db": 0,
     "threads": 1,
 }
 
@@ -112,6 +113,9 @@ def full_config(cfg):
                          % out["select_window"])
     if out["mixup"] < 0.0:
         raise ValueError("mixup must be >= 0 (0 = off), got %r" % out["mixup"])
+    if not (isinstance(out["denoise_db"], int) and -90 <= out["denoise_db"] <= 0):
+        raise ValueError("denoise_db must be an integer in -90..0 (0 = off), got %r"
+                         % out["denoise_db"])
     return out
 
 
@@ -381,6 +385,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             "n_train": len(train_items), "n_val": len(val_items),
             "train_speakers": D.speakers(train_items), "val_speakers": D.speakers(val_items),
             "history": history}
+    if dsp_params is None:
+        dsp_params = {"denoise_db": cfg["denoise_db"]}
     M.save_checkpoint(os.path.join(out_dir, "checkpoint.pt"), model, labels, dsp_params,
                       name=cfg["name"], meta=meta)
     MX.save_json(os.path.join(out_dir, "run.json"), meta)
@@ -425,7 +431,7 @@ def main(argv=None):
     tr, val, held = shipped_split(items)
     os.makedirs(a.out, exist_ok=True)
     MX.save_json(os.path.join(a.out, "config.json"), cfg)
-    store = speaker_store(FE.FeatureStore(a.cache, cfg["versions"]), cfg, items)
+    store = speaker_store(FE.FeatureStore(a.cache, cfg["versions"], cfg["denoise_db"]), cfg, items)
     model, meta = train(cfg, tr, val, labels, store, a.out)
     fig, _ = evaluate(model, held, store, labels)
     meta["heldout_pytorch"] = fig
