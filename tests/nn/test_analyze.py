@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`emotion analyze` tests (suite 'nn'): output structure and timing, CSV == JSON, whole-file
-posteriors against the offline runner, default model lookup, and each error's exit code and
-one-line message.
+posteriors against the offline runner, default model lookup, a model with the front end's noise
+suppressor, and each error's exit code and one-line message.
 
     test_analyze.py EMOTION NN_TOOL TINY.emod
 """
@@ -133,6 +133,31 @@ def main():
             b = json.loads(run(short_wav, "--model", model, "--speaker-from", other).stdout)["probs"]
             d = float(np.abs(np.array(a) - np.array(b)).max())
             check((d > 1e-4) == differs, "--speaker-from with %s: max diff %.3g" % (os.path.basename(model), d))
+        # A model whose front end has the noise suppressor: analyze must denoise as
+        # `emotion features --denoise-db` does (equal to nn_offline_run on those features), and
+        # the posteriors differ from the same weights on plain features.
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                        "tools", "train"))
+        import export
+        net, labels_t, dsp, name = export.emod_to_model(TINY)
+        dn_model = os.path.join(tmp, "tiny-dn.emod")
+        export.model_to_emod(net, labels_t, dict(dsp, denoise_db=-15), name, {}, dn_model)
+        plain_model = os.path.join(tmp, "tiny-plain.emod")
+        export.model_to_emod(net, labels_t, dsp, name, {}, plain_model)
+        jd = json.loads(run(short_wav, "--model", dn_model).stdout)
+        jp = json.loads(run(short_wav, "--model", plain_model).stdout)
+        npy_dn = os.path.join(tmp, "short-dn.npy")
+        rf = subprocess.run([EMOTION, "features", "--denoise-db", "-15", short_wav, "-o", npy_dn],
+                            capture_output=True, text=True)
+        check(rf.returncode == 0, "features --denoise-db: %s" % rf.stderr)
+        f32 = os.path.join(tmp, "short-dn.f32")
+        np.load(npy_dn).astype(np.float32).tofile(f32)
+        ro = subprocess.run([NN_TOOL, "offline", dn_model, f32], capture_output=True, text=True)
+        d_same = np.abs(np.array(ro.stdout.split(), float) - jd["probs"]).max()
+        d_plain = np.abs(np.array(jp["probs"]) - jd["probs"]).max()
+        check(d_same < 1e-5 and d_plain > 1e-4,
+              "denoising model: analyze vs offline on denoised features %.3g (want < 1e-5), vs the "
+              "plain front end %.3g (want > 1e-4)" % (d_same, d_plain))
         for i, (res, code, needle) in enumerate(errors):
             one_line = res.stderr.count("\n") == 1 and res.stderr.startswith("emotion")
             check(res.returncode == code and needle in res.stderr and one_line and res.stdout == "",
