@@ -6,7 +6,7 @@ regularisers (mixup, weight averaging).
 With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
 
     test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | regularise | blas |
-                                     frontend | heldout
+                                     frontend | config_base | heldout
 """
 
 import os
@@ -205,6 +205,40 @@ def t_step():
         T.train(cfg, items[:16], items[16:], labels, SyntheticStore(), d, log=open(os.devnull, "w"))
         _, ck = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
         check(ck["dsp_params"]["denoise_db"] == -15, "checkpoint dsp_params: %r" % ck["dsp_params"])
+
+
+def t_config_base():
+    """A config's "base" chain: keys inherited, overridden, dicts merged key by key; a loop and
+    an unknown key are refused."""
+    import json
+    import tempfile
+    import train as T
+    with tempfile.TemporaryDirectory() as d:
+        def write(name, cfg):
+            with open(os.path.join(d, name), "w") as f:
+                json.dump(cfg, f)
+        write("a.json", {"name": "a", "epochs": 60, "model": {"c1": 16, "c2": 32}, "seed": 1})
+        write("b.json", {"base": "a.json", "name": "b", "model": {"c2": 64}})
+        write("c.json", {"base": "b.json", "seed": 2})
+        c = T.load_config(os.path.join(d, "c.json"))
+        check(c == {"name": "b", "epochs": 60, "model": {"c1": 16, "c2": 64}, "seed": 2},
+              "base chain: %r" % c)
+        write("loop.json", {"base": "loop2.json"})
+        write("loop2.json", {"base": "loop.json"})
+        try:
+            T.load_config(os.path.join(d, "loop.json"))
+        except ValueError as e:
+            check("loop" in str(e), "loop message: %s" % e)
+        else:
+            check(False, "a base loop was accepted")
+    # every shipped config loads and passes full_config
+    cdir = os.path.join(SRC, "tools", "train", "configs")
+    for name in sorted(os.listdir(cdir)):
+        T.full_config(T.load_config(os.path.join(cdir, name)))
+    dn = T.full_config(T.load_config(os.path.join(cdir, "default_steady_dn15.json")))
+    base = T.full_config(T.load_config(os.path.join(cdir, "default.json")))
+    diff = sorted(k for k in base if base[k] != dn[k])
+    check(diff == ["denoise_db", "versions"], "default_steady_dn15 vs default: %r" % diff)
 
 
 def t_frontend():
@@ -419,7 +453,7 @@ def t_heldout():
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
          "crops": t_crops, "step": t_step, "regularise": t_regularise,
          "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout,
-         "frontend": t_frontend}
+         "frontend": t_frontend, "config_base": t_config_base}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()

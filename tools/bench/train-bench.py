@@ -38,8 +38,7 @@ def worker(a):
     import train as T
     if a.worker == "nchw":
         M.CONV_MEMORY_FORMAT = torch.contiguous_format
-    with open(a.config) as f:
-        cfg = T.full_config(json.load(f))
+    cfg = T.full_config(T.load_config(a.config))
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = M.make_model(cfg["model"], ["l%d" % i for i in range(8)])

@@ -156,8 +156,7 @@ def main(argv=None):
     ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
     ap.add_argument("--data", default=None)
     a = ap.parse_args(argv)
-    with open(a.config) as f:
-        cfg = json.load(f)
+    cfg = T.load_config(a.config)
     if a.epochs:
         cfg["epochs"] = a.epochs
     folds = None if a.folds is None else {int(x) for x in a.folds.split(",")}

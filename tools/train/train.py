@@ -95,6 +95,27 @@ DEFAULTS = {
 }
 
 
+def load_config(path, _seen=()):
+    """A run config from its JSON file. `"base": "OTHER.json"` (relative to the file) starts from
+    another config: its keys are taken, then this file's override them, dicts ("model",
+    "specaug") key by key. A variant thus states only what it changes."""
+    path = os.path.abspath(path)
+    if path in _seen:
+        raise ValueError("%s: config bases loop back to it" % path)
+    with open(path) as f:
+        cfg = json.load(f)
+    base = cfg.pop("base", None)
+    if base is None:
+        return cfg
+    out = load_config(os.path.join(os.path.dirname(path), base), _seen + (path,))
+    for k, v in cfg.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = dict(out[k], **v)
+        else:
+            out[k] = v
+    return out
+
+
 def full_config(cfg):
     out = copy.deepcopy(DEFAULTS)
     for k, v in (cfg or {}).items():
@@ -420,8 +441,7 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     a = ap.parse_args(argv)
-    with open(a.config) as f:
-        cfg = full_config(json.load(f))
+    cfg = full_config(load_config(a.config))
     if a.epochs:
         cfg["epochs"] = a.epochs
     if cfg["split"] != "shipped":
