@@ -1,6 +1,6 @@
 /* dsp-bench: cost of the log-mel front end (not a test; prints figures).
  *
- *   dsp-bench [--seconds S] [--passes N] [--json] [--dump-audio OUT.f32]
+ *   dsp-bench [--seconds S] [--passes N] [--denoise-db N] [--json] [--dump-audio OUT.f32]
  *
  * Audio: 16 kHz speech concatenated from $EMOTIOND_DATA (default /work/shared/data, emodb/ then
  * ravdess/, sorted) up to S seconds (default 60); without corpora, a synthetic voiced signal.
@@ -10,6 +10,7 @@
  *   - per hop with the resampler: the same audio at 48 kHz stereo, 480 frames through
  *     dsp_resampler_process then dsp_logmel_push;
  *   - offline: dsp_logmel_batch over the whole audio (median of N runs) as multiples of real time.
+ * --denoise-db N (-90..-1) measures the front end with its noise suppressor (dsp_params.denoise_db).
  * --dump-audio writes the exact samples used (float32), so tools/bench/dsp-bench.py can run its
  * numpy reference on the same audio. */
 #include "dsp.h"
@@ -169,25 +170,28 @@ static void ignore_frame(void *user, const float *frame, int64_t index)
 int main(int argc, char **argv)
 {
     double seconds = 60;
-    int passes = 3, json = 0;
+    int passes = 3, json = 0, denoise_db = 0;
     const char *dump = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = strtod(argv[++i], NULL);
         else if (!strcmp(argv[i], "--passes") && i + 1 < argc)
             passes = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--denoise-db") && i + 1 < argc)
+            denoise_db = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json"))
             json = 1;
         else if (!strcmp(argv[i], "--dump-audio") && i + 1 < argc)
             dump = argv[++i];
         else {
-            fprintf(stderr, "usage: dsp-bench [--seconds S] [--passes N] [--json] "
-                            "[--dump-audio OUT.f32]\n");
+            fprintf(stderr, "usage: dsp-bench [--seconds S] [--passes N] [--denoise-db N] "
+                            "[--json] [--dump-audio OUT.f32]\n");
             return 2;
         }
     }
-    if (!(seconds >= 1 && seconds <= 3600) || passes < 1 || passes > 100) {
-        fprintf(stderr, "dsp-bench: --seconds 1..3600, --passes 1..100\n");
+    if (!(seconds >= 1 && seconds <= 3600) || passes < 1 || passes > 100 || denoise_db < -90 ||
+        denoise_db > 0) {
+        fprintf(stderr, "dsp-bench: --seconds 1..3600, --passes 1..100, --denoise-db -90..0\n");
         return 2;
     }
     size_t want = (size_t)(seconds * RATE);
@@ -217,6 +221,7 @@ int main(int argc, char **argv)
 
     dsp_params p;
     dsp_params_default(&p);
+    p.denoise_db = denoise_db;
     char err[256];
     dsp_logmel *s;
     if (dsp_logmel_new(&p, &s, err, sizeof err)) {
@@ -282,19 +287,19 @@ int main(int argc, char **argv)
     double audio_s = (double)a.n / RATE;
 
     if (json)
-        printf("{\"source\":\"%s\",\"files\":%d,\"audio_s\":%.3f,\"hops\":%zu,\"passes\":%d,"
+        printf("{\"source\":\"%s\",\"denoise_db\":%d,\"files\":%d,\"audio_s\":%.3f,\"hops\":%zu,\"passes\":%d,"
                "\"hop_median_us\":%.3f,\"hop_p99_us\":%.3f,\"hop48_median_us\":%.3f,"
                "\"hop48_p99_us\":%.3f,\"batch_s\":%.6f,\"batch_xrt\":%.1f,"
                "\"batch_best_xrt\":%.1f,\"batch_us_per_frame\":%.3f}\n",
-               source, a.files, audio_s, hops, passes, hop_med, hop_p99, rs_med, rs_p99, batch_s,
+               source, denoise_db, a.files, audio_s, hops, passes, hop_med, hop_p99, rs_med, rs_p99, batch_s,
                audio_s / batch_s, audio_s / batch_best_s, batch_s / (double)frames * 1e6);
     else
-        printf("audio: %.1f s of %s (%d files), %zu hops x %d passes\n"
+        printf("audio: %.1f s of %s (%d files), %zu hops x %d passes, denoise_db %d\n"
                "log-mel per hop (push 160):          median %.2f us, p99 %.2f us\n"
                "48 kHz stereo resample + log-mel:    median %.2f us, p99 %.2f us\n"
                "log-mel offline (batch):             %.0f x real time median (%.2f us per frame), "
                "best %.0f x\n",
-               audio_s, source, a.files, hops, passes, hop_med, hop_p99, rs_med, rs_p99,
+               audio_s, source, a.files, hops, passes, denoise_db, hop_med, hop_p99, rs_med, rs_p99,
                audio_s / batch_s, batch_s / (double)frames * 1e6, audio_s / batch_best_s);
     if (sink == 12345.678f) /* keep the callbacks' work observable */
         puts("");
