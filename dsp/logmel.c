@@ -151,20 +151,24 @@ const dsp_params *dsp_logmel_params(const dsp_logmel *s)
     return &s->p;
 }
 
+/* Moves up to cap - *fill samples from (*x, *n) into buf; 1 when buf is then full. */
+static int fill_from(float *buf, int *fill, int cap, const float **x, size_t *n)
+{
+    size_t take = (size_t)(cap - *fill);
+    if (take > *n)
+        take = *n;
+    memcpy(buf + *fill, *x, take * sizeof(float));
+    *fill += (int)take;
+    *x += take;
+    *n -= take;
+    return *fill == cap;
+}
+
 /* The frame path: samples (denoised when enabled) into the window buffer, frames out. */
 static void feed(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
 {
     const int win = s->p.win_length, hop = s->p.hop_length;
-    while (n > 0) {
-        size_t take = (size_t)(win - s->fill);
-        if (take > n)
-            take = n;
-        memcpy(s->buf + s->fill, x, take * sizeof(float));
-        s->fill += (int)take;
-        x += take;
-        n -= take;
-        if (s->fill < win)
-            break;
+    while (n > 0 && fill_from(s->buf, &s->fill, win, &x, &n)) {
         frame_compute(s, s->buf, s->frame);
         if (cb)
             cb(user, s->frame, s->index);
@@ -190,16 +194,7 @@ int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, vo
     if (!dsp__denoise_ready(s->dn))
         return DSP_ENOMEM; /* its last reset failed; nothing consumed */
     const int hop = s->p.hop_length;
-    while (n > 0) {
-        size_t take = (size_t)(hop - s->block_fill);
-        if (take > n)
-            take = n;
-        memcpy(s->block + s->block_fill, x, take * sizeof(float));
-        s->block_fill += (int)take;
-        x += take;
-        n -= take;
-        if (s->block_fill < hop)
-            break;
+    while (n > 0 && fill_from(s->block, &s->block_fill, hop, &x, &n)) {
         dsp__denoise_block(s->dn, s->block);
         s->block_fill = 0;
         feed(s, s->block, (size_t)hop, cb, user);
