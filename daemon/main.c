@@ -395,9 +395,10 @@ int main(int argc, char **argv)
     }
     app_set_labels(a);
     log_msg(LOG_INFO, "emotiond %s: model %s (%s)", EMOTIOND_VERSION, nn_model_id(a->model), a->model_path);
-    if (nn_model_features(a->model)->denoise_db)
+    int denoise_db = (int)nn_model_features(a->model)->denoise_db;
+    if (denoise_db)
         log_msg(LOG_INFO, "front end: the model's noise suppression, up to %d dB (one hop more latency)",
-                (int)-nn_model_features(a->model)->denoise_db);
+                -denoise_db);
 
     /* 4. loop, server */
     if (uv_loop_init(&a->loop) < 0) {
