@@ -17,7 +17,7 @@ struct pipeline {
     pipeline_callbacks cb;
     void *user;
     double in_rate, model_rate, hop_rate;
-    int channels, format, n_labels, n_mels, hop, win;
+    int channels, format, n_labels, n_mels, hop;
     size_t max_chunk;
 
     dsp_resampler *rs;               /* owned */
@@ -151,7 +151,6 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
     p->max_chunk = max_chunk;
     p->model_rate = fp->sample_rate;
     p->hop = fp->hop_length;
-    p->win = fp->win_length;
     p->hop_rate = p->model_rate / p->hop;
     p->n_labels = nl;
     p->n_mels = fp->n_mels;
@@ -238,7 +237,7 @@ static void on_logmel(void *user, const float *frame, int64_t index)
 {
     pipeline *p = user;
     (void)index;
-    double t = ((double)p->frame_index * p->hop + p->win) / p->model_rate;
+    double t = (double)dsp_logmel_frame_end(nn_model_features(p->model), p->frame_index) / p->model_rate;
     p->frame_index++;
     p->hops++;
 

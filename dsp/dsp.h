@@ -95,6 +95,10 @@ int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, vo
  * dsp_logmel_new it must not run concurrently with other FFTW planning. */
 int64_t dsp_logmel_batch(const dsp_params *p, const float *x, size_t n, float *out, size_t max_frames);
 int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples);
+/* Where frame `index` (0-based) ends in the input, in samples at p->sample_rate (exclusive):
+ * index * hop_length + win_length, one hop earlier with the suppressor, whose output lags its
+ * input by one hop. Timestamps of frames and of what is computed from them use this. */
+int64_t dsp_logmel_frame_end(const dsp_params *p, int64_t index);
 
 /* ---- streaming resampler (libsoxr) with channel downmix ---- */
 typedef struct dsp_resampler dsp_resampler;

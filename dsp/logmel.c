@@ -213,6 +213,11 @@ int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples)
     return 1 + (int64_t)((n_samples - (size_t)p->win_length) / (size_t)p->hop_length);
 }
 
+int64_t dsp_logmel_frame_end(const dsp_params *p, int64_t index)
+{
+    return index * p->hop_length + p->win_length - (p->denoise_db ? p->hop_length : 0);
+}
+
 struct batch_out {
     float *out;
     size_t n_mels;

@@ -204,6 +204,54 @@ static void test_denoise(void)
     free(x);
 }
 
+/* First frame whose band-mean log-mel exceeds thr (the frame that hears the onset), or -1. */
+static int first_loud_frame(const float *f, int frames, double thr)
+{
+    for (int i = 0; i < frames; i++) {
+        double e = 0;
+        for (int b = 0; b < 128; b++)
+            e += f[(size_t)i * 128 + b];
+        if (e / 128 > thr)
+            return i;
+    }
+    return -1;
+}
+
+/* A tone starting at a known sample is heard by a frame that dsp_logmel_frame_end places at
+ * the same point of the input with or without the suppressor, whose frames come one hop late. */
+static void test_frame_end(void)
+{
+    dsp_params p, q;
+    dsp_params_default(&p);
+    q = p;
+    q.denoise_db = -15;
+    CHECK(dsp_logmel_frame_end(&p, 0) == 400 && dsp_logmel_frame_end(&p, 10) == 2000, "plain ends");
+    CHECK(dsp_logmel_frame_end(&q, 0) == 240 && dsp_logmel_frame_end(&q, 10) == 1840, "denoised ends");
+    const size_t n = 2 * 16000;
+    float *x = malloc(sizeof(float) * n);
+    int64_t frames = dsp_logmel_frame_count(&p, n);
+    float *a = malloc(sizeof(float) * (size_t)frames * 128), *b = malloc(sizeof(float) * (size_t)frames * 128);
+    const size_t onsets[] = {16000 + 37, 16000 + 100, 16000 + 150};
+    for (size_t o = 0; o < sizeof onsets / sizeof *onsets; o++) {
+        t_seed(7);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (float)(0.001 * (2 * t_uniform() - 1) +
+                           (i >= onsets[o] ? 0.3 * sin(2 * M_PI * 1000.0 * (double)i / 16000) : 0.0));
+        CHECK(dsp_logmel_batch(&p, x, n, a, (size_t)frames) == frames, "plain batch");
+        CHECK(dsp_logmel_batch(&q, x, n, b, (size_t)frames) == frames, "denoised batch");
+        int ka = first_loud_frame(a, (int)frames, -10.5), kb = first_loud_frame(b, (int)frames, -10.5);
+        CHECK(ka > 0 && kb == ka + 1, "onset at %zu: plain frame %d, denoised %d", onsets[o], ka, kb);
+        CHECK(dsp_logmel_frame_end(&p, ka) == dsp_logmel_frame_end(&q, kb) &&
+              dsp_logmel_frame_end(&p, ka) > (int64_t)onsets[o] &&
+              dsp_logmel_frame_end(&p, ka - 1) <= (int64_t)onsets[o] + 160,
+              "onset at %zu: frame ends %lld / %lld", onsets[o], (long long)dsp_logmel_frame_end(&p, ka),
+              (long long)dsp_logmel_frame_end(&q, kb));
+    }
+    free(a);
+    free(b);
+    free(x);
+}
+
 static void test_short_and_counts(void)
 {
     dsp_params p;
@@ -421,5 +469,6 @@ int main(void)
     RUN(test_silence_floor);
     RUN(test_nonfinite);
     RUN(test_denoise);
+    RUN(test_frame_end);
     return t_summary();
 }

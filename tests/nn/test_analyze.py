@@ -158,6 +158,13 @@ def main():
         check(d_same < 1e-5 and d_plain > 1e-4,
               "denoising model: analyze vs offline on denoised features %.3g (want < 1e-5), vs the "
               "plain front end %.3g (want > 1e-4)" % (d_same, d_plain))
+        # The suppressor's frames come one hop late; the timeline's t is where each frame's
+        # audio ends, so the same rows sit 10 ms earlier.
+        td = [r["t"] for r in jd["timeline"]]
+        tp = [r["t"] for r in jp["timeline"]]
+        shift = [round(b - a, 3) for a, b in zip(td, tp)]
+        check(len(td) > 5 and abs(len(td) - len(tp)) <= 1 and set(shift) == {0.01},
+              "denoising model's timeline t: %d rows, %s... vs plain %s..." % (len(td), td[:3], tp[:3]))
         for i, (res, code, needle) in enumerate(errors):
             one_line = res.stderr.count("\n") == 1 and res.stderr.startswith("emotion")
             check(res.returncode == code and needle in res.stderr and one_line and res.stdout == "",

@@ -308,7 +308,7 @@ int cmd_analyze(int argc, char **argv)
         fputs(",top\n", out);
         for (size_t r = 0; r < n_rows; r++) {
             const float *pr = rows + r * K;
-            fprintf(out, "%.3f,", ((double)row_frame[r] * p->hop_length + p->win_length) / sr);
+            fprintf(out, "%.3f,", (double)dsp_logmel_frame_end(p, row_frame[r]) / sr);
             probs_out(out, pr, K, ",");
             fputc(',', out);
             csv_str(out, nn_model_label(m, top_label(pr, K)));
@@ -342,7 +342,7 @@ int cmd_analyze(int argc, char **argv)
         for (size_t r = 0; r < n_rows; r++) {
             const float *pr = rows + r * K;
             fprintf(out, "%s\n{\"t\":%.3f,\"probs\":[", r ? "," : "",
-                    ((double)row_frame[r] * p->hop_length + p->win_length) / sr);
+                    (double)dsp_logmel_frame_end(p, row_frame[r]) / sr);
             probs_out(out, pr, K, ",");
             fputs("],\"top\":", out);
             cli_json_string(out, nn_model_label(m, top_label(pr, K)));
