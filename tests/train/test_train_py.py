@@ -6,7 +6,7 @@ regularisers (mixup, weight averaging).
 With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
 
     test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | regularise | blas |
-                                     frontend | config_base | heldout
+                                     frontend | config_base | valnoise | heldout
 """
 
 import os
@@ -438,6 +438,78 @@ def t_blas():
     check(out[0] == "2", "an explicit OPENBLAS_NUM_THREADS=2 was overridden: %s" % out)
 
 
+def t_valnoise():
+    """valnoise.py rebuilds each fold's validation figure from the checkpoint alone: its clean
+    accuracy equals what training measured on the same utterances (same list, speaker
+    statistics and front end: a fold trained on denoised features is read from feat-denoise15/,
+    whose frames differ from feat/), and a noise version whose frames equal the clean ones
+    scores the same."""
+    import csv
+    import json
+    import tempfile
+    import torch
+    import features as FE
+    import train as T
+    import valnoise
+    torch.set_num_threads(1)
+    labels = D.label_list("native", "emodb")
+    items = fake_items("emodb", 4, 6, labels)
+    rng = np.random.default_rng(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        data, cache, run = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
+        os.makedirs(os.path.join(data, "emodb"))
+        with open(os.path.join(data, "emodb", "labels.csv"), "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "speaker", "label", "gender", "duration_s"])
+            for it in items:
+                w.writerow([it["path"], it["speaker"].split(":")[1], it["native"], it["gender"], 3.0])
+        items, labels = D.load_items(["emodb"], "native", data)
+        # Random frames with the label raised in one group of bands: group = label in feat/,
+        # label + 3 in feat-denoise15/ (a net trained on one front end misreads the other), no
+        # cue in babble10; white10 = the clean frames again.
+        for db in (0, -15):
+            for v in ("orig", "white10", "babble10"):
+                for it in items:
+                    path = FE.feat_path(cache, v, D.item_key(it), db)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    if v == "white10":
+                        x = np.load(FE.feat_path(cache, "orig", D.item_key(it), db))
+                    else:
+                        x = rng.standard_normal((int(rng.integers(60, 120)), 128)).astype(np.float32)
+                        if v == "orig":
+                            g = (it["label"] + (3 if db else 0)) % len(labels)
+                            x[:, 16 * g:16 * g + 16] += 3.0
+                    np.save(path, x)
+        val_spk = [items[-1]["speaker"]]
+        tr, va = D.without_speakers(items, val_spk), D.by_speakers(items, val_spk)
+        want = {}
+        for fold, db in (("0", 0), ("1", -15)):
+            cfg = tiny_run_config(epochs=6, lr=0.02, denoise_db=db, corpora=["emodb"],
+                                  label_set="native")
+            cfg["model"]["cmvn"] = "speaker"
+            full = T.full_config(cfg)
+            store = T.speaker_store(FE.FeatureStore(cache, ["orig"], db), full, items)
+            fdir = os.path.join(run, fold)
+            D.write_list(os.path.join(fdir, "lists", "val.csv"), va)
+            _, meta = T.train(cfg, tr, va, labels, store, fdir, log=open(os.devnull, "w"))
+            want[fold] = meta["val_acc"]
+        out = os.path.join(tmp, "v.json")
+        import contextlib
+        import io
+        with contextlib.redirect_stdout(io.StringIO()):
+            valnoise.main([run, "--cache", cache, "--data", data, "--json", out])
+        with open(out) as f:
+            got = json.load(f)["folds"]
+        for fold in want:
+            clean, white, babble = got[fold]
+            check(abs(clean - want[fold]) < 1e-9, "fold %s: valnoise clean %.4f, training measured "
+                  "%.4f" % (fold, clean, want[fold]))
+            check(white == clean, "fold %s: white10 = the clean frames, yet %.4f vs %.4f"
+                  % (fold, white, clean))
+            check(clean > 0.5 and babble < clean - 0.2, "fold %s: clean %.4f, babble10 (no label "
+                  "cue) %.4f" % (fold, clean, babble))
+
+
 def t_heldout():
     data = os.environ.get("EMOTIOND_DATA", "")
     if not os.path.isfile(os.path.join(data, "ravdess", "labels.csv")):
@@ -453,7 +525,8 @@ def t_heldout():
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
          "crops": t_crops, "step": t_step, "regularise": t_regularise,
          "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout,
-         "frontend": t_frontend, "config_base": t_config_base}
+         "frontend": t_frontend, "config_base": t_config_base,
+         "valnoise": t_valnoise}
 
 if __name__ == "__main__":
     CASES[sys.argv[1]]()
