@@ -237,7 +237,8 @@ static void on_logmel(void *user, const float *frame, int64_t index)
 {
     pipeline *p = user;
     (void)index;
-    double t = (double)dsp_logmel_frame_end(nn_model_features(p->model), p->frame_index) / p->model_rate;
+    const double t =
+        (double)dsp_logmel_frame_end(nn_model_features(p->model), p->frame_index) / p->model_rate;
     p->frame_index++;
     p->hops++;
 
