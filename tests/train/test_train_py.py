@@ -442,8 +442,8 @@ def t_valnoise():
     """valnoise.py rebuilds each fold's validation figure from the checkpoint alone: its clean
     accuracy equals what training measured on the same utterances (same list, speaker
     statistics and front end: a fold trained on denoised features is read from feat-denoise15/,
-    whose frames differ from feat/), and a noise version whose frames equal the clean ones
-    scores the same."""
+    whose frames differ from feat/), a noise version whose frames equal the clean ones scores
+    the same, and one without the label cue scores lower."""
     import csv
     import json
     import tempfile
