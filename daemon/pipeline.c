@@ -17,7 +17,7 @@ struct pipeline {
     pipeline_callbacks cb;
     void *user;
     double in_rate, model_rate, hop_rate;
-    int channels, format, n_labels, n_mels, hop;
+    int channels, format, n_labels, n_mels;
     size_t max_chunk;
 
     dsp_resampler *rs;               /* owned */
@@ -150,8 +150,7 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
     p->format = format;
     p->max_chunk = max_chunk;
     p->model_rate = fp->sample_rate;
-    p->hop = fp->hop_length;
-    p->hop_rate = p->model_rate / p->hop;
+    p->hop_rate = p->model_rate / fp->hop_length;
     p->n_labels = nl;
     p->n_mels = fp->n_mels;
     for (int i = 0; i < nl; i++) p->uniform[i] = 1.0f / (float)nl;
