@@ -37,7 +37,6 @@ struct pipeline {
     int publish_every, countdown;
     int last_published;              /* the last hop made was published */
     int64_t in_frames;               /* input frames pushed since new/reset */
-    int64_t frame_index;             /* log-mel frames since new/reset */
     uint64_t hops, seq;
     int speech;
     pipeline_result last;            /* the newest hop, for flush */
@@ -209,7 +208,6 @@ void pipeline_reset(pipeline *p)
     p->countdown = p->publish_every;
     p->last_published = 1;
     p->in_frames = 0;
-    p->frame_index = 0;
     p->speech = 0;
 }
 
@@ -235,10 +233,9 @@ static void fill_result(pipeline *p, pipeline_result *r, double t)
 static void on_logmel(void *user, const float *frame, int64_t index)
 {
     pipeline *p = user;
-    (void)index;
+    /* index counts from the front end's creation or reset, which pipeline_reset does. */
     const double t =
-        (double)dsp_logmel_frame_end(nn_model_features(p->model), p->frame_index) / p->model_rate;
-    p->frame_index++;
+        (double)dsp_logmel_frame_end(nn_model_features(p->model), index) / p->model_rate;
     p->hops++;
 
     /* The gate's speech frames feed the speaker normaliser (models with cmvn "speaker"), which
