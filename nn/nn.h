@@ -67,6 +67,10 @@ const dsp_params *nn_model_features(const nn_model *m);
 const char *nn_model_id(const nn_model *m);
 /* Frames per analysis window (bounded context, e.g. 300 = 3 s). */
 int nn_model_window_frames(const nn_model *m);
+/* Networks in the model: 1, or 2..16 for an ensemble file (format version 2), whose members
+ * share labels, features, window and speaker normaliser and each run over every frame; the
+ * posteriors are their mean, at about the cost of one network per member. */
+int nn_model_members(const nn_model *m);
 
 /* Streaming runner. On success *out is owned by the caller: nn_stream_free. */
 int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen);

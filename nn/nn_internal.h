@@ -13,6 +13,7 @@
 #include <stdarg.h>
 
 #define NN_MAX_LSTM_LAYERS 4
+#define NN_MAX_MEMBERS 16    /* networks in an ensemble file */
 #define NN_SPEECH_RANGE 5.0  /* nats; features.SPEECH_RANGE: speech frames of an utterance */
 #define NN_C1BLK 16  /* channel block of the conv-1 kernel: c1 is padded to it */
 #define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
@@ -83,6 +84,13 @@ struct nn_model {
     const float *fc1_w, *fc1_b;   /* [dense][seq_dim], [dense] */
     float *fc1_t;                 /* fc1_w transposed, [seq_dim][dense] */
     const float *fc2_w, *fc2_b;   /* [K][dense], [K] */
+
+    /* An ensemble (format version 2, nn_ensemble.c) is its first member plus n_more others that
+     * share its labels, features, window, time pool and speaker normaliser; every member runs
+     * its own lanes over the same frames and the posteriors are their mean. name, id and
+     * meta_json are then the ensemble file's. 0 and NULL for a single network. */
+    int n_more;
+    struct nn_model **more;       /* is malloc'd, each member too */
 };
 
 /* One lane: the complete state of the network run from a reset, plus scratch sized for up to

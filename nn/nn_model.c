@@ -341,10 +341,16 @@ void nn_model_free(nn_model *m)
     free(m->labels);
     free(m->meta_json);
     free(m->weights);
+    for (int i = 0; i < m->n_more; i++)
+        nn_model_free(m->more[i]);
+    free(m->more);
     free(m);
 }
 
-static int load(const unsigned char *b, size_t len, nn_model **out, char *err, size_t errlen)
+/* Version 1: one network. Version 2: an ensemble of version-1 files (nn_ensemble.c), which
+ * passes member = 1 for its members so that an ensemble cannot nest. */
+static int load(const unsigned char *b, size_t len, nn_model **out, char *err, size_t errlen,
+                int member)
 {
     int rc;
     nn_model *m = NULL;
@@ -371,9 +377,9 @@ static int load(const unsigned char *b, size_t len, nn_model **out, char *err, s
     nn__rd_u32(&r, &n_tensors);
     nn__rd_u64(&r, &data_offset);
     nn__rd_u64(&r, &data_size);
-    if (version != 1)
-        return nn__fail(err, errlen, NN_EVERSION, "model format version %u, this build reads version 1",
-                        version);
+    if (version != 1 && (version != 2 || member))
+        return nn__fail(err, errlen, NN_EVERSION, "model format version %u, this build reads %s",
+                        version, member ? "version 1 (an ensemble's member)" : "versions 1 and 2");
     if (data_offset > len || data_size > len || data_offset + data_size + TRAILER_BYTES > len)
         return nn__fail(err, errlen, NN_EFORMAT, "truncated: file has %zu bytes, its header declares "
                         "%llu", len, (unsigned long long)(data_offset + data_size + TRAILER_BYTES));
@@ -386,8 +392,14 @@ static int load(const unsigned char *b, size_t len, nn_model **out, char *err, s
         return nn__fail(err, errlen, NN_EFORMAT, "checksum mismatch: the file is corrupt (SHA-256 of "
                         "its content differs from the stored one)");
     if (data_offset % NN_FILE_ALIGN || data_offset < HEADER_BYTES || n_kv > MAX_KV || n_tensors > MAX_TENSORS)
-        return nn__fail(err, errlen, NN_EFORMAT, "bad header: data offset %llu, %u keys, %u tensors",
-                        (unsigned long long)data_offset, n_kv, n_tensors);
+        return nn__fail(err, errlen, NN_EFORMAT, "bad header: data offset %llu, %u keys, %u %s",
+                        (unsigned long long)data_offset, n_kv, n_tensors,
+                        version == 2 ? "members" : "tensors");
+    if (version == 2) {
+        nn__rd kv = {b, (size_t)data_offset, HEADER_BYTES};
+        return nn__load_ensemble(&kv, n_kv, n_tensors, b + data_offset, data_size, digest, out,
+                                 err, errlen);
+    }
     if (!(m = calloc(1, sizeof *m)))
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory");
     for (int i = 0; i < 32; i++)
@@ -415,7 +427,12 @@ fail:
 int nn_model_load_buffer(const void *buf, size_t len, nn_model **out, char *err, size_t errlen)
 {
     /* The loader copies every tensor out of buf, so buf is never kept. */
-    return load(buf, len, out, err, errlen);
+    return load(buf, len, out, err, errlen, 0);
+}
+
+int nn__load_member(const unsigned char *b, size_t len, nn_model **out, char *err, size_t errlen)
+{
+    return load(b, len, out, err, errlen, 1);
 }
 
 int nn_model_load_file(const char *path, nn_model **out, char *err, size_t errlen)
@@ -447,7 +464,7 @@ int nn_model_load_file(const char *path, nn_model **out, char *err, size_t errle
         rc = nn__fail(err, errlen, NN_EIO, "%s: read error", path);
         goto fail;
     }
-    if ((rc = load(buf, (size_t)size, out, msg, sizeof msg)) != 0)
+    if ((rc = load(buf, (size_t)size, out, msg, sizeof msg, 0)) != 0)
         nn__fail(err, errlen, rc, "%s: %s", path, msg);
 fail:
     free(buf);
@@ -465,3 +482,4 @@ const char *nn_model_label(const nn_model *m, int i)
 const dsp_params *nn_model_features(const nn_model *m) { return &m->dsp; }
 const char *nn_model_id(const nn_model *m) { return m->id; }
 int nn_model_window_frames(const nn_model *m) { return m->window; }
+int nn_model_members(const nn_model *m) { return 1 + m->n_more; }

@@ -21,15 +21,20 @@ int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *
         if (!isfinite(frames[i]))
             return nn__fail(err, errlen, NN_EINVAL, "frame %zu band %zu is not finite", i / M, i % M);
     int steps = n_frames / 2 < BLOCK_STEPS ? n_frames / 2 : BLOCK_STEPS;
-    if (nn__lane_init(&lane, m, steps) != 0)
-        return nn__fail(err, errlen, NN_ENOMEM, "out of memory for %d frames", n_frames);
-    for (int t = 0; t < n_frames; t += 2 * steps) {
-        int n = n_frames - t < 2 * steps ? n_frames - t : 2 * steps;
-        nn__lane_push(&lane, frames + (size_t)t * M, n);
+    const int nm = nn_model_members(m);
+    for (int j = 0; j < nm; j++) {   /* an ensemble: the mean of its members, as nn_stream */
+        if (nn__lane_init(&lane, j ? m->more[j - 1] : m, steps) != 0)
+            return nn__fail(err, errlen, NN_ENOMEM, "out of memory for %d frames", n_frames);
+        for (int t = 0; t < n_frames; t += 2 * steps) {
+            int n = n_frames - t < 2 * steps ? n_frames - t : 2 * steps;
+            nn__lane_push(&lane, frames + (size_t)t * M, n);
+        }
+        const float *p = nn__lane_probs(&lane);
+        for (int k = 0; k < m->n_labels; k++)
+            probs[k] = j ? probs[k] + p[k] : p[k];
+        nn__lane_free(&lane);
     }
-    const float *p = nn__lane_probs(&lane);
-    for (int k = 0; k < m->n_labels; k++)
-        probs[k] = p[k];
-    nn__lane_free(&lane);
+    for (int k = 0; nm > 1 && k < m->n_labels; k++)
+        probs[k] /= (float)nm;
     return 0;
 }

@@ -60,4 +60,14 @@ static inline void nn__printable(char *s)
 int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, uint64_t data_size,
                      nn_model *m, char *err, size_t errlen);
 
+/* The version-1 loader (nn_model.c), for an ensemble's members: refuses version 2, so ensembles
+ * do not nest. */
+int nn__load_member(const unsigned char *b, size_t len, nn_model **out, char *err, size_t errlen);
+/* A version-2 file (nn_ensemble.c) whose size and checksum the caller has verified: keys and
+ * member table at r (r->len = the data offset), the members in data, digest = the file's SHA-256
+ * (the ensemble's id). */
+int nn__load_ensemble(nn__rd *r, uint32_t n_kv, uint32_t n_members, const unsigned char *data,
+                      uint64_t data_size, const unsigned char digest[32], nn_model **out,
+                      char *err, size_t errlen);
+
 #endif

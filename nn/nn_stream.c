@@ -6,7 +6,9 @@
  * lane (the older one) has seen between W - s + 1 and W frames. s a multiple of the time pool
  * puts both lanes' steps (every 2nd frame of each lane; LSTM steps every tpool-th) on the same
  * frames, where nn__lanes_step runs them together and streams each weight matrix once for both:
- * odd frames cost two conv-1 columns, even frames that plus one batched step. */
+ * odd frames cost two conv-1 columns, even frames that plus one batched step. An ensemble runs
+ * this pair of lanes once per member over the same frames and publishes the mean of the members'
+ * older lanes. */
 #include "nn_internal.h"
 
 #include <stdlib.h>
@@ -14,10 +16,13 @@
 
 struct nn_stream {
     const nn_model *m;
-    nn__lane lane[2];
+    int n_members;        /* nn_model_members(m) */
     int64_t start[2];     /* frame index at which each lane first runs */
     int64_t pushed;       /* frames since creation or reset */
+    nn__lane lane[];      /* [n_members][2]: member j's lanes are 2j, 2j + 1 (same resets) */
 };
+
+static const nn_model *member(const nn_model *m, int j) { return j ? m->more[j - 1] : m; }
 
 int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen)
 {
@@ -25,11 +30,13 @@ int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen)
     if (!m || !out)
         return nn__fail(err, errlen, NN_EINVAL, "nn_stream_new: model or out is NULL");
     *out = NULL;
-    if (!(s = calloc(1, sizeof *s)))
+    int nm = nn_model_members(m);
+    if (!(s = calloc(1, sizeof *s + sizeof s->lane[0] * 2 * (size_t)nm)))
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream");
     s->m = m;
-    for (int i = 0; i < 2; i++)   /* 2 steps of scratch: the batched step uses lane 0's */
-        if (nn__lane_init(&s->lane[i], m, 2) != 0) {
+    s->n_members = nm;
+    for (int i = 0; i < 2 * nm; i++)   /* 2 steps of scratch: the batched step uses lane 2j's */
+        if (nn__lane_init(&s->lane[i], member(m, i / 2), 2) != 0) {
             nn_stream_free(s);
             return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream's state");
         }
@@ -44,40 +51,52 @@ void nn_stream_free(nn_stream *s)
 {
     if (!s)
         return;
-    nn__lane_free(&s->lane[0]);
-    nn__lane_free(&s->lane[1]);
+    for (int i = 0; i < 2 * s->n_members; i++)
+        nn__lane_free(&s->lane[i]);
     free(s);
 }
 
 void nn_stream_reset(nn_stream *s)
 {
-    nn__lane_reset(&s->lane[0]);
-    nn__lane_reset(&s->lane[1]);
+    for (int i = 0; i < 2 * s->n_members; i++)
+        nn__lane_reset(&s->lane[i]);
     s->pushed = 0;
 }
 
 int nn_stream_push(nn_stream *s, const float *frame, float *probs)
 {
     const nn_model *m = s->m;
-    nn__lane *older = NULL;
-    nn__lane *step[2];
-    int n_step = 0;
-    for (int i = 0; i < 2; i++) {
-        nn__lane *l = &s->lane[i];
-        if (s->pushed < s->start[i])
-            continue;
-        if (l->n == m->window)
-            nn__lane_reset(l);
-        if (nn__lane_front(l, frame))
-            step[n_step++] = l;
-        if (!older || l->n > older->n)
-            older = l;
+    int older = -1;       /* 0 or 1: the same lane of every member (they reset together) */
+    for (int j = 0; j < s->n_members; j++) {
+        nn__lane *step[2];
+        int n_step = 0;
+        for (int i = 0; i < 2; i++) {
+            nn__lane *l = &s->lane[2 * j + i];
+            if (s->pushed < s->start[i])
+                continue;
+            if (l->n == m->window)
+                nn__lane_reset(l);
+            if (nn__lane_front(l, frame))
+                step[n_step++] = l;
+            if (older < 0 || l->n > s->lane[2 * j + older].n)
+                older = i;
+        }
+        if (n_step)
+            nn__lanes_step(step, n_step);
     }
-    if (n_step)
-        nn__lanes_step(step, n_step);
     s->pushed++;
-    if (older->n < m->min_frames)
+    if (s->lane[older].n < m->min_frames)
         return 0;
-    memcpy(probs, nn__lane_probs(older), sizeof(float) * (size_t)m->n_labels);
+    const int K = m->n_labels;
+    memcpy(probs, nn__lane_probs(&s->lane[older]), sizeof(float) * (size_t)K);
+    if (s->n_members > 1) {
+        for (int j = 1; j < s->n_members; j++) {
+            const float *p = nn__lane_probs(&s->lane[2 * j + older]);
+            for (int k = 0; k < K; k++)
+                probs[k] += p[k];
+        }
+        for (int k = 0; k < K; k++)
+            probs[k] /= (float)s->n_members;
+    }
     return 1;
 }

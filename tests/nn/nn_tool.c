@@ -1,5 +1,6 @@
 /* Test driver for nn/ used by the Python parity and loader tests:
- *   nn-tool check MODEL             load; print id, window and labels (exit 1 + one line on error)
+ *   nn-tool check MODEL             load; print id, window, labels, features and members (exit 1
+ *                                   + one line on error)
  *   nn-tool offline MODEL F.f32     nn_offline_run over all frames of F (raw float32 [T][n_mels])
  *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
  *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames, all
@@ -59,8 +60,8 @@ int main(int argc, char **argv)
         for (int k = 0; k < K; k++)
             printf("%s%s", k ? " " : "", nn_model_label(m, k));
         const dsp_params *fp = nn_model_features(m);
-        printf("\nfeatures %d Hz, %d mels, denoise_db %d\n", (int)fp->sample_rate,
-               (int)fp->n_mels, (int)fp->denoise_db);
+        printf("\nfeatures %d Hz, %d mels, denoise_db %d\nmembers %d\n", (int)fp->sample_rate,
+               (int)fp->n_mels, (int)fp->denoise_db, nn_model_members(m));
         nn_model_free(m);
         return 0;
     }

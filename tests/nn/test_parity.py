@@ -351,11 +351,13 @@ def test_rejections(tmp):
               and r.stdout.count("\n") == 1)
         check(ok, "%s: expected code %d with %r, got rc %d %r" % (name, code, needle, r.returncode, r.stdout))
 
-    # Version and magic with a valid checksum (not just a damaged byte).
-    path = os.path.join(tmp, "v2.emod")
-    export.write_emod(path, kvs0, tens0, version=2)
+    # Version and magic with a valid checksum (not just a damaged byte). Version 2 is an
+    # ensemble (test_ensemble.py).
+    path = os.path.join(tmp, "v3.emod")
+    export.write_emod(path, kvs0, tens0, version=3)
     r = run_tool("check", path)
-    check(r.returncode == 1 and "error -5:" in r.stdout and "version 2" in r.stdout, "version 2: %r" % r.stdout)
+    check(r.returncode == 1 and "error -5:" in r.stdout and "version 3, this build reads versions 1 "
+          "and 2" in r.stdout, "version 3: %r" % r.stdout)
     export.write_emod(path, kvs0, tens0, magic=b"GGUF")
     r = run_tool("check", path)
     check(r.returncode == 1 and "error -4:" in r.stdout and "magic" in r.stdout, "magic: %r" % r.stdout)

@@ -53,6 +53,20 @@ Tensors (batch norm folded into the conv weights and biases):
     att.weight [S]                                   if readout = attention
     fc1.weight [D, S], fc1.bias [D], fc2.weight [K, D], fc2.bias [K]
 
+Ensembles (format version 2; nn/nn_ensemble.c reads it): several version-1 files whose
+posteriors the runtime averages, written by write_ensemble (tools/train/ensemble.py build):
+
+    0       32    the version-1 header with version 2 and n_tensors = n_members (2..16)
+    32      ...   n_kv entries: general.name STR (required), meta.json STR, other meta.* keys
+                  n_members entries: u64 offset (from data_offset), u64 size
+                  zero padding up to data_offset
+    data_offset   the members, each a complete version-1 file, at 32-byte aligned offsets in
+                  order, only alignment padding between them and none after the last
+    end - 32      32    SHA-256 of every byte before it (the ensemble's id)
+
+The members must share labels, feature parameters, window, min_frames, time pool and the speaker
+normaliser (mode, eps, prior, level floor) bit for bit; their networks may differ.
+
 --golden OUT.npz writes reference data for the C side: "frames" [N, M] (float32 log-mel-like
 inputs, or --frames FILE.npy), "probs_all" [N//2, K] (softmax of forward_all: posteriors after
 frames 0..2j+1), "probs" [K] (after all frames).
@@ -73,6 +87,8 @@ import model as model_lib  # noqa: E402
 
 MAGIC = b"EMOD"
 FORMAT_VERSION = 1
+ENSEMBLE_VERSION = 2
+MAX_MEMBERS = 16
 ALIGN = 32
 T_I32, T_F32, T_F64, T_STR, T_STRARR = 1, 2, 3, 4, 5
 DT_F32 = 0
@@ -118,12 +134,76 @@ def write_emod(path, kvs, tensors, version=FORMAT_VERSION, magic=MAGIC):
     data_offset = head_len + ((-head_len) % ALIGN)
     header = magic + struct.pack("<IIIQQ", version, len(kvs), len(tensors), data_offset, len(data))
     body = header + kv_blob + info_blob + b"\0" * (data_offset - head_len) + bytes(data)
+    return _write_checksummed(path, body)
+
+
+def _write_checksummed(path, body):
     digest = hashlib.sha256(body).digest()
     tmp = path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(body + digest)
     os.replace(tmp, path)
     return "%s" % digest.hex()
+
+
+def write_ensemble(path, members, name, meta=None, extra_kvs=()):
+    """An ensemble file of members (the bytes of version-1 .emod files, 2..16 of them); returns
+    the hex SHA-256. Compatibility of the members is the loader's to check (so that the tests
+    can write incompatible ones)."""
+    members = [bytes(b) for b in members]
+    kvs = [("general.name", T_STR, name),
+           ("meta.json", T_STR, json.dumps(meta or {}, sort_keys=True, default=str))] + list(extra_kvs)
+    kv_blob = b"".join(_kv_bytes(k, t, v) for k, t, v in kvs)
+    data, table = bytearray(), b""
+    for b in members:
+        data += b"\0" * ((-len(data)) % ALIGN)
+        table += struct.pack("<QQ", len(data), len(b))
+        data += b
+    head_len = 32 + len(kv_blob) + len(table)
+    data_offset = head_len + ((-head_len) % ALIGN)
+    header = MAGIC + struct.pack("<IIIQQ", ENSEMBLE_VERSION, len(kvs), len(members), data_offset,
+                                 len(data))
+    return _write_checksummed(path, header + kv_blob + table + b"\0" * (data_offset - head_len)
+                              + bytes(data))
+
+
+def ensemble_members(b, path="model"):
+    """(member files' bytes, the ensemble's keys) of an ensemble file's bytes b (checksum
+    verified), or ([b], None) for a version-1 file."""
+    if len(b) < 64 or b[:4] != MAGIC:
+        raise ValueError("%s: not an emotiond model file" % path)
+    version, n_kv, n_m, data_offset, data_size = struct.unpack_from("<IIIQQ", b, 4)
+    if version == FORMAT_VERSION:
+        return [b], None
+    if version != ENSEMBLE_VERSION:
+        raise ValueError("%s: format version %d, this reads 1 and 2" % (path, version))
+    if data_offset + data_size + 32 != len(b) or hashlib.sha256(b[:-32]).digest() != b[-32:]:
+        raise ValueError("%s: truncated or corrupt (size or checksum mismatch)" % path)
+    kv, pos = _read_kvs(b, 32, n_kv, path)
+    out = []
+    for j in range(n_m):
+        off, size = struct.unpack_from("<QQ", b, pos + 16 * j)
+        out.append(b[data_offset + off:data_offset + off + size])
+    return out, kv
+
+
+class EnsembleNet(torch.nn.Module):
+    """What nn/ computes for an ensemble file: the mean of the members' posteriors. forward and
+    forward_all return its log, so softmax(output) is that mean, as for one EmotionNet."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+        self.config = members[0].config
+
+    def _mean(self, outs):
+        return torch.log(torch.stack([torch.softmax(o, -1) for o in outs]).mean(0))
+
+    def forward(self, x, *a, **k):
+        return self._mean([m(x, *a, **k) for m in self.members])
+
+    def forward_all(self, x, *a, **k):
+        return self._mean([m.forward_all(x, *a, **k) for m in self.members])
 
 
 def _fold_bn(sd, conv, bn):
@@ -222,28 +302,16 @@ def model_to_emod(model, labels, dsp_params, name, meta, path):
     return write_emod(path, kvs, tensors)
 
 
-def read_emod(path):
-    """Parses a .emod file (checksum verified): returns (kv dict, {name: float32 ndarray})."""
-    b = open(path, "rb").read()
-    if len(b) < 64 or b[:4] != MAGIC:
-        raise ValueError("%s: not an emotiond model file" % path)
-    version, n_kv, n_t, data_offset, data_size = struct.unpack_from("<IIIQQ", b, 4)
-    if version != FORMAT_VERSION:
-        raise ValueError("%s: format version %d, this reads %d" % (path, version, FORMAT_VERSION))
-    if data_offset + data_size + 32 != len(b) or hashlib.sha256(b[:-32]).digest() != b[-32:]:
-        raise ValueError("%s: truncated or corrupt (size or checksum mismatch)" % path)
-    pos = 32
+def _rstr(b, pos):
+    (n,) = struct.unpack_from("<I", b, pos)
+    return b[pos + 4:pos + 4 + n].decode("utf-8"), pos + 4 + n
 
-    def rstr():
-        nonlocal pos
-        (n,) = struct.unpack_from("<I", b, pos)
-        v = b[pos + 4:pos + 4 + n].decode("utf-8")
-        pos += 4 + n
-        return v
 
+def _read_kvs(b, pos, n_kv, path):
+    """n_kv key/value entries from pos: (dict, position after them)."""
     kv = {}
     for _ in range(n_kv):
-        k = rstr()
+        k, pos = _rstr(b, pos)
         (t,) = struct.unpack_from("<I", b, pos)
         pos += 4
         if t in (T_I32, T_F32):
@@ -253,16 +321,35 @@ def read_emod(path):
             kv[k] = struct.unpack_from("<d", b, pos)[0]
             pos += 8
         elif t == T_STR:
-            kv[k] = rstr()
+            kv[k], pos = _rstr(b, pos)
         elif t == T_STRARR:
             (n,) = struct.unpack_from("<I", b, pos)
             pos += 4
-            kv[k] = [rstr() for _ in range(n)]
+            kv[k] = []
+            for _ in range(n):
+                v, pos = _rstr(b, pos)
+                kv[k].append(v)
         else:
             raise ValueError("%s: key %s has unknown type %d" % (path, k, t))
+    return kv, pos
+
+
+def read_emod(path, b=None):
+    """Parses a version-1 .emod file (checksum verified; b: its bytes, else read from path):
+    returns (kv dict, {name: float32 ndarray})."""
+    if b is None:
+        b = open(path, "rb").read()
+    if len(b) < 64 or b[:4] != MAGIC:
+        raise ValueError("%s: not an emotiond model file" % path)
+    version, n_kv, n_t, data_offset, data_size = struct.unpack_from("<IIIQQ", b, 4)
+    if version != FORMAT_VERSION:
+        raise ValueError("%s: format version %d, this reads %d" % (path, version, FORMAT_VERSION))
+    if data_offset + data_size + 32 != len(b) or hashlib.sha256(b[:-32]).digest() != b[-32:]:
+        raise ValueError("%s: truncated or corrupt (size or checksum mismatch)" % path)
+    kv, pos = _read_kvs(b, 32, n_kv, path)
     tensors = {}
     for _ in range(n_t):
-        name = rstr()
+        name, pos = _rstr(b, pos)
         dtype, rank = struct.unpack_from("<II", b, pos)
         dims = struct.unpack_from("<%dI" % rank, b, pos + 8)
         (off,) = struct.unpack_from("<Q", b, pos + 8 + 4 * rank)
@@ -274,9 +361,20 @@ def read_emod(path):
 
 def emod_to_model(path):
     """The inverse of model_to_emod: an EmotionNet (eval mode) computing what the file computes
-    (batch norm stays folded: the BN layers are set to identity). Returns (model, labels,
-    dsp_params, name). Lets the benchmarks and tests run a shipped .emod in PyTorch."""
-    kv, t = read_emod(path)
+    (batch norm stays folded: the BN layers are set to identity), or for an ensemble file an
+    EnsembleNet of its members. Returns (model, labels, dsp_params, name). Lets the benchmarks
+    and tests run a shipped .emod in PyTorch."""
+    b = open(path, "rb").read()
+    members, kv = ensemble_members(b, path)
+    if kv is None:
+        return _member_to_model(path, b)
+    nets = [_member_to_model("%s member %d" % (path, j), mb)[0] for j, mb in enumerate(members)]
+    _, labels, dsp, _ = _member_to_model(path, members[0])
+    return EnsembleNet(nets).eval(), labels, dsp, kv["general.name"]
+
+
+def _member_to_model(path, b):
+    kv, t = read_emod(path, b)
     hidden = kv["arch.lstm_hidden"]
     cfg = {"n_mels": kv["arch.n_mels"], "n_labels": len(kv["labels"]), "cmvn": kv["arch.cmvn"],
            "cmvn_eps": kv["arch.cmvn_eps"], "c1": kv["arch.c1"], "c2": kv["arch.c2"],

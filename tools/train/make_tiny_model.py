@@ -3,17 +3,23 @@
 trained one exists, and for benchmarks of the default-size architecture.
 
     make_tiny_model.py OUT.emod [--size tiny|default] [--seed S] [--checkpoint OUT.pt]
+                       [--members N]
 
 tiny (the committed tests/fixtures/tiny.emod): channels 4/8/8, LSTM 16, dense 16, the default
 7 labels, default dsp params, window 300, min_frames 50. default: the full DEFAULT_CONFIG
 architecture with random weights (what the benchmarks time). The weights, batch-norm statistics
 and normalisation statistics are random but deterministic (seeded), scaled so that posteriors
-move visibly with the input: the parity tests need outputs that are not flat.
+move visibly with the input: the parity tests need outputs that are not flat. --members N: an
+ensemble file (format 2) of N such models, seeds S, S+1, ..., member j's LSTM and dense layer
+8*j units wider than the first's (members may differ in their networks), all with the first's
+normalisation statistics and speaker prior (which members must share);
+tests/fixtures/tiny-ensemble.emod is --cmvn speaker --members 2.
 """
 
 import argparse
 import os
 import sys
+import tempfile
 
 import torch
 
@@ -63,6 +69,7 @@ def main(argv=None):
     ap.add_argument("--cmvn", choices=("cumulative", "none") + model_lib.SPEAKER_CMVN, default=None,
                     help="input normalisation (default: model.py's; tests/fixtures/tiny-speaker.emod "
                     "is --cmvn speaker)")
+    ap.add_argument("--members", type=int, default=1, help="an ensemble of this many models")
     ap.add_argument("--n-mels", type=int, default=None,
                     help="mel bands of the front end and the model (default 128; "
                     "tests/fixtures/tiny-speaker-64.emod is --cmvn speaker --n-mels 64: a model of "
@@ -80,9 +87,38 @@ def main(argv=None):
             "seed": a.seed, "size": a.size}
     if a.checkpoint:
         model_lib.save_checkpoint(a.checkpoint, m, model_lib.DEFAULT_LABELS, dsp, name, meta)
+    if a.members > 1:
+        return write_members(a, m, cfg, dsp, name, meta)
     digest = export.model_to_emod(m, model_lib.DEFAULT_LABELS, dsp, name, meta, a.out)
     print("%s: %s@sha256:%s, %d parameters, %d bytes"
           % (a.out, name, digest[:16], model_lib.count_parameters(m), os.path.getsize(a.out)))
+    return 0
+
+
+def write_members(a, first, cfg, dsp, name, meta):
+    blobs, params = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for j in range(a.members):
+            mc = dict(cfg)
+            mc["lstm_hidden"] = first.config["lstm_hidden"] + 8 * j
+            mc["dense"] = first.config["dense"] + 8 * j
+            m = first if j == 0 else random_model(mc, model_lib.DEFAULT_LABELS, a.seed + j)
+            with torch.no_grad():
+                m.norm_mean.copy_(first.norm_mean)
+                m.norm_std.copy_(first.norm_std)
+                if first.config["cmvn"] in model_lib.SPEAKER_CMVN:
+                    m.spk_prior_mean.copy_(first.spk_prior_mean)
+                    m.spk_prior_var.copy_(first.spk_prior_var)
+                if first.config["level_floor"]:
+                    m.spk_prior_level.copy_(first.spk_prior_level)
+            path = os.path.join(tmp, "m%d.emod" % j)
+            export.model_to_emod(m, model_lib.DEFAULT_LABELS, dsp, "%s-m%d" % (name, j), meta, path)
+            with open(path, "rb") as f:
+                blobs.append(f.read())
+            params += model_lib.count_parameters(m)
+    digest = export.write_ensemble(a.out, blobs, name + "-x%d" % a.members, meta)
+    print("%s: %s-x%d@sha256:%s, %d members, %d parameters, %d bytes"
+          % (a.out, name, a.members, digest[:16], a.members, params, os.path.getsize(a.out)))
     return 0
 
 
