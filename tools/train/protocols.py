@@ -40,6 +40,11 @@ def c_eval(ckpt, out_dir, test_items, data_root):
     emod = os.path.join(out_dir, "model.emod")
     subprocess.run([sys.executable, os.path.join(HERE, "export.py"), ckpt, emod], check=True,
                    stdout=subprocess.DEVNULL)
+    return c_eval_file(emod, out_dir, data_root)
+
+
+def c_eval_file(emod, out_dir, data_root):
+    """`emotion eval` of the model file emod over out_dir/lists/test.csv (test_c.json)."""
     lst = os.path.join(out_dir, "lists", "test.csv")
     res = os.path.join(out_dir, "test_c.json")
     # Speaker statistics as in training: from every file of the speaker in the fold (protocol 1's

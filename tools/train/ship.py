@@ -1,10 +1,14 @@
-"""Ships a trained run as the default model: exports the checkpoint (export.py), measures it on
-the held-out list with the C runtime (`emotion eval`), and writes the figures next to the model.
+"""Ships trained runs as the default model: exports the checkpoint (export.py), or with several
+runs an ensemble of their checkpoints (one file whose posteriors are the mean of the networks':
+ensemble.py), measures it on the validation and the held-out speakers with the C runtime
+(`emotion eval`), and writes the figures next to the model.
 
-    /usr/bin/python3 tools/train/ship.py --run runs/default [--models models]
+    /usr/bin/python3 tools/train/ship.py --run runs/default_s1 [--run runs/default_s2 ...] [--models models]
 
-Writes models/emotiond-default.emod, models/emotiond-default.json (config, seed, epochs, training
-time, validation and held-out figures, model id) and models/emotiond-default-heldout.png.
+Writes MODELS/emotiond-default.emod, MODELS/emotiond-default.json (config, seeds, epochs, training
+times, validation and held-out figures, model id, and per member for an ensemble) and
+MODELS/emotiond-default-heldout.png. The held-out list is always the repository's
+models/heldout.txt.
 """
 
 import one_blas_thread  # noqa: F401  (before numpy/torch)
@@ -13,90 +17,128 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as D  # noqa: E402
+import ensemble as E  # noqa: E402
 import features as FE  # noqa: E402
 import metrics as MX  # noqa: E402
 import model as M  # noqa: E402
+import train as T  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+HELDOUT = os.path.join(FE.REPO, "models", "heldout.txt")
+
+
+def c_eval(emod, lst, data, out, *extra):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", lst, "--data",
+                    D.data_dir(data), "--json", out, "--quiet"] + list(extra), check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        return json.load(f)
+
+
+def member_record(run_dir):
+    with open(os.path.join(run_dir, "run.json")) as f:
+        run = json.load(f)
+    model, _ = M.load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
+    return run, {
+        "run": os.path.relpath(os.path.abspath(run_dir), FE.REPO),
+        "seed": run["train_config"]["seed"],
+        "config_file": run.get("config_file", "tools/train/configs/default.json"),
+        "parameters": M.count_parameters(model),
+        "epochs_run": run["epochs_run"],
+        "best_epoch": run["best_epoch"],
+        "train_seconds": round(run["train_seconds"], 1),
+        "val_pytorch": {"accuracy": run["val_acc"], "uar": run["val_uar"]},
+        "heldout_pytorch": {k: run["heldout_pytorch"][k] for k in ("n", "accuracy", "uar",
+                                                                   "macro_f1")}
+        if "heldout_pytorch" in run else None,
+    }
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--run", required=True, help="training run dir (checkpoint.pt, run.json)")
+    ap.add_argument("--run", required=True, action="append",
+                    help="training run dir (checkpoint.pt, run.json); repeat for an ensemble")
     ap.add_argument("--models", default=os.path.join(FE.REPO, "models"))
     ap.add_argument("--name", default="emotiond-default")
     ap.add_argument("--data", default=None)
     a = ap.parse_args(argv)
-    ckpt = os.path.join(a.run, "checkpoint.pt")
+    os.makedirs(a.models, exist_ok=True)
     emod = os.path.join(a.models, a.name + ".emod")
-    subprocess.run([sys.executable, os.path.join(HERE, "export.py"), ckpt, emod], check=True)
-    heldout = os.path.join(a.models, "heldout.txt")
-    res = os.path.join(a.run, "heldout_c.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = []
+        for j, r in enumerate(a.run):
+            parts.append(emod if len(a.run) == 1 else os.path.join(tmp, "member%d.emod" % j))
+            subprocess.run([sys.executable, os.path.join(HERE, "export.py"),
+                            os.path.join(r, "checkpoint.pt"), parts[-1]], check=True,
+                           stdout=subprocess.DEVNULL)
+        if len(a.run) > 1:
+            E.build(emod, parts, a.name)
+    runs, members = zip(*[member_record(r) for r in a.run])
+    first = a.run[0]
+    # Validation speakers (they chose each member's epoch) and held-out speakers, in C; the
+    # held-out speakers also in the other states of the speaker normaliser (docs/nn.md): causal
+    # (each file judged with the speaker's earlier files only, from the prior, as the daemon
+    # runs), one file's statistics, and none (the prior: a voice not heard yet).
+    items, _ = D.load_items(runs[0]["train_config"]["corpora"], runs[0]["train_config"]["label_set"],
+                            a.data)
+    val_list = os.path.join(first, "val.csv")
+    D.write_list(val_list, T.shipped_split(items)[1])
+    val = c_eval(emod, val_list, a.data, os.path.join(first, "val_c.json"))
     png = os.path.join(a.models, a.name + "-heldout.png")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", heldout, "--data",
-                    D.data_dir(a.data), "--json", res, "--png", png, "--quiet"], check=True,
-                   env=env)
-    with open(res) as f:
-        c = json.load(f)
-    # The other states of the speaker normaliser (docs/nn.md): causal (each file judged with the
-    # speaker's earlier files only, from the prior, as the daemon runs), one file's statistics,
-    # and none (the prior: a voice not heard yet).
-    states = {}
-    for mode in ("running", "file", "prior"):
-        r = os.path.join(a.run, "heldout_c_%s.json" % mode)
-        subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", heldout, "--data",
-                        D.data_dir(a.data), "--json", r, "--quiet", "--speaker-stats", mode],
-                       check=True, env=env, stdout=subprocess.DEVNULL)
-        with open(r) as f:
-            states[mode] = json.load(f)
-    with open(os.path.join(a.run, "run.json")) as f:
-        run = json.load(f)
-    model, ck = M.load_checkpoint(ckpt)
+    c = c_eval(emod, HELDOUT, a.data, os.path.join(first, "heldout_c.json"), "--png", png)
+    states = {m: c_eval(emod, HELDOUT, a.data, os.path.join(first, "heldout_c_%s.json" % m),
+                        "--speaker-stats", m) for m in ("running", "file", "prior")}
+    _, ck = M.load_checkpoint(os.path.join(first, "checkpoint.pt"))
     rel = os.path.relpath
+    runs_rel = " ".join("--run %s" % rel(os.path.abspath(r), FE.REPO) for r in a.run)
+    train_cmds = ["/usr/bin/python3 tools/train/train.py --config %s --seed %d --out %s%s"
+                  % (m["config_file"], m["seed"], m["run"], " &" if len(a.run) > 1 else "")
+                  for m in members]
+    if len(a.run) > 1:
+        train_cmds.append("wait   # the members train side by side, one job per core")
     out = {
         "model_id": c["model"],
-        "file": rel(emod, FE.REPO),
+        "file": rel(os.path.abspath(emod), FE.REPO),
         "file_bytes": os.path.getsize(emod),
-        "parameters": M.count_parameters(model),
+        "members": len(a.run),
+        "parameters": sum(m["parameters"] for m in members),
         "labels": ck["labels"],
         "architecture": ck["config"],
         "dsp_params": ck["dsp_params"],
-        "train_config": run["train_config"],
-        "seed": run["train_config"]["seed"],
-        "epochs_run": run["epochs_run"],
-        "best_epoch": run["best_epoch"],
-        "train_seconds": round(run["train_seconds"], 1),
-        "n_train": run["n_train"],
-        "n_val": run["n_val"],
-        "train_speakers": run["train_speakers"],
-        "val_speakers": run["val_speakers"],
+        "train_config": runs[0]["train_config"],
+        "seed": [m["seed"] for m in members] if len(a.run) > 1 else members[0]["seed"],
+        "epochs_run": runs[0]["epochs_run"],
+        "best_epoch": [m["best_epoch"] for m in members] if len(a.run) > 1 else members[0]["best_epoch"],
+        "train_seconds": max(m["train_seconds"] for m in members),
+        "n_train": runs[0]["n_train"],
+        "n_val": runs[0]["n_val"],
+        "train_speakers": runs[0]["train_speakers"],
+        "val_speakers": runs[0]["val_speakers"],
         "heldout_speakers": list(D.HELDOUT_SPEAKERS),
-        "val": {"accuracy": run["val_acc"], "uar": run["val_uar"]},
+        "val": {"accuracy": val["accuracy"], "uar": val["uar"]},
         "heldout_c": {k: c[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1", "labels",
                                         "confusion")},
         "heldout_c_speaker_stats": {m: {k: s[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1")}
                                     for m, s in states.items()},
-        "heldout_pytorch": {k: run["heldout_pytorch"][k] for k in ("n", "accuracy", "uar",
-                                                                   "macro_f1")}
-        if "heldout_pytorch" in run else None,
-        "history": run["history"],
+        "member_runs": list(members),
+        "history": [r["history"] for r in runs] if len(a.run) > 1 else runs[0]["history"],
         "commands": [
             "/usr/bin/python3 tools/train/augment.py --cache /var/tmp/emotiond-cache",
             "/usr/bin/python3 tools/train/features.py",
-            "/usr/bin/python3 tools/train/train.py --config %s --out %s"
-            % (run.get("config_file", "tools/train/configs/default.json"), rel(a.run, FE.REPO)),
-            "/usr/bin/python3 tools/train/ship.py --run %s" % rel(a.run, FE.REPO),
-        ],
+        ] + train_cmds + ["/usr/bin/python3 tools/train/ship.py %s" % runs_rel],
         "torch": torch.__version__,
     }
     MX.save_json(os.path.join(a.models, a.name + ".json"), out)
-    print("shipped %s: held-out (C runtime) %s" % (c["model"], MX.fmt(c)))
+    print("shipped %s (%d member%s): validation (C runtime) %s" % (
+        c["model"], len(a.run), "s" if len(a.run) > 1 else "", MX.fmt(val)))
+    print("  held-out (C runtime) %s" % MX.fmt(c))
     for m, s in states.items():
         print("  --speaker-stats %-7s %s" % (m, MX.fmt(s)))
 

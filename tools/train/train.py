@@ -440,10 +440,14 @@ def main(argv=None):
     ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
     ap.add_argument("--data", default=None)
     ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="override the config's seed (the members of an ensemble differ only in it)")
     a = ap.parse_args(argv)
     cfg = full_config(load_config(a.config))
     if a.epochs:
         cfg["epochs"] = a.epochs
+    if a.seed is not None:
+        cfg["seed"] = a.seed
     if cfg["split"] != "shipped":
         raise SystemExit("train.py: split %r: only 'shipped' from the command line; protocols.py "
                          "runs the others" % cfg["split"])
