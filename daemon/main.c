@@ -205,7 +205,8 @@ static void reload(app *a)
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
     app_set_labels(a);
     app_send_hello(a, SERVER_HELLO_ALL); /* sidecar streams were rebuilt too */
-    log_msg(LOG_INFO, "reloaded: model %s (%s)", nn_model_id(a->model), path);
+    log_msg(LOG_INFO, "reloaded: model %s (%s, %d network%s)", nn_model_id(a->model), path,
+            nn_model_members(a->model), nn_model_members(a->model) > 1 ? "s averaged" : "");
     goto done;
 fail:
     nn_model_free(nm);
@@ -394,7 +395,9 @@ int main(int argc, char **argv)
         return 1;
     }
     app_set_labels(a);
-    log_msg(LOG_INFO, "emotiond %s: model %s (%s)", EMOTIOND_VERSION, nn_model_id(a->model), a->model_path);
+    log_msg(LOG_INFO, "emotiond %s: model %s (%s, %d network%s)", EMOTIOND_VERSION,
+            nn_model_id(a->model), a->model_path, nn_model_members(a->model),
+            nn_model_members(a->model) > 1 ? "s averaged" : "");
     int denoise_db = (int)nn_model_features(a->model)->denoise_db;
     if (denoise_db)
         log_msg(LOG_INFO, "front end: the model's noise suppression, up to %d dB (one hop more latency)",

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """`emotion analyze` tests (suite 'nn'): output structure and timing, CSV == JSON, whole-file
-posteriors against the offline runner, default model lookup, a model with the front end's noise
-suppressor, and each error's exit code and one-line message.
+posteriors against the offline runner, an ensemble model (= the mean of its members'), default
+model lookup, a model with the front end's noise suppressor, and each error's exit code and
+one-line message.
 
     test_analyze.py EMOTION NN_TOOL TINY.emod
 """
@@ -14,6 +15,9 @@ import tempfile
 import wave
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "train"))
+import export  # noqa: E402
 
 EMOTION, NN_TOOL, TINY = sys.argv[1:4]
 SPK = os.path.join(os.path.dirname(os.path.abspath(TINY)), "tiny-speaker.emod")
@@ -102,6 +106,25 @@ def main():
         else:
             print("note: `emotion features` unavailable (%s); offline cross-check skipped" % rf.stderr.strip())
 
+        # An ensemble file (format 2): whole file and timeline = the mean of its members' own.
+        ens = os.path.join(os.path.dirname(os.path.abspath(TINY)), "tiny-ensemble.emod")
+        outs = []
+        for j, b in enumerate(export.ensemble_members(open(ens, "rb").read(), ens)[0]):
+            mpath = os.path.join(tmp, "member%d.emod" % j)
+            with open(mpath, "wb") as f:
+                f.write(b)
+            outs.append(json.loads(run(long_wav, "--model", mpath).stdout))
+        r = run(long_wav, "--model", ens)
+        check(r.returncode == 0, "analyze with an ensemble: %s" % r.stderr)
+        je = json.loads(r.stdout) if r.returncode == 0 else {"probs": [], "timeline": []}
+        d = np.abs(np.array(je["probs"]) - np.mean([o["probs"] for o in outs], 0)).max()
+        dt = max(np.abs(np.array(row["probs"]) - np.mean([o["timeline"][i]["probs"] for o in outs], 0)).max()
+                 for i, row in enumerate(je["timeline"]))
+        check(len(je["timeline"]) == len(outs[0]["timeline"]) > 10 and d < 2e-5 and dt < 2e-5,
+              "ensemble analyze vs the mean of its members': whole file %.3g, timeline %.3g" % (d, dt))
+        check(np.abs(np.array(outs[0]["probs"]) - outs[1]["probs"]).max() > 0.01,
+              "the ensemble's members agree: no test")
+
         out = os.path.join(tmp, "out.json")
         r = run(short_wav, "-o", out, env={"EMOTIOND_MODEL": TINY})
         check(r.returncode == 0 and r.stdout == "" and json.load(open(out))["probs"] == js["probs"],
@@ -136,9 +159,6 @@ def main():
         # A model whose front end has the noise suppressor: analyze must denoise as
         # `emotion features --denoise-db` does (equal to nn_offline_run on those features), and
         # the posteriors differ from the same weights on plain features.
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                                        "tools", "train"))
-        import export
         net, labels_t, dsp, name = export.emod_to_model(TINY)
         dn_model = os.path.join(tmp, "tiny-dn.emod")
         export.model_to_emod(net, labels_t, dict(dsp, denoise_db=-15), name, {}, dn_model)

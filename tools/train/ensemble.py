@@ -94,8 +94,8 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
             model, _ = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
             with open(os.path.join(d, "run.json")) as f:
                 cfg = json.load(f)["train_config"]
-            store = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], cfg["denoise_db"]),
-                                    cfg, items)
+            store = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], cfg.get("denoise_db", 0)),
+                                    cfg, items)   # runs older than denoise_db lack the key
             for v in ("orig",) + P.NOISE_VERSIONS:
                 probs.setdefault(v, []).append(T.evaluate(model, te, store, labels, v)[1])
         for v, ps in probs.items():
