@@ -389,29 +389,35 @@ def test_rejections(tmp):
     print("rejections: %d crafted files checked" % (len(cases) + 3))
 
 
-def test_mutations(tmp):
-    """Random header bytes changed and the checksum recomputed (what the checksum cannot catch):
-    the loader accepts or refuses with one printable line, never crashes."""
+def mutate_headers(model, path, n, seed, max_changes):
+    """n copies of model with 1..max_changes random header bytes (before the data) changed and
+    the checksum recomputed (what the checksum cannot catch), each given to the loader: it
+    accepts or refuses with one printable line, never crashes. Returns {outcome: count}."""
     import hashlib
     import random
-    tiny = os.path.join(SRC, "tests", "fixtures", "tiny.emod")
-    body = open(tiny, "rb").read()[:-32]
+    body = open(model, "rb").read()[:-32]
     data_off = struct.unpack_from("<Q", body, 16)[0]
-    rng = random.Random(5)
-    path = os.path.join(tmp, "mut.emod")
+    rng = random.Random(seed)
     seen = {}
-    for it in range(150):
+    for it in range(n):
         m = bytearray(body)
-        for _ in range(rng.randint(1, 4)):
+        for _ in range(rng.randint(1, max_changes)):
             m[rng.randrange(4, data_off)] = rng.randrange(256)
         with open(path, "wb") as f:
             f.write(bytes(m) + hashlib.sha256(bytes(m)).digest())
         r = subprocess.run([NN_TOOL, "check", path], capture_output=True, timeout=60)
         out = r.stdout.decode("utf-8", "replace")
         ok = r.returncode == 0 or (r.returncode == 1 and out.count("\n") == 1 and out[:-1].isprintable())
-        check(ok, "mutation %d: rc %d, output %r" % (it, r.returncode, out[:200]))
+        check(ok, "mutation %d of %s: rc %d, output %r" % (it, os.path.basename(model), r.returncode,
+                                                          out[:200]))
         key = out.split(":")[0] if r.returncode else "loaded"
         seen[key] = seen.get(key, 0) + 1
+    return seen
+
+
+def test_mutations(tmp):
+    tiny = os.path.join(SRC, "tests", "fixtures", "tiny.emod")
+    seen = mutate_headers(tiny, os.path.join(tmp, "mut.emod"), 150, 5, 4)
     print("mutations: 150 damaged headers with valid checksums: %s" % seen)
 
 
