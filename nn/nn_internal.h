@@ -136,12 +136,17 @@ void nn__lane_push(nn__lane *l, const float *frames, int n);
  * normalisation, conv block 1 and the time pool, and returns 1 when that completed a 50 Hz step;
  * nn__lanes_step then runs the rest of the network for that step on L <= 2 lanes at once, the
  * weights read once for both (scratch from lanes[0], which needs max_steps >= L); with time
- * pool 4, block 3 and the LSTM only for the lanes whose step completed a pair.
- * Allocation-free. */
+ * pool 4, block 3 and the LSTM only for the lanes whose step completed a pair. borrower (NULL,
+ * or with L == 1 a lane whose conv trunk would equal lanes[0]'s, see nn_stream.c) skips its own
+ * front and conv blocks: it gets lanes[0]'s conv features whenever lanes[0] completes a block-3
+ * step and runs only its LSTM and readout on them. Allocation-free. */
 int nn__lane_front(nn__lane *l, const float *frame);
 /* The lane's posteriors (steps > 0), running the dense head if a step came since last time. */
 const float *nn__lane_probs(nn__lane *l);
-void nn__lanes_step(nn__lane *const *lanes, int L);
+void nn__lanes_step(nn__lane *const *lanes, int L, nn__lane *borrower);
+/* dst's conv trunk state (causal context of the conv blocks, pending time-pool inputs) becomes
+ * src's: a lane that borrowed src's features takes over its own trunk (src is about to reset). */
+void nn__lane_take_trunk(nn__lane *dst, const nn__lane *src);
 
 /* snprintf into err when non-NULL; returns code. */
 int nn__fail(char *err, size_t errlen, int code, const char *fmt, ...)

@@ -208,7 +208,21 @@ int nn__lane_front(nn__lane *l, const float *frame)
     return front(l, frame, 1);
 }
 
-void nn__lanes_step(nn__lane *const *all, int n_all)
+void nn__lane_take_trunk(nn__lane *dst, const nn__lane *src)
+{
+    const nn_model *m = src->m;
+    const size_t zw = (size_t)m->n_mels + 2, y1w = (size_t)m->f1 * m->c1;
+    const size_t a1w = (size_t)(m->p1 + 2) * m->c1, a2w = (size_t)(m->p2 + 2) * m->c2;
+    memcpy(dst->z, src->z, sizeof(float) * 2 * zw);
+    memcpy(dst->y1, src->y1, sizeof(float) * y1w);
+    memcpy(dst->a1, src->a1, sizeof(float) * 2 * a1w);
+    memcpy(dst->a2, src->a2, sizeof(float) * 2 * a2w);
+    if (m->tpool == 4)
+        memcpy(dst->b2, src->b2, sizeof(float) * a2w);
+    dst->b2_pending = src->b2_pending;
+}
+
+void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
 {
     const nn_model *m = all[0]->m;
     float *patch = all[0]->patch, *gemm = all[0]->gemm;
@@ -249,6 +263,10 @@ void nn__lanes_step(nn__lane *const *all, int n_all)
                      lanes[i]->feat, 1);
         shift_a2(lanes[i], 1);
     }
+    if (borrower) {   /* n_all == 1 == L: its features are all[0]'s */
+        memcpy(borrower->feat, lanes[0]->feat, sizeof(float) * (size_t)m->feat_dim);
+        lanes[L++] = borrower;
+    }
 
     /* LSTM layers: gates = bias + W_ih x + W_hh h, the weights streamed once for both lanes */
     const float *in[2] = {lanes[0]->feat, L > 1 ? lanes[1]->feat : NULL};
@@ -262,7 +280,12 @@ void nn__lanes_step(nn__lane *const *all, int n_all)
             memcpy(g[i], Ly->bias_p, sizeof(float) * (size_t)m->gp);
         }
         const int K = Ly->in + m->hidden;
-        nn__k_gemv2(Ly->wt, K, m->gp, 0, Ly->in, in[0], in[1], g[0], g[1]);
+        if (k == 0 && borrower) {   /* same input: one product, copied */
+            nn__k_gemv2(Ly->wt, K, m->gp, 0, Ly->in, in[0], NULL, g[0], NULL);
+            memcpy(g[1], g[0], sizeof(float) * (size_t)m->gp);
+        } else {
+            nn__k_gemv2(Ly->wt, K, m->gp, 0, Ly->in, in[0], in[1], g[0], g[1]);
+        }
         nn__k_gemv2(Ly->wt, K, m->gp, Ly->in, m->hidden, h[0], L > 1 ? h[1] : NULL, g[0], g[1]);
         for (int i = 0; i < L; i++) {
             nn__k_lstm_cell(g[i], m->hidden, c[i], h[i]);

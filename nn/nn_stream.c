@@ -8,15 +8,30 @@
  * frames, where nn__lanes_step runs them together and streams each weight matrix once for both:
  * odd frames cost two conv-1 columns, even frames that plus one batched step. An ensemble runs
  * this pair of lanes once per member over the same frames and publishes the mean of the members'
- * older lanes. */
+ * older lanes.
+ *
+ * Shared trunk: the conv blocks see a few frames of causal context only, so once the younger
+ * lane is TRUNK_SETTLE frames past its reset its conv features equal the older lane's (when the
+ * input normalisation does not depend on the lane: every mode but "cumulative"). From then on
+ * the younger lane borrows them (nn__lanes_step's borrower) and runs only its LSTM and readout;
+ * just before the older lane resets, the borrower takes over the older lane's trunk state
+ * (nn__lane_take_trunk) and runs its own conv blocks again. Outputs are those of two
+ * independent lanes (parity tests); the conv work is one lane's about 70 % of the time. */
 #include "nn_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* Frames after a reset by which a lane's conv trunk no longer sees the reset's zero padding:
+ * conv 1, 2 and 3 each reach 2 steps back, at 100, 50 and 100 / time pool Hz (16 frames with
+ * time pool 4); 12 time pools leave a margin. */
+#define TRUNK_SETTLE(m) (12 * (m)->tpool)
+
 struct nn_stream {
     const nn_model *m;
     int n_members;        /* nn_model_members(m) */
+    int share;            /* the input normalisation is the same for both lanes */
+    int borrow;           /* -1, or the lane (0 / 1) that borrows the other's conv features */
     int64_t start[2];     /* frame index at which each lane first runs */
     int64_t pushed;       /* frames since creation or reset */
     nn__lane lane[];      /* [n_members][2]: member j's lanes are 2j, 2j + 1 (same resets) */
@@ -35,6 +50,8 @@ int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen)
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory for a stream");
     s->m = m;
     s->n_members = nm;
+    s->share = m->cmvn != NN_CMVN_CUMULATIVE;
+    s->borrow = -1;
     for (int i = 0; i < 2 * nm; i++)   /* 2 steps of scratch: the batched step uses lane 2j's */
         if (nn__lane_init(&s->lane[i], member(m, i / 2), 2) != 0) {
             nn_stream_free(s);
@@ -61,30 +78,48 @@ void nn_stream_reset(nn_stream *s)
     for (int i = 0; i < 2 * s->n_members; i++)
         nn__lane_reset(&s->lane[i]);
     s->pushed = 0;
+    s->borrow = -1;
 }
 
 int nn_stream_push(nn_stream *s, const float *frame, float *probs)
 {
     const nn_model *m = s->m;
-    int older = -1;       /* 0 or 1: the same lane of every member (they reset together) */
+    int active[2];
+    /* Resets and trunk sharing, decided on member 0's lanes (every member's are in step). */
+    for (int i = 0; i < 2; i++) {
+        active[i] = s->pushed >= s->start[i];
+        if (!active[i] || s->lane[i].n != m->window)
+            continue;
+        if (s->borrow == 1 - i) {   /* the borrower keeps the trunk i is about to lose */
+            for (int j = 0; j < s->n_members; j++)
+                nn__lane_take_trunk(&s->lane[2 * j + 1 - i], &s->lane[2 * j + i]);
+            s->borrow = -1;
+        }
+        for (int j = 0; j < s->n_members; j++)
+            nn__lane_reset(&s->lane[2 * j + i]);
+    }
+    if (s->share && s->borrow < 0 && active[0] && active[1]) {
+        int young = s->lane[0].n < s->lane[1].n ? 0 : 1;
+        if (s->lane[young].n >= TRUNK_SETTLE(m))
+            s->borrow = young;
+    }
     for (int j = 0; j < s->n_members; j++) {
         nn__lane *step[2];
         int n_step = 0;
         for (int i = 0; i < 2; i++) {
             nn__lane *l = &s->lane[2 * j + i];
-            if (s->pushed < s->start[i])
+            if (!active[i])
                 continue;
-            if (l->n == m->window)
-                nn__lane_reset(l);
-            if (nn__lane_front(l, frame))
+            if (i == s->borrow)
+                l->n++;   /* its features come with the other lane's step */
+            else if (nn__lane_front(l, frame))
                 step[n_step++] = l;
-            if (older < 0 || l->n > s->lane[2 * j + older].n)
-                older = i;
         }
         if (n_step)
-            nn__lanes_step(step, n_step);
+            nn__lanes_step(step, n_step, s->borrow >= 0 ? &s->lane[2 * j + s->borrow] : NULL);
     }
     s->pushed++;
+    int older = !active[1] || s->lane[0].n > s->lane[1].n ? 0 : 1;
     if (s->lane[older].n < m->min_frames)
         return 0;
     const int K = m->n_labels;

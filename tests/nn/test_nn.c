@@ -1,7 +1,8 @@
-/* nn/ unit tests on the committed tiny models (argv[1]; argv[2] normalises per speaker): loading
- * and every rejection of a damaged file, streaming vs offline parity at every lane end and along
- * the way, reset, the whole front end pushed in random chunkings, speaker normaliser parameters.
- * Torch parity lives in test_parity.py. */
+/* nn/ unit tests on the committed tiny models (argv[1]; argv[2] normalises per speaker; argv[4] is
+ * an ensemble): loading and every rejection of a damaged file, streaming vs offline parity at
+ * every lane end and along the way (lanes sharing their conv trunk and ensembles too), reset, the
+ * whole front end pushed in random chunkings, speaker normaliser parameters. Torch parity lives
+ * in test_parity.py. */
 #include "dsp.h"
 #include "nn.h"
 
@@ -454,8 +455,9 @@ int main(int argc, char **argv)
 {
     char err[256];
     nn_model *m = NULL;
-    if (argc < 4) {
-        fprintf(stderr, "usage: test_nn TINY.emod TINY-SPEAKER.emod TINY-SPEAKER-64.emod\n");
+    if (argc < 5) {
+        fprintf(stderr, "usage: test_nn TINY.emod TINY-SPEAKER.emod TINY-SPEAKER-64.emod "
+                "TINY-ENSEMBLE.emod\n");
         return 2;
     }
     model_path = argv[1];
@@ -469,6 +471,18 @@ int main(int argc, char **argv)
     test_stream_vs_offline(m);
     test_front_end_chunking(m);
     test_level_and_silence(m);
+    /* A speaker model's lanes share their conv trunk (nn_stream.c), and an ensemble's members
+     * each run a pair of lanes: the same parity at every lane end. */
+    for (int i = 2; i < argc; i += 2) {
+        nn_model *o = NULL;
+        if (nn_model_load_file(argv[i], &o, err, sizeof err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        printf("%s: ", argv[i]);
+        test_stream_vs_offline(o);
+        nn_model_free(o);
+    }
     test_speaker_params(argv[2]);
     test_speaker_copy_voice(argv[2], argv[1], argv[3]);
     nn_model_free(m);
