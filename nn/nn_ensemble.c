@@ -39,7 +39,8 @@ static int parse_keys(nn__rd *r, uint32_t n_kv, char *name, size_t name_cap, cha
             return nn__fail(err, errlen, NN_EFORMAT, "unknown key '%s' in the ensemble header "
                             "(general.name and meta.* only: the rest is in its members)", kbuf);
         if ((is_name || is_meta_json) && type != 4)
-            return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has type %u, expected 4", kbuf, type);
+            return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has type %u, expected 4", kbuf,
+                            type);
         int ok;
         switch (type) {
         case 1: case 2: ok = nn__rd_u32(r, &u); break;
@@ -96,8 +97,9 @@ static int check_compatible(const nn_model *a, const nn_model *b, int j, char *e
         if (strcmp(a->labels[k], b->labels[k]) != 0)
             what = "the labels";
     if (!what && (p->sample_rate != q->sample_rate || p->win_length != q->win_length ||
-                  p->hop_length != q->hop_length || p->n_fft != q->n_fft || p->n_mels != q->n_mels ||
-                  p->mel_scale != q->mel_scale || p->f_min != q->f_min || p->f_max != q->f_max ||
+                  p->hop_length != q->hop_length || p->n_fft != q->n_fft ||
+                  p->n_mels != q->n_mels || p->mel_scale != q->mel_scale ||
+                  p->f_min != q->f_min || p->f_max != q->f_max ||
                   p->log_floor != q->log_floor || p->denoise_db != q->denoise_db))
         what = "the feature parameters";
     if (!what && (a->window != b->window || a->min_frames != b->min_frames || a->tpool != b->tpool))
@@ -137,7 +139,8 @@ int nn__load_ensemble(nn__rd *r, uint32_t n_kv, uint32_t n_members, const unsign
             goto fail;
         }
         uint64_t at = (end + NN_FILE_ALIGN - 1) / NN_FILE_ALIGN * NN_FILE_ALIGN;
-        if (off[j] != at || at > data_size || size[j] < MEMBER_MIN_BYTES || size[j] > data_size - at) {
+        if (off[j] != at || at > data_size || size[j] < MEMBER_MIN_BYTES ||
+            size[j] > data_size - at) {
             rc = nn__fail(err, errlen, NN_EFORMAT, "member %u: offset %llu, %llu bytes; expected "
                           "offset %llu and at least %d bytes inside the %llu bytes of data", j,
                           (unsigned long long)off[j], (unsigned long long)size[j],

@@ -16,7 +16,8 @@ import wave
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "train"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "train"))
 import export  # noqa: E402
 
 EMOTION, NN_TOOL, TINY = sys.argv[1:4]
@@ -118,10 +119,12 @@ def main():
         check(r.returncode == 0, "analyze with an ensemble: %s" % r.stderr)
         je = json.loads(r.stdout) if r.returncode == 0 else {"probs": [], "timeline": []}
         d = np.abs(np.array(je["probs"]) - np.mean([o["probs"] for o in outs], 0)).max()
-        dt = max(np.abs(np.array(row["probs"]) - np.mean([o["timeline"][i]["probs"] for o in outs], 0)).max()
+        dt = max(np.abs(np.array(row["probs"])
+                        - np.mean([o["timeline"][i]["probs"] for o in outs], 0)).max()
                  for i, row in enumerate(je["timeline"]))
         check(len(je["timeline"]) == len(outs[0]["timeline"]) > 10 and d < 2e-5 and dt < 2e-5,
-              "ensemble analyze vs the mean of its members': whole file %.3g, timeline %.3g" % (d, dt))
+              "ensemble analyze vs the mean of its members': whole file %.3g, timeline %.3g"
+              % (d, dt))
         check(np.abs(np.array(outs[0]["probs"]) - outs[1]["probs"]).max() > 0.01,
               "the ensemble's members agree: no test")
 

@@ -26,6 +26,7 @@ import test_parity as TP  # noqa: E402  (check, run_tool, NN_TOOL from argv[1], 
 
 export, make_tiny_model, model_lib = TP.export, TP.make_tiny_model, TP.model_lib
 check, run_tool = TP.check, TP.run_tool
+ENSEMBLE_PY = os.path.join(TP.SRC, "tools", "train", "ensemble.py")
 SPK = dict(make_tiny_model.TINY, cmvn="speaker")
 MEMBER_CFGS = [dict(SPK), dict(SPK, lstm_hidden=24, dense=8), dict(SPK, lstm=False, readout="mean")]
 
@@ -68,13 +69,13 @@ def test_parity(tmp):
         paths.append(os.path.join(tmp, "m%d.emod" % j))
         export.model_to_emod(m, model_lib.DEFAULT_LABELS, None, "m%d" % j, {}, paths[-1])
     ens = os.path.join(tmp, "ens.emod")
-    r = subprocess.run([sys.executable, os.path.join(TP.SRC, "tools", "train", "ensemble.py"), "build",
-                        ens] + paths + ["--name", "ens-test"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, ENSEMBLE_PY, "build", ens] + paths + ["--name", "ens-test"],
+                       capture_output=True, text=True)
     check(r.returncode == 0 and "ens-test@sha256:" in r.stdout, "ensemble.py build: %r %r"
           % (r.stdout, r.stderr))
     r = run_tool("check", ens)
-    check(r.returncode == 0 and r.stdout.startswith("ens-test@sha256:") and "members 3\n" in r.stdout,
-          "check of the ensemble: %r" % r.stdout)
+    check(r.returncode == 0 and r.stdout.startswith("ens-test@sha256:")
+          and "members 3\n" in r.stdout, "check of the ensemble: %r" % r.stdout)
     n = 777
     frames = export.synthetic_frames(n, 128, 4)
     fpath = os.path.join(tmp, "f.f32")
@@ -100,7 +101,8 @@ def test_parity(tmp):
     worst, defined = 0.0, 0
     for t_ in range(min(n, len(rows_e))):
         flags = {rows_e[t_][0]} | {r_[t_][0] for r_ in rows}
-        check(len(flags) == 1, "frame %d: ensemble and members disagree on readiness %r" % (t_, flags))
+        check(len(flags) == 1, "frame %d: ensemble and members disagree on readiness %r"
+              % (t_, flags))
         if rows_e[t_][0] == "1":
             defined += 1
             mean = np.mean([np.array(r_[t_][1:], dtype=np.float64) for r_ in rows], 0)
@@ -136,18 +138,23 @@ def test_rejections(tmp, blobs, first):
     cases = [
         ("one member", good[:1], {}, -4, "an ensemble of 1 members, expected 2..16"),
         ("17 members", good * 8 + good[:1], {}, -4, "an ensemble of 17 members, expected 2..16"),
-        ("labels count", [good[0], six], {}, -6, "member 1 differs from member 0 in the number of labels"),
+        ("labels count", [good[0], six], {}, -6,
+         "member 1 differs from member 0 in the number of labels"),
         ("label names", [good[0], renamed], {}, -6, "member 1 differs from member 0 in the labels"),
-        ("features", [good[0], good[1], b64], {}, -6, "member 2 differs from member 0 in the feature"),
+        ("features", [good[0], good[1], b64], {}, -6,
+         "member 2 differs from member 0 in the feature"),
         ("window", [good[0], window], {}, -6, "in the window, minimum frames or time pool"),
         ("normalisation mode", [good[0], plain], {}, -6, "in the input normalisation mode"),
         ("speaker prior", [good[0], own_prior], {}, -6, "in the speaker normaliser"),
         ("nested", [good[0], open(nested, "rb").read()], {}, -5,
          "member 1: model format version 2, this build reads version 1 (an ensemble's member)"),
         ("member corrupt", [good[0], bytes(flipped)], {}, -4, "member 1: checksum mismatch"),
-        ("member not a model", [good[0], b"\0" * 100], {}, -4, "member 1: not an emotiond model file"),
-        ("unknown key", good, {"extra": [("arch.c1", 1, 4)]}, -4, "unknown key 'arch.c1' in the ensemble"),
-        ("name twice", good, {"extra": [("general.name", 4, "x")]}, -4, "key 'general.name' appears twice"),
+        ("member not a model", [good[0], b"\0" * 100], {}, -4,
+         "member 1: not an emotiond model file"),
+        ("unknown key", good, {"extra": [("arch.c1", 1, 4)]}, -4,
+         "unknown key 'arch.c1' in the ensemble"),
+        ("name twice", good, {"extra": [("general.name", 4, "x")]}, -4,
+         "key 'general.name' appears twice"),
     ]
     path = os.path.join(tmp, "rej.emod")
     for name, members, opt, code, needle in cases:
@@ -168,7 +175,8 @@ def test_rejections(tmp, blobs, first):
     layout = [("member offset", bytes(bad), "member 1: offset")]
     grown = bytearray(body) + b"\0" * 32
     struct.pack_into("<Q", grown, 24, data_size + 32)
-    layout.append(("data after the last member", bytes(grown), "32 bytes of data after the last member"))
+    layout.append(("data after the last member", bytes(grown),
+                   "32 bytes of data after the last member"))
     for name, b, needle in layout:
         with open(path, "wb") as f:
             f.write(b + hashlib.sha256(b).digest())
@@ -191,12 +199,12 @@ def test_rejections(tmp, blobs, first):
           % (len(cases) + len(layout) + 2, seen))
 
     # The builder refuses what it cannot make.
-    tool = os.path.join(TP.SRC, "tools", "train", "ensemble.py")
     one = os.path.join(tmp, "one.emod")
     with open(one, "wb") as f:
         f.write(good[0])
-    for args, needle in (([nested, one], "is itself an ensemble"), ([one], "1 members, an ensemble has 2..16")):
-        r = subprocess.run([sys.executable, tool, "build", os.path.join(tmp, "x.emod")] + args,
+    for args, needle in (([nested, one], "is itself an ensemble"),
+                         ([one], "1 members, an ensemble has 2..16")):
+        r = subprocess.run([sys.executable, ENSEMBLE_PY, "build", os.path.join(tmp, "x.emod")] + args,
                            capture_output=True, text=True)
         check(r.returncode == 1 and needle in r.stderr and r.stderr.count("\n") == 1,
               "ensemble.py build %s: %r" % (needle, r.stderr))

@@ -123,7 +123,8 @@ static void test_reject(void)
     }
     memcpy(b, file_buf, file_len);
     b[4] = 3;   /* 2 is an ensemble (test_ensemble.py) */
-    expect_reject(b, file_len, NN_EVERSION, "version 3, this build reads versions 1 and 2", "wrong version");
+    expect_reject(b, file_len, NN_EVERSION, "version 3, this build reads versions 1 and 2",
+                  "wrong version");
     memcpy(b, file_buf, file_len);
     memcpy(b, "GGUF", 4);
     expect_reject(b, file_len, NN_EFORMAT, "not an emotiond model file", "wrong magic");

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_train_py as TT  # noqa: E402  (check, fake_items, tiny_run_config; tools/train on the path)
+import test_train_py as TT  # noqa: E402  (check, fake_items, tiny_run_config; puts tools/train
+                            # on the path)
 
 import data as D  # noqa: E402
 import ensemble as E  # noqa: E402
@@ -45,7 +46,8 @@ def write_corpus(data, items, rng):
             f.write("%s,%s,%s,%s,1.2\n" % (it["path"], it["speaker"].split(":")[1], it["native"],
                                             it["gender"]))
             t = np.arange(19200) / 16000.0
-            x = 0.3 * np.sin(2 * np.pi * (150 + 40 * it["label"]) * t) + 0.05 * rng.standard_normal(t.size)
+            x = (0.3 * np.sin(2 * np.pi * (150 + 40 * it["label"]) * t)
+                 + 0.05 * rng.standard_normal(t.size))
             with wave.open(os.path.join(data, "emodb", it["path"]), "wb") as w:
                 w.setnchannels(1)
                 w.setsampwidth(2)
@@ -98,7 +100,8 @@ def main():
         with open(os.path.join(out, fold, "test.json")) as f:
             res = json.load(f)
         c = res["c_runtime"]
-        check(c["n"] == len(te) and c["failed"] == 0, "C evaluated %d of %d files" % (c["n"], len(te)))
+        check(c["n"] == len(te) and c["failed"] == 0,
+              "C evaluated %d of %d files" % (c["n"], len(te)))
         check(abs(c["accuracy"] - res["orig"]["accuracy"]) < 1e-6,   # C writes 6 digits
               "C accuracy %.4f, mean of the members' PyTorch posteriors %.4f"
               % (c["accuracy"], res["orig"]["accuracy"]))
@@ -111,8 +114,9 @@ def main():
                      for a, b in zip(*[m["files"] for m in member_c]))
         check(spread > 0.05, "members too alike for a meaningful test (%.3g)" % spread)
         for v in P.NOISE_VERSIONS:
-            check(res[v]["accuracy"] == res["orig"]["accuracy"], "%s (= the clean frames) %.4f vs %.4f"
-                  % (v, res[v]["accuracy"], res["orig"]["accuracy"]))
+            check(res[v]["accuracy"] == res["orig"]["accuracy"],
+                  "%s (= the clean frames) %.4f vs %.4f" % (v, res[v]["accuracy"],
+                                                            res["orig"]["accuracy"]))
         check(s["folds_done"] == [fold] and s["c_runtime"]["folds"] == 1
               and s["c_runtime"]["max_abs_diff_accuracy_vs_pytorch"] < 1e-6,
               "summary: %r" % {k: s.get(k) for k in ("folds_done", "c_runtime")})
@@ -123,7 +127,8 @@ def main():
         _, tr2, va2, te2 = list(S.folds("p1", items))[1]
         member_run(other, fold, tr2, va2, te2, cfg, nets[0], labels)
         try:
-            E.protocol([runs[0], other], os.path.join(tmp, "bad"), data, cache, log=open(os.devnull, "w"))
+            E.protocol([runs[0], other], os.path.join(tmp, "bad"), data, cache,
+                       log=open(os.devnull, "w"))
             check(False, "members of different splits accepted")
         except ValueError as e:
             check("list differs" in str(e), "refusal message: %s" % e)

@@ -94,8 +94,8 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
             model, _ = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
             with open(os.path.join(d, "run.json")) as f:
                 cfg = json.load(f)["train_config"]
-            store = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], cfg.get("denoise_db", 0)),
-                                    cfg, items)   # runs older than denoise_db lack the key
+            denoise_db = cfg.get("denoise_db", 0)   # runs older than the key lack it
+            store = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], denoise_db), cfg, items)
             for v in ("orig",) + P.NOISE_VERSIONS:
                 probs.setdefault(v, []).append(T.evaluate(model, te, store, labels, v)[1])
         for v, ps in probs.items():
@@ -145,8 +145,9 @@ def main(argv=None):
                 100 * s[v]["accuracy"]["mean"], 100 * s[v]["accuracy"]["std"],
                 100 * s[v]["uar"]["mean"], 100 * s[v]["uar"]["std"]))
     if "c_runtime" in s:
+        c = s["c_runtime"]
         print("C runtime: acc %.1f %%, max |C - torch| accuracy %.2g" % (
-            100 * s["c_runtime"]["accuracy"]["mean"], s["c_runtime"]["max_abs_diff_accuracy_vs_pytorch"]))
+            100 * c["accuracy"]["mean"], c["max_abs_diff_accuracy_vs_pytorch"]))
     return 0
 
 

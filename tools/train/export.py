@@ -151,8 +151,8 @@ def write_ensemble(path, members, name, meta=None, extra_kvs=()):
     the hex SHA-256. Compatibility of the members is the loader's to check (so that the tests
     can write incompatible ones)."""
     members = [bytes(b) for b in members]
-    kvs = [("general.name", T_STR, name),
-           ("meta.json", T_STR, json.dumps(meta or {}, sort_keys=True, default=str))] + list(extra_kvs)
+    meta_json = json.dumps(meta or {}, sort_keys=True, default=str)
+    kvs = [("general.name", T_STR, name), ("meta.json", T_STR, meta_json)] + list(extra_kvs)
     kv_blob = b"".join(_kv_bytes(k, t, v) for k, t, v in kvs)
     data, table = bytearray(), b""
     for b in members:

@@ -3,7 +3,8 @@ runs an ensemble of their checkpoints (one file whose posteriors are the mean of
 ensemble.py), measures it on the validation and the held-out speakers with the C runtime
 (`emotion eval`), and writes the figures next to the model.
 
-    /usr/bin/python3 tools/train/ship.py --run runs/default_s1 [--run runs/default_s2 ...] [--models models]
+    /usr/bin/python3 tools/train/ship.py --run runs/default_s1 [--run runs/default_s2 ...] \
+        [--models models] [--name emotiond-default]
 
 Writes MODELS/emotiond-default.emod, MODELS/emotiond-default.json (config, seeds, epochs, training
 times, validation and held-out figures, model id, and per member for an ensemble) and
@@ -86,8 +87,8 @@ def main(argv=None):
     # held-out speakers also in the other states of the speaker normaliser (docs/nn.md): causal
     # (each file judged with the speaker's earlier files only, from the prior, as the daemon
     # runs), one file's statistics, and none (the prior: a voice not heard yet).
-    items, _ = D.load_items(runs[0]["train_config"]["corpora"], runs[0]["train_config"]["label_set"],
-                            a.data)
+    tc = runs[0]["train_config"]
+    items, _ = D.load_items(tc["corpora"], tc["label_set"], a.data)
     val_list = os.path.join(first, "val.csv")
     D.write_list(val_list, T.shipped_split(items)[1])
     val = c_eval(emod, val_list, a.data, os.path.join(first, "val_c.json"))
@@ -115,7 +116,8 @@ def main(argv=None):
         "train_config": runs[0]["train_config"],
         "seed": [m["seed"] for m in members] if len(a.run) > 1 else members[0]["seed"],
         "epochs_run": runs[0]["epochs_run"],
-        "best_epoch": [m["best_epoch"] for m in members] if len(a.run) > 1 else members[0]["best_epoch"],
+        "best_epoch": ([m["best_epoch"] for m in members] if len(a.run) > 1
+                       else members[0]["best_epoch"]),
         "train_seconds": max(m["train_seconds"] for m in members),
         "n_train": runs[0]["n_train"],
         "n_val": runs[0]["n_val"],

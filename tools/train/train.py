@@ -441,7 +441,7 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     ap.add_argument("--seed", type=int, default=None,
-                    help="override the config's seed (the members of an ensemble differ only in it)")
+                    help="override the config's seed (an ensemble's members differ only in it)")
     a = ap.parse_args(argv)
     cfg = full_config(load_config(a.config))
     if a.epochs:
