@@ -34,12 +34,7 @@ MEMBER_CFGS = [dict(SPK), dict(SPK, lstm_hidden=24, dense=8), dict(SPK, lstm=Fal
 def member(cfg, seed, like=None, labels=None):
     """A random member; like: the model whose normalisation and speaker prior it takes."""
     m = make_tiny_model.random_model(dict(cfg), labels, seed)
-    if like is not None:
-        with torch.no_grad():
-            for n in ("norm_mean", "norm_std", "spk_prior_mean", "spk_prior_var"):
-                if hasattr(like, n) and hasattr(m, n):
-                    getattr(m, n).copy_(getattr(like, n))
-    return m
+    return make_tiny_model.share_normalisation(m, like) if like is not None else m
 
 
 def emod_bytes(tmp, m, labels=None, name="member", kv_change=None):

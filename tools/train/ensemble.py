@@ -36,7 +36,8 @@ import train as T  # noqa: E402
 
 
 def build(out, members, name=None, meta=None):
-    """Writes the ensemble of the member .emod files; returns its id."""
+    """Writes the ensemble of the member .emod files; returns its id. meta["members"] defaults to
+    the files' names with their directory."""
     blobs = []
     for p in members:
         with open(p, "rb") as f:
@@ -48,8 +49,8 @@ def build(out, members, name=None, meta=None):
         raise ValueError("%d members, an ensemble has 2..%d" % (len(blobs), export.MAX_MEMBERS))
     if name is None:
         name = export.read_emod(members[0], blobs[0])[0]["general.name"] + "-x%d" % len(blobs)
-    meta = dict(meta or {}, members=[os.path.basename(os.path.dirname(os.path.abspath(p))) + "/"
-                                     + os.path.basename(p) for p in members])
+    meta = dict({"members": [os.path.basename(os.path.dirname(os.path.abspath(p))) + "/"
+                             + os.path.basename(p) for p in members]}, **(meta or {}))
     digest = export.write_ensemble(out, blobs, name, meta)
     return "%s@sha256:%s" % (name, digest[:16])
 
@@ -65,6 +66,7 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
     folds = sorted(set.intersection(*[set(s["folds_done"]) for s in sums]))
     items, labels = D.load_items([corpus], "native", data_root)
     test_items = {name: te for name, _, _, te in S.folds(proto, items)}
+    stores = {}   # one per front end and normaliser, across folds (its speaker statistics too)
     results = []
     for fold in folds:
         fdirs = [os.path.join(r, fold) for r in member_runs]
@@ -95,7 +97,11 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
             with open(os.path.join(d, "run.json")) as f:
                 cfg = json.load(f)["train_config"]
             denoise_db = cfg.get("denoise_db", 0)   # runs older than the key lack it
-            store = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], denoise_db), cfg, items)
+            key = json.dumps([cfg["versions"], denoise_db, cfg["model"]], sort_keys=True)
+            if key not in stores:
+                stores[key] = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], denoise_db),
+                                              cfg, items)
+            store = stores[key]
             for v in ("orig",) + P.NOISE_VERSIONS:
                 probs.setdefault(v, []).append(T.evaluate(model, te, store, labels, v)[1])
         for v, ps in probs.items():

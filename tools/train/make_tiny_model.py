@@ -95,6 +95,15 @@ def main(argv=None):
     return 0
 
 
+def share_normalisation(m, like):
+    """m takes like's input normalisation and speaker prior (what an ensemble's members share)."""
+    with torch.no_grad():
+        for n in ("norm_mean", "norm_std", "spk_prior_mean", "spk_prior_var", "spk_prior_level"):
+            if hasattr(like, n) and hasattr(m, n):
+                getattr(m, n).copy_(getattr(like, n))
+    return m
+
+
 def write_members(a, first, cfg, dsp, name, meta):
     blobs, params = [], 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -102,15 +111,8 @@ def write_members(a, first, cfg, dsp, name, meta):
             mc = dict(cfg)
             mc["lstm_hidden"] = first.config["lstm_hidden"] + 8 * j
             mc["dense"] = first.config["dense"] + 8 * j
-            m = first if j == 0 else random_model(mc, model_lib.DEFAULT_LABELS, a.seed + j)
-            with torch.no_grad():
-                m.norm_mean.copy_(first.norm_mean)
-                m.norm_std.copy_(first.norm_std)
-                if first.config["cmvn"] in model_lib.SPEAKER_CMVN:
-                    m.spk_prior_mean.copy_(first.spk_prior_mean)
-                    m.spk_prior_var.copy_(first.spk_prior_var)
-                if first.config["level_floor"]:
-                    m.spk_prior_level.copy_(first.spk_prior_level)
+            m = first if j == 0 else share_normalisation(
+                random_model(mc, model_lib.DEFAULT_LABELS, a.seed + j), first)
             path = os.path.join(tmp, "m%d.emod" % j)
             export.model_to_emod(m, model_lib.DEFAULT_LABELS, dsp, "%s-m%d" % (name, j), meta, path)
             with open(path, "rb") as f:

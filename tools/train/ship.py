@@ -44,10 +44,11 @@ def c_eval(emod, lst, data, out, *extra):
 
 
 def member_record(run_dir):
+    """(run.json, checkpoint, the member's entry in the model's JSON)."""
     with open(os.path.join(run_dir, "run.json")) as f:
         run = json.load(f)
-    model, _ = M.load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
-    return run, {
+    model, ck = M.load_checkpoint(os.path.join(run_dir, "checkpoint.pt"))
+    return run, ck, {
         "run": os.path.relpath(os.path.abspath(run_dir), FE.REPO),
         "seed": run["train_config"]["seed"],
         "config_file": run.get("config_file", "tools/train/configs/default.json"),
@@ -79,9 +80,11 @@ def main(argv=None):
             subprocess.run([sys.executable, os.path.join(HERE, "export.py"),
                             os.path.join(r, "checkpoint.pt"), parts[-1]], check=True,
                            stdout=subprocess.DEVNULL)
-        if len(a.run) > 1:
-            E.build(emod, parts, a.name)
-    runs, members = zip(*[member_record(r) for r in a.run])
+        if len(a.run) > 1:   # the runs, not the temporary files, so that the id is reproducible
+            E.build(emod, parts, a.name, {"members": [
+                os.path.relpath(os.path.abspath(r), FE.REPO) for r in a.run]})
+    runs, cks, members = zip(*[member_record(r) for r in a.run])
+    ck = cks[0]
     first = a.run[0]
     # Validation speakers (they chose each member's epoch) and held-out speakers, in C; the
     # held-out speakers also in the other states of the speaker normaliser (docs/nn.md): causal
@@ -96,7 +99,6 @@ def main(argv=None):
     c = c_eval(emod, HELDOUT, a.data, os.path.join(first, "heldout_c.json"), "--png", png)
     states = {m: c_eval(emod, HELDOUT, a.data, os.path.join(first, "heldout_c_%s.json" % m),
                         "--speaker-stats", m) for m in ("running", "file", "prior")}
-    _, ck = M.load_checkpoint(os.path.join(first, "checkpoint.pt"))
     rel = os.path.relpath
     runs_rel = " ".join("--run %s" % rel(os.path.abspath(r), FE.REPO) for r in a.run)
     train_cmds = ["/usr/bin/python3 tools/train/train.py --config %s --seed %d --out %s%s"
