@@ -16,6 +16,8 @@
 #define NN_MAX_MEMBERS 16    /* networks in an ensemble file */
 #define NN_SPEECH_RANGE 5.0  /* nats; features.SPEECH_RANGE: speech frames of an utterance */
 #define NN_C1BLK 16  /* channel block of the conv-1 kernel: c1 is padded to it */
+#define NN_DOTW 16   /* partial sums of the head's dot products */
+#define NN_C1F 8     /* output bins per block of the conv-1 kernel (independent accumulators) */
 #define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
 #define NN_GBLK 64   /* gate panel width of the LSTM kernel: 4H is padded to it */
 
@@ -82,7 +84,8 @@ struct nn_model {
     nn__lstm_layer lstm[NN_MAX_LSTM_LAYERS];
     const float *att_w;   /* [seq_dim] or NULL */
     const float *fc1_w, *fc1_b;   /* [dense][seq_dim], [dense] */
-    float *fc1_t;                 /* fc1_w transposed, [seq_dim][dense] */
+    float *fc1_t;                 /* fc1_w transposed into gemv panels [seq_dim][NN_GBLK] */
+    int densep;                   /* dense padded to NN_GBLK */
     const float *fc2_w, *fc2_b;   /* [K][dense], [K] */
 
     /* An ensemble (format version 2, nn_ensemble.c) is its first member plus n_more others that

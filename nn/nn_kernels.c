@@ -45,49 +45,78 @@ NN_HOT void nn__k_normalise(const float *restrict x, int M, int cumulative, doub
     }
 }
 
+/* NN_C1BLK floats as one value: GCC maps it to one AVX-512 register, two AVX2 or four SSE ones,
+ * which keeps conv 1's accumulators in registers where plain loops were vectorised across bins
+ * with permutes */
+typedef float nn__c1vec __attribute__((vector_size(NN_C1BLK * sizeof(float))));
+typedef int32_t nn__c1mask __attribute__((vector_size(NN_C1BLK * sizeof(float))));
+
 NN_HOT void nn__k_conv1(const float *restrict z0, const float *restrict z1, const float *restrict z2,
                         const float *restrict w, const float *restrict b, int f1, int stride,
                         int c1, int c1p, float *restrict out)
 {
-    for (int f = 0; f < f1; f++) {
-        const int s = stride * f;
-        const float v[9] = {z0[s], z0[s + 1], z0[s + 2], z1[s], z1[s + 1], z1[s + 2],
-                            z2[s], z2[s + 1], z2[s + 2]};
+    /* NN_C1F output bins at a time: one accumulator chain per bin, so the nine multiply-adds of
+     * a bin overlap with the other bins' instead of waiting on each other (a single chain ran at
+     * the FMA latency). A short last block recomputes its last bin. */
+    const float *rows[3] = {z0, z1, z2};
+    for (int f0 = 0; f0 < f1; f0 += NN_C1F) {
+        int s[NN_C1F];
+        for (int i = 0; i < NN_C1F; i++)
+            s[i] = stride * (f0 + i < f1 ? f0 + i : f1 - 1);
         for (int c0 = 0; c0 < c1p; c0 += NN_C1BLK) {
-            float acc[NN_C1BLK];
-            for (int j = 0; j < NN_C1BLK; j++)
-                acc[j] = b[c0 + j];
-            for (int k = 0; k < 9; k++)
-                for (int j = 0; j < NN_C1BLK; j++)
-                    acc[j] += w[k * c1p + c0 + j] * v[k];
-            int n = c1 - c0 < NN_C1BLK ? c1 - c0 : NN_C1BLK;
-            for (int j = 0; j < n; j++)
-                out[(size_t)f * c1 + c0 + j] = acc[j] > 0 ? acc[j] : 0;
+            nn__c1vec bias, acc[NN_C1F];
+            memcpy(&bias, b + c0, sizeof bias);
+            for (int i = 0; i < NN_C1F; i++)
+                acc[i] = bias;
+            for (int k = 0; k < 9; k++) {
+                nn__c1vec wk;
+                memcpy(&wk, w + k * c1p + c0, sizeof wk);
+                const float *z = rows[k / 3] + k % 3;
+                for (int i = 0; i < NN_C1F; i++)
+                    acc[i] += wk * z[s[i]];
+            }
+            const nn__c1vec zero = {0};
+            const int n = c1 - c0 < NN_C1BLK ? c1 - c0 : NN_C1BLK;
+            for (int i = 0; i < NN_C1F && f0 + i < f1; i++) {
+                const nn__c1vec r = (nn__c1vec)((nn__c1mask)acc[i] & (acc[i] > zero));   /* ReLU */
+                float *o = out + (size_t)(f0 + i) * c1 + c0;
+                if (n == NN_C1BLK)   /* a fixed size: a store, not a call */
+                    memcpy(o, &r, sizeof r);
+                else
+                    memcpy(o, &r, sizeof(float) * (size_t)n);
+            }
         }
     }
 }
 
-NN_HOT void nn__k_gemm(const float *restrict P, int R, int K, const float *restrict Wt, int Np,
-                       float *restrict C)
+NN_HOT void nn__k_conv3x3(const float *restrict in, int bins, int cin, const float *restrict Wt,
+                          int Np, float *restrict C)
 {
-    /* blocks of 4 rows x NN_CBLK columns: 8 AVX-512 accumulators, each weight row loaded once
-     * per 4 rows */
-    for (int r0 = 0; r0 < R; r0 += 4) {
+    /* Patch row f is three runs of 3 * cin floats, one per input column (rows f .. f+2 of the
+     * padded column are contiguous), so the rows are read where they lie. Blocks of 4 rows x
+     * NN_CBLK columns: 8 AVX-512 accumulators, each weight row loaded once per 4 rows. */
+    const size_t col = (size_t)(bins + 2) * cin;
+    const int seg = 3 * cin;
+    for (int r0 = 0; r0 < bins; r0 += 4) {
         const float *p[4];
         for (int i = 0; i < 4; i++)   /* a short last block recomputes its last row */
-            p[i] = P + (size_t)(r0 + i < R ? r0 + i : R - 1) * K;
+            p[i] = in + (size_t)(r0 + i < bins ? r0 + i : bins - 1) * cin;
         for (int n0 = 0; n0 < Np; n0 += NN_CBLK) {
             float acc[4][NN_CBLK];
             memset(acc, 0, sizeof acc);
-            for (int k = 0; k < K; k++) {
-                const float *w = Wt + (size_t)k * Np + n0;
-                for (int i = 0; i < 4; i++) {
-                    const float a = p[i][k];
-                    for (int j = 0; j < NN_CBLK; j++)
-                        acc[i][j] += a * w[j];
+            for (int kt = 0; kt < 3; kt++) {
+                const float *wk = Wt + (size_t)kt * seg * Np + n0;
+                const size_t off = (size_t)kt * col;
+                for (int k = 0; k < seg; k++) {
+                    const float *w = wk + (size_t)k * Np;
+                    for (int i = 0; i < 4; i++) {
+                        const float a = p[i][off + k];
+                        for (int j = 0; j < NN_CBLK; j++)
+                            acc[i][j] += a * w[j];
+                    }
                 }
             }
-            for (int i = 0; i < 4 && r0 + i < R; i++)
+            for (int i = 0; i < 4 && r0 + i < bins; i++)
                 memcpy(C + (size_t)(r0 + i) * Np + n0, acc[i], sizeof acc[i]);
         }
     }
@@ -115,14 +144,42 @@ NN_HOT void nn__k_gemv2(const float *restrict panels, int K, int Gp, int k0, int
             }
             memcpy(y1 + g0, a1, sizeof a1);
         } else {
-            for (int k = 0; k < kn; k++) {
+            /* one vector: even and odd rows into separate accumulators, so that two chains
+             * of multiply-adds are in flight as in the two-vector case */
+            float b0[NN_GBLK] = {0};
+            int k = 0;
+            for (; k + 1 < kn; k += 2) {
                 const float *w = pan + (size_t)k * NN_GBLK;
-                const float u = x0[k];
-                for (int j = 0; j < NN_GBLK; j++)
+                const float u = x0[k], v = x0[k + 1];
+                for (int j = 0; j < NN_GBLK; j++) {
                     a0[j] += u * w[j];
+                    b0[j] += v * w[NN_GBLK + j];
+                }
             }
+            if (k < kn)
+                for (int j = 0; j < NN_GBLK; j++)
+                    a0[j] += x0[k] * pan[(size_t)k * NN_GBLK + j];
+            for (int j = 0; j < NN_GBLK; j++)
+                a0[j] += b0[j];
         }
         memcpy(y0 + g0, a0, sizeof a0);
+    }
+}
+
+NN_HOT void nn__k_speaker_estimate(int M, double w0, double wt, double shift, int use_sums,
+                                   const float *restrict prior_mean, const float *restrict prior_var,
+                                   const double *restrict s1, const double *restrict s2,
+                                   double var_floor, double eps, double *restrict mean,
+                                   double *restrict istd)
+{
+    for (int b = 0; b < M; b++) {
+        const double pm = prior_mean[b] + shift, pv = prior_var[b];
+        const double a1 = use_sums ? s1[b] : 0, a2 = use_sums ? s2[b] : 0;
+        const double mu = (w0 * pm + a1) / wt, ex2 = (w0 * (pv + pm * pm) + a2) / wt;
+        double var = ex2 - mu * mu, floor = var_floor * pv;
+        var = var > floor ? var : floor;
+        mean[b] = mu;
+        istd[b] = eps < 0 ? 1.0 : 1.0 / sqrt(var + eps);
     }
 }
 

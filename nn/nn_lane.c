@@ -35,7 +35,7 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
         up16(L * H),                                      /* c */
         up16((size_t)m->seq_dim),                         /* pool_num */
         up16((size_t)m->seq_dim),                         /* pooled */
-        up16((size_t)m->dense),                           /* dense_tmp */
+        up16((size_t)m->densep),                          /* dense_tmp */
         up16((size_t)m->n_labels),                        /* probs */
     };
     size_t floats = 0, nsz = sizeof sizes / sizeof sizes[0];
@@ -225,14 +225,12 @@ void nn__lane_take_trunk(nn__lane *dst, const nn__lane *src)
 void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
 {
     const nn_model *m = all[0]->m;
-    float *patch = all[0]->patch, *gemm = all[0]->gemm;
+    float *gemm = all[0]->gemm;
     const size_t a2w = (size_t)(m->p2 + 2) * m->c2;
-    const size_t r2 = (size_t)m->p1 * 9 * m->c1, r3 = (size_t)m->p2 * 9 * m->c2;
 
-    /* conv blocks 2 and 3: both lanes' patch rows stacked into one product each */
+    /* conv blocks 2 and 3, straight from each lane's input columns */
     for (int i = 0; i < n_all; i++)
-        nn__im2col(all[i]->a1, m->p1, m->c1, 1, patch + i * r2);
-    nn__k_gemm(patch, n_all * m->p1, 9 * m->c1, m->conv2_w, m->c2p, gemm);
+        nn__k_conv3x3(all[i]->a1, m->p1, m->c1, m->conv2_w, m->c2p, gemm + (size_t)i * m->p1 * m->c2p);
     nn__lane *lanes[2];   /* those whose step reaches block 3 (time pool 4: the second of a pair) */
     int L = 0;
     for (int i = 0; i < n_all; i++) {
@@ -256,8 +254,7 @@ void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
     if (L == 0)
         return;
     for (int i = 0; i < L; i++)
-        nn__im2col(lanes[i]->a2, m->p2, m->c2, 1, patch + i * r3);
-    nn__k_gemm(patch, L * m->p2, 9 * m->c2, m->conv3_w, m->c3p, gemm);
+        nn__k_conv3x3(lanes[i]->a2, m->p2, m->c2, m->conv3_w, m->c3p, gemm + (size_t)i * m->p2 * m->c3p);
     for (int i = 0; i < L; i++) {
         nn__pool_out(gemm + (size_t)i * m->p2 * m->c3p, m->p2, m->c3, m->c3p, m->conv3_b, 1,
                      lanes[i]->feat, 1);

@@ -122,22 +122,26 @@ void nn__head(const nn_model *m, const float *num, double den, float *pooled, fl
     const float inv = (float)(1.0 / den);
     for (int i = 0; i < d; i++)
         pooled[i] = num[i] * inv;
-    /* Plain loops (~9k multiply-adds: not worth a BLAS call, nor its locks, on the per-hop
-     * path) over the transposed fc1, so the inner loop is a vectorisable axpy, not a serial
-     * float reduction. */
+    /* ~9k multiply-adds: not worth a BLAS call, nor its locks, on the per-hop path. fc1 runs on
+     * the LSTM's matrix-vector kernel (its panels, nn_weights.c); fc2's dot products keep
+     * NN_DOTW partial sums so that they vectorise instead of forming one serial chain. */
+    memset(hid, 0, sizeof(float) * (size_t)m->densep);
     memcpy(hid, m->fc1_b, sizeof(float) * (size_t)m->dense);
-    for (int j = 0; j < d; j++) {
-        const float *w = m->fc1_t + (size_t)j * m->dense, p = pooled[j];
-        for (int i = 0; i < m->dense; i++)
-            hid[i] += w[i] * p;
-    }
+    nn__k_gemv2(m->fc1_t, d, m->densep, 0, d, pooled, NULL, hid, NULL);
     for (int i = 0; i < m->dense; i++)
         hid[i] = hid[i] > 0 ? hid[i] : 0;
     for (int k = 0; k < K; k++) {
         const float *w = m->fc2_w + (size_t)k * m->dense;
+        float part[NN_DOTW] = {0};
+        int j = 0;
+        for (; j + NN_DOTW <= m->dense; j += NN_DOTW)
+            for (int i = 0; i < NN_DOTW; i++)
+                part[i] += w[j + i] * hid[j + i];
         float a = 0;
-        for (int j = 0; j < m->dense; j++)
+        for (; j < m->dense; j++)
             a += w[j] * hid[j];
+        for (int i = 0; i < NN_DOTW; i++)
+            a += part[i];
         probs[k] = a + m->fc2_b[k];
     }
     float mx = probs[0];

@@ -36,12 +36,21 @@ void nn__k_normalise(const float *x, int M, int cumulative, double eps, double *
  * NN_C1BLK. */
 void nn__k_conv1(const float *z0, const float *z1, const float *z2, const float *w, const float *b,
                  int f1, int stride, int c1, int c1p, float *out);
-/* C [R][Np] = P [R][K] x Wt [K][Np]; Np a multiple of NN_CBLK. */
-void nn__k_gemm(const float *P, int R, int K, const float *Wt, int Np, float *C);
+/* One step of a 3x3 conv block straight from its three input columns at `in` (the padded
+ * [(bins + 2)][cin] layout above, oldest first): C [bins][Np] = patch x Wt with Wt [9 * cin][Np]
+ * in the im2col patch order, without building the patch. Np a multiple of NN_CBLK. */
+void nn__k_conv3x3(const float *in, int bins, int cin, const float *Wt, int Np, float *C);
 /* y0 += W^T x0 and, when x1 is not NULL, y1 += W^T x1, over rows k0 .. k0+kn of W [K][Gp] stored
  * as panels (nn__lstm_layer.wt); Gp a multiple of NN_GBLK. */
 void nn__k_gemv2(const float *panels, int K, int Gp, int k0, int kn, const float *x0,
                  const float *x1, float *y0, float *y1);
+/* The speaker normaliser's estimate per band (nn_speaker.c): mean = (w0 prior + sums) / wt,
+ * istd = 1 / sqrt(max(var, var_floor prior var) + eps), or 1 when eps < 0 (mean-only models);
+ * use_sums 0 = the prior alone. Recomputed on every speech frame, hence a kernel. */
+void nn__k_speaker_estimate(int M, double w0, double wt, double shift, int use_sums,
+                            const float *prior_mean, const float *prior_var, const double *s1,
+                            const double *s2, double var_floor, double eps, double *mean,
+                            double *istd);
 /* LSTM cell from the pre-activations g [4H] (gates i, f, g, o): updates c and h [H]. */
 void nn__k_lstm_cell(const float *g, int H, float *c, float *h);
 

@@ -1,5 +1,5 @@
 /* nn_speaker: the stream-level speaker normaliser of cmvn "speaker" models (see nn.h). */
-#include "nn_internal.h"
+#include "nn_layers.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,21 +54,11 @@ static void update_estimate(nn_speaker *s)
     /* With a level floor the prior is an average voice at this voice's level: its mean moves
      * with the level heard (0 before any speech). */
     const double shift = m->level_floor > 0 && s->lw > 0 ? s->l1 / s->lw - m->spk_prior_level : 0.0;
-    for (int b = 0; b < m->n_mels; b++) {
-        double mu, ex2;
-        if (wt > 0) {
-            double pm = m->spk_prior_mean[b] + shift, pv = m->spk_prior_var[b];
-            mu = (w0 * pm + s->s1[b]) / wt;
-            ex2 = (w0 * (pv + pm * pm) + s->s2[b]) / wt;
-        } else {   /* no prior weight and no speech yet: the prior itself */
-            mu = m->spk_prior_mean[b];
-            ex2 = m->spk_prior_var[b] + mu * mu;
-        }
-        double var = ex2 - mu * mu, floor = s->p.var_floor * m->spk_prior_var[b];
-        var = var > floor ? var : floor;
-        s->mean[b] = mu;
-        s->istd[b] = m->cmvn == NN_CMVN_SPEAKER_MEAN ? 1.0 : 1.0 / sqrt(var + m->cmvn_eps);
-    }
+    /* no prior weight and no speech yet: the prior itself (weight 1, no sums) */
+    nn__k_speaker_estimate(m->n_mels, wt > 0 ? w0 : 1.0, wt > 0 ? wt : 1.0, wt > 0 ? shift : 0.0,
+                           wt > 0, m->spk_prior_mean, m->spk_prior_var, s->s1, s->s2,
+                           s->p.var_floor, m->cmvn == NN_CMVN_SPEAKER_MEAN ? -1.0 : m->cmvn_eps,
+                           s->mean, s->istd);
 }
 
 static int check_params(const nn_speaker_params *p, char *err, size_t errlen)

@@ -144,7 +144,8 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
                     ((size_t)9 * m->c1 * m->c2p + 15) / 16 * 16 + ((size_t)9 * m->c2 * m->c3p + 15) / 16 * 16;
     for (int k = 0; k < m->layers; k++)
         relaid += ((size_t)(m->lstm[k].in + H) * m->gp + 15) / 16 * 16 + ((size_t)m->gp + 15) / 16 * 16;
-    relaid += ((size_t)m->seq_dim * m->dense + 15) / 16 * 16;
+    m->densep = (m->dense + NN_GBLK - 1) / NN_GBLK * NN_GBLK;
+    relaid += (size_t)m->seq_dim * m->densep;
     if (posix_memalign((void **)&m->weights, 64, (total + relaid + 16) * sizeof(float)) != 0) {
         m->weights = NULL;
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory for %zu weights", total + relaid);
@@ -189,11 +190,13 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
                     dst[L][((size_t)k * cin[L] + ci) * coutp[L] + co] =
                         conv_w[L][((size_t)co * cin[L] + ci) * 9 + k];
     memcpy(m->conv1_bp, m->conv1_b, sizeof(float) * (size_t)m->c1);
+    /* fc1 transposed in the LSTM's panel layout (below), so the head runs on its kernel */
     m->fc1_t = w;
-    w += ((size_t)m->seq_dim * m->dense + 15) / 16 * 16;
+    w += (size_t)m->seq_dim * m->densep;
     for (int i = 0; i < m->dense; i++)
         for (int j = 0; j < m->seq_dim; j++)
-            m->fc1_t[(size_t)j * m->dense + i] = m->fc1_w[(size_t)i * m->seq_dim + j];
+            m->fc1_t[((size_t)(i / NN_GBLK) * m->seq_dim + j) * NN_GBLK + i % NN_GBLK] =
+                m->fc1_w[(size_t)i * m->seq_dim + j];
     /* LSTM: (W_ih | W_hh) transposed to [in + H][gp] in panels, gates zero-padded. */
     for (int k = 0; k < m->layers; k++) {
         nn__lstm_layer *Ly = &m->lstm[k];
