@@ -16,16 +16,19 @@
  * the younger lane borrows them (nn__lanes_step's borrower) and runs only its LSTM and readout;
  * just before the older lane resets, the borrower takes over the older lane's trunk state
  * (nn__lane_take_trunk) and runs its own conv blocks again. Outputs are those of two
- * independent lanes (parity tests); the conv work is one lane's about 70 % of the time. */
+ * independent lanes (parity tests); the conv work is one lane's about 90 % of the time. */
 #include "nn_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Frames after a reset by which a lane's conv trunk no longer sees the reset's zero padding:
- * conv 1, 2 and 3 each reach 2 steps back, at 100, 50 and 100 / time pool Hz (16 frames with
- * time pool 4); 12 time pools leave a margin. */
-#define TRUNK_SETTLE(m) (12 * (m)->tpool)
+/* Frames after a reset from which a lane's conv features no longer see the reset's zero padding.
+ * With t counted from the reset: conv 1 at frame t is exact from t = 2; the 50 Hz step j pools
+ * frames 2j, 2j+1, so exact from j = 1; conv 2 reaches 2 steps back: j >= 3. Time pool 2: conv 3
+ * reaches 2 steps back again, j >= 5, i.e. frame 10. Time pool 4: step q pools 50 Hz steps 2q,
+ * 2q+1 (exact from q = 2), conv 3 from q = 4, i.e. frame 16. Exact bounds: the parity tests fail
+ * with one frame less for either time pool. */
+#define TRUNK_SETTLE(m) ((m)->tpool == 4 ? 16 : 10)
 
 struct nn_stream {
     const nn_model *m;
