@@ -17,7 +17,7 @@
 #define NN_SPEECH_RANGE 5.0  /* nats; features.SPEECH_RANGE: speech frames of an utterance */
 #define NN_C1BLK 16  /* channel block of the conv-1 kernel: c1 is padded to it */
 #define NN_DOTW 16   /* partial sums of the head's dot products */
-#define NN_C1F 8     /* output bins per block of the conv-1 kernel (independent accumulators) */
+#define NN_C1F 4     /* output bins per block of the conv-1 kernel (independent accumulators) */
 #define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
 #define NN_GBLK 64   /* gate panel width of the LSTM kernel: 4H is padded to it */
 

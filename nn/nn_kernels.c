@@ -49,7 +49,6 @@ NN_HOT void nn__k_normalise(const float *restrict x, int M, int cumulative, doub
  * which keeps conv 1's accumulators in registers where plain loops were vectorised across bins
  * with permutes */
 typedef float nn__c1vec __attribute__((vector_size(NN_C1BLK * sizeof(float))));
-typedef int32_t nn__c1mask __attribute__((vector_size(NN_C1BLK * sizeof(float))));
 
 NN_HOT void nn__k_conv1(const float *restrict z0, const float *restrict z1, const float *restrict z2,
                         const float *restrict w, const float *restrict b, int f1, int stride,
@@ -59,13 +58,17 @@ NN_HOT void nn__k_conv1(const float *restrict z0, const float *restrict z1, cons
      * a bin overlap with the other bins' instead of waiting on each other (a single chain ran at
      * the FMA latency). A short last block recomputes its last bin. */
     const float *rows[3] = {z0, z1, z2};
-    for (int f0 = 0; f0 < f1; f0 += NN_C1F) {
-        int s[NN_C1F];
-        for (int i = 0; i < NN_C1F; i++)
-            s[i] = stride * (f0 + i < f1 ? f0 + i : f1 - 1);
-        for (int c0 = 0; c0 < c1p; c0 += NN_C1BLK) {
-            nn__c1vec bias, acc[NN_C1F];
-            memcpy(&bias, b + c0, sizeof bias);
+    /* channel blocks outside: the input values are read per bin block and used at once (inside,
+     * GCC hoisted all 36 of them out of the channel loop and spilled them) */
+    for (int c0 = 0; c0 < c1p; c0 += NN_C1BLK) {
+        const int n = c1 - c0 < NN_C1BLK ? c1 - c0 : NN_C1BLK;
+        nn__c1vec bias;
+        memcpy(&bias, b + c0, sizeof bias);
+        for (int f0 = 0; f0 < f1; f0 += NN_C1F) {
+            int s[NN_C1F];
+            for (int i = 0; i < NN_C1F; i++)
+                s[i] = stride * (f0 + i < f1 ? f0 + i : f1 - 1);
+            nn__c1vec acc[NN_C1F];
             for (int i = 0; i < NN_C1F; i++)
                 acc[i] = bias;
             for (int k = 0; k < 9; k++) {
@@ -75,15 +78,19 @@ NN_HOT void nn__k_conv1(const float *restrict z0, const float *restrict z1, cons
                 for (int i = 0; i < NN_C1F; i++)
                     acc[i] += wk * z[s[i]];
             }
-            const nn__c1vec zero = {0};
-            const int n = c1 - c0 < NN_C1BLK ? c1 - c0 : NN_C1BLK;
             for (int i = 0; i < NN_C1F && f0 + i < f1; i++) {
-                const nn__c1vec r = (nn__c1vec)((nn__c1mask)acc[i] & (acc[i] > zero));   /* ReLU */
+                /* ReLU as a plain loop: a vector compare of this width is split into scalar
+                 * compares on AVX2 */
+                float r[NN_C1BLK];
+                memcpy(r, &acc[i], sizeof r);
                 float *o = out + (size_t)(f0 + i) * c1 + c0;
-                if (n == NN_C1BLK)   /* a fixed size: a store, not a call */
-                    memcpy(o, &r, sizeof r);
-                else
-                    memcpy(o, &r, sizeof(float) * (size_t)n);
+                if (n == NN_C1BLK) {   /* a fixed size: vector stores, not a call */
+                    for (int j = 0; j < NN_C1BLK; j++)
+                        o[j] = r[j] > 0 ? r[j] : 0;
+                } else {
+                    for (int j = 0; j < n; j++)
+                        o[j] = r[j] > 0 ? r[j] : 0;
+                }
             }
         }
     }
