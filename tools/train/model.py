@@ -101,7 +101,6 @@ Checkpoint (save_checkpoint / load_checkpoint; what export.py reads), a dict sav
 """
 
 import copy
-import math
 
 import torch
 import torch.nn as nn
