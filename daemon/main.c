@@ -125,6 +125,15 @@ static void on_stats(void *user, server_daemon_stats *o)
 
 /* ---- reload ---------------------------------------------------------------------------- */
 
+/* "ID (path, N network(s averaged))": how the log names the model in use */
+static const char *model_desc(const app *a, char *buf, size_t n)
+{
+    const int k = nn_model_members(a->model);
+    snprintf(buf, n, "%s (%s, %d network%s)", nn_model_id(a->model), a->model_path, k,
+             k > 1 ? "s averaged" : "");
+    return buf;
+}
+
 static void reload(app *a)
 {
     config nc;
@@ -205,8 +214,8 @@ static void reload(app *a)
     snprintf(a->model_path, sizeof a->model_path, "%s", path);
     app_set_labels(a);
     app_send_hello(a, SERVER_HELLO_ALL); /* sidecar streams were rebuilt too */
-    log_msg(LOG_INFO, "reloaded: model %s (%s, %d network%s)", nn_model_id(a->model), path,
-            nn_model_members(a->model), nn_model_members(a->model) > 1 ? "s averaged" : "");
+    char desc[CONFIG_PATH_MAX + 128];
+    log_msg(LOG_INFO, "reloaded: model %s", model_desc(a, desc, sizeof desc));
     goto done;
 fail:
     nn_model_free(nm);
@@ -395,9 +404,8 @@ int main(int argc, char **argv)
         return 1;
     }
     app_set_labels(a);
-    log_msg(LOG_INFO, "emotiond %s: model %s (%s, %d network%s)", EMOTIOND_VERSION,
-            nn_model_id(a->model), a->model_path, nn_model_members(a->model),
-            nn_model_members(a->model) > 1 ? "s averaged" : "");
+    char desc[CONFIG_PATH_MAX + 128];
+    log_msg(LOG_INFO, "emotiond %s: model %s", EMOTIOND_VERSION, model_desc(a, desc, sizeof desc));
     int denoise_db = (int)nn_model_features(a->model)->denoise_db;
     if (denoise_db)
         log_msg(LOG_INFO, "front end: the model's noise suppression, up to %d dB (one hop more latency)",
