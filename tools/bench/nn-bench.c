@@ -1,12 +1,16 @@
 /* nn-bench: cost of the model runtime (benchmark, never a test). nn-bench.py runs it next to the
  * PyTorch alternative and prints both; run this alone for the C figures only.
  *
- *   nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32]
+ *   nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32] [--evict MB]
  *
  * Input: F.f32 (raw float32 [frames][n_mels], e.g. `emotion features` output converted by
  * nn-bench.py), else S seconds (default 60) of synthetic voiced audio through dsp_logmel, so the
  * features are real front-end output either way. OpenBLAS is set to one thread (what emotiond
  * does). --dump writes the features used (so the PyTorch side runs on the same numbers).
+ * --evict MB writes an MB-sized buffer between hops (untimed), so each hop finds its weights and
+ * state out of cache, as in the daemon, where a hop comes every 10 ms after other work; the
+ * stream's CPU figure is then the sum of the hops' wall times (one thread: run it on a quiet
+ * machine).
  * Prints one JSON object:
  *   hop_us_p25/median/p75/p99/max/mean   wall time of nn_speaker_add+apply and nn_stream_push per 10 ms frame (all
  *                                passes; odd and even frames differ, see BENCHMARKS.md)
@@ -87,6 +91,7 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *frames_path = NULL, *dump_path = NULL;
     double seconds = 60;
     int passes = 3;
+    long evict_mb = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc) frames_path = argv[++i];
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
@@ -101,14 +106,20 @@ int main(int argc, char **argv)
             long v = strtol(argv[++i], &end, 10);
             passes = (*end || end == argv[i] || v < 1 || v > 100) ? -1 : (int)v;
         }
+        else if (!strcmp(argv[i], "--evict") && i + 1 < argc) {
+            char *end;
+            evict_mb = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || evict_mb < 1 || evict_mb > 4096)
+                evict_mb = -1;   /* refused below */
+        }
         else if (argv[i][0] != '-' && !model_path) model_path = argv[i];
         else {
-            fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32]\n");
+            fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32] [--evict MB]\n");
             return 2;
         }
     }
-    if (!model_path || !(seconds >= 1 && seconds <= 36000) || passes < 1 || passes > 100) {
-        fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds 1..36000] [--passes 1..100]\n");
+    if (!model_path || !(seconds >= 1 && seconds <= 36000) || passes < 1 || passes > 100 || evict_mb < 0) {
+        fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds 1..36000] [--passes 1..100] [--evict 1..4096]\n");
         return 2;
     }
     openblas_set_num_threads(1);
@@ -153,21 +164,33 @@ int main(int argc, char **argv)
         return 1;
     }
     double *hop = malloc(sizeof(double) * (size_t)T * passes);
+    const size_t evict_bytes = (size_t)evict_mb << 20;
+    unsigned char *evict = evict_bytes ? malloc(evict_bytes) : NULL;
+    if (!hop || (evict_bytes && !evict)) {
+        fprintf(stderr, "nn-bench: out of memory\n");
+        return 1;
+    }
     double cpu = 0, sink = 0;
     for (int pass = 0; pass < passes; pass++) {
         nn_stream_reset(s);
         nn_speaker_reset(sp);
-        double c0 = now_s(CLOCK_THREAD_CPUTIME_ID);
+        double c0 = now_s(CLOCK_THREAD_CPUTIME_ID), walls = 0;
         for (int64_t t = 0; t < T; t++) {
+            if (evict) {
+                memset(evict, (int)(t & 0xff), evict_bytes);
+                sink += evict[(size_t)t % evict_bytes];
+            }
             double a = now_s(CLOCK_MONOTONIC);
             nn_speaker_add(sp, feat + (size_t)t * M);
             nn_speaker_apply(sp, feat + (size_t)t * M, norm);
             if (nn_stream_push(s, norm, probs))
                 sink += probs[0];
             hop[(size_t)pass * T + t] = (now_s(CLOCK_MONOTONIC) - a) * 1e6;
+            walls += hop[(size_t)pass * T + t] * 1e-6;
         }
-        cpu += now_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+        cpu += evict ? walls : now_s(CLOCK_THREAD_CPUTIME_ID) - c0;
     }
+    free(evict);
     size_t nh = (size_t)T * passes;
     double mean = 0;
     for (size_t i = 0; i < nh; i++)
