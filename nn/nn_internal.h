@@ -18,7 +18,7 @@
 #define NN_C1BLK 16  /* channel block of the conv-1 kernel: c1 is padded to it */
 #define NN_DOTW 16   /* partial sums of the head's dot products */
 #define NN_C1F 4     /* output bins per block of the conv-1 kernel (independent accumulators) */
-#define NN_CBLK 32   /* output-channel block of the conv GEMM kernel: c2, c3 are padded to it */
+#define NN_CBLK 32   /* output-channel block of the conv 3x3 kernel: c2, c3 are padded to it */
 #define NN_GBLK 64   /* gate panel width of the LSTM kernel: 4H is padded to it */
 
 /* NN_CMVN_SPEAKER(_MEAN): the frames come already normalised by an nn_speaker (outside the lanes);
@@ -113,7 +113,7 @@ typedef struct nn__lane {
                            * their pairs are pooled into a2; column 0 = pending first of a pair */
     int b2_pending;
     float *feat;          /* per-step features [max_steps][feat_dim] (torch order) */
-    float *patch;         /* im2col scratch [max_steps * p1][9 * max(c1, c2)] */
+    float *patch;         /* im2col scratch of the block path [max_steps * p1][9 * max(c1, c2)] */
     float *gemm;          /* conv GEMM output [max_steps * p1][max(c2p, c3p)] */
     float *gates;         /* [max_steps][gp] */
     float *seq;           /* LSTM layer outputs [max_steps][max(H, feat_dim)] */

@@ -2,9 +2,10 @@
  * like ours may take a lock and, with one thread, allocate a buffer per call (the no-allocation
  * test caught it), and it reads weights once per call where we want once for both lanes.
  * Conv block 1 (a 3x3 filter over one input channel, K = 9, too thin for a GEMM); the conv
- * blocks' [2 lanes x bins, 9 cin] x [9 cin, cout] products (measured as fast as OpenBLAS
- * sgemm here); the LSTM's matrix-vector products for both lanes at once (0.8 MB of weights read
- * once per hop, not once per lane); the gate nonlinearities (libm's expf/tanhf do not
+ * blocks' [bins, 9 cin] x [9 cin, cout] products read from the lane's columns in place (no
+ * im2col copy; at the FMA throughput here); the LSTM's matrix-vector products for both lanes at
+ * once (0.8 MB of weights read once per hop, not once per lane), also the head's fc1; the
+ * speaker normaliser's per-frame estimate; the gate nonlinearities (libm's expf/tanhf do not
  * vectorise). Plain loops with fixed-size blocks so that the compiler vectorises them; on x86-64
  * each is compiled for AVX-512, AVX2 and baseline and picked at load time (GCC target_clones),
  * so the library stays portable. Weights come pre-transposed and padded by the loader
@@ -174,7 +175,8 @@ NN_HOT void nn__k_gemv2(const float *restrict panels, int K, int Gp, int k0, int
 }
 
 NN_HOT void nn__k_speaker_estimate(int M, double w0, double wt, double shift, int use_sums,
-                                   const float *restrict prior_mean, const float *restrict prior_var,
+                                   const float *restrict prior_mean,
+                                   const float *restrict prior_var,
                                    const double *restrict s1, const double *restrict s2,
                                    double var_floor, double eps, double *restrict mean,
                                    double *restrict istd)

@@ -230,7 +230,8 @@ void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
 
     /* conv blocks 2 and 3, straight from each lane's input columns */
     for (int i = 0; i < n_all; i++)
-        nn__k_conv3x3(all[i]->a1, m->p1, m->c1, m->conv2_w, m->c2p, gemm + (size_t)i * m->p1 * m->c2p);
+        nn__k_conv3x3(all[i]->a1, m->p1, m->c1, m->conv2_w, m->c2p,
+                      gemm + (size_t)i * m->p1 * m->c2p);
     nn__lane *lanes[2];   /* those whose step reaches block 3 (time pool 4: the second of a pair) */
     int L = 0;
     for (int i = 0; i < n_all; i++) {
@@ -254,7 +255,8 @@ void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
     if (L == 0)
         return;
     for (int i = 0; i < L; i++)
-        nn__k_conv3x3(lanes[i]->a2, m->p2, m->c2, m->conv3_w, m->c3p, gemm + (size_t)i * m->p2 * m->c3p);
+        nn__k_conv3x3(lanes[i]->a2, m->p2, m->c2, m->conv3_w, m->c3p,
+                      gemm + (size_t)i * m->p2 * m->c3p);
     for (int i = 0; i < L; i++) {
         nn__pool_out(gemm + (size_t)i * m->p2 * m->c3p, m->p2, m->c3, m->c3p, m->conv3_b, 1,
                      lanes[i]->feat, 1);

@@ -114,12 +114,15 @@ int main(int argc, char **argv)
         }
         else if (argv[i][0] != '-' && !model_path) model_path = argv[i];
         else {
-            fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32] [--evict MB]\n");
+            fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] "
+                            "[--dump OUT.f32] [--evict MB]\n");
             return 2;
         }
     }
-    if (!model_path || !(seconds >= 1 && seconds <= 36000) || passes < 1 || passes > 100 || evict_mb < 0) {
-        fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds 1..36000] [--passes 1..100] [--evict 1..4096]\n");
+    if (!model_path || !(seconds >= 1 && seconds <= 36000) || passes < 1 || passes > 100 ||
+        evict_mb < 0) {
+        fprintf(stderr, "usage: nn-bench MODEL.emod [--frames F.f32] [--seconds 1..36000] "
+                        "[--passes 1..100] [--evict 1..4096]\n");
         return 2;
     }
     openblas_set_num_threads(1);
