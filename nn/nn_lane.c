@@ -262,13 +262,12 @@ void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
                      lanes[i]->feat, 1);
         shift_a2(lanes[i], 1);
     }
-    if (borrower) {   /* n_all == 1 == L: its features are all[0]'s */
-        memcpy(borrower->feat, lanes[0]->feat, sizeof(float) * (size_t)m->feat_dim);
+    if (borrower)   /* n_all == 1 == L: its features are all[0]'s, read where they are */
         lanes[L++] = borrower;
-    }
+    const float *feat[2] = {lanes[0]->feat, L > 1 ? lanes[borrower ? 0 : 1]->feat : NULL};
 
     /* LSTM layers: gates = bias + W_ih x + W_hh h, the weights streamed once for both lanes */
-    const float *in[2] = {lanes[0]->feat, L > 1 ? lanes[1]->feat : NULL};
+    const float *in[2] = {feat[0], feat[1]};
     for (int k = 0; k < m->layers; k++) {
         const nn__lstm_layer *Ly = &m->lstm[k];
         float *g[2] = {lanes[0]->gates, L > 1 ? lanes[1]->gates : NULL};
@@ -292,5 +291,5 @@ void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
         }
     }
     for (int i = 0; i < L; i++)
-        readout(lanes[i], m->layers ? in[i] : lanes[i]->feat, 1);
+        readout(lanes[i], m->layers ? in[i] : feat[i], 1);
 }
