@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as D  # noqa: E402
+import distill as DI  # noqa: E402
 import features as FE  # noqa: E402
 import metrics as MX  # noqa: E402
 import splits as S  # noqa: E402
@@ -91,6 +92,9 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
             D.write_list(os.path.join(fdir, "lists", part + ".csv"), its)
         fcfg = dict(cfg)
         fcfg["name"] = "%s-%s-%s" % (protocol, corpus, name)
+        if full["distill"]:
+            fcfg["distill"] = DI.resolve(full["distill"], name)
+            DI.check_lists(fcfg["distill"]["teachers"], fdir)
         model, meta = T.train(fcfg, tr, va, labels, store, fdir, log=log)
         res = {"fold": name, "test_speakers": D.speakers(te), "val_speakers": meta["val_speakers"],
                "best_epoch": meta["best_epoch"], "epochs_run": meta["epochs_run"],

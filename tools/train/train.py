@@ -58,6 +58,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as D  # noqa: E402
+import distill as DI  # noqa: E402
 import features as FE  # noqa: E402
 import metrics as MX  # noqa: E402
 import model as M  # noqa: E402
@@ -91,6 +92,7 @@ DEFAULTS = {
     "ema": 0.0,
     "select_window": 1,
     "denoise_db": 0,
+    "distill": {},
     "threads": 1,
 }
 
@@ -137,6 +139,9 @@ def full_config(cfg):
     if not (isinstance(out["denoise_db"], int) and -90 <= out["denoise_db"] <= 0):
         raise ValueError("denoise_db must be an integer in -90..0 (0 = off), got %r"
                          % out["denoise_db"])
+    out["distill"] = DI.check_config(out["distill"])
+    if out["distill"] and out["mixup"]:
+        raise ValueError("distill and mixup together are not supported (one target per crop)")
     return out
 
 
@@ -161,15 +166,15 @@ def windows(n_frames, window):
 
 
 @torch.no_grad()
-def eval_file(model, x):
-    """x [T, M] -> mean softmax over the file's windows (numpy [K])."""
+def eval_file(model, x, temperature=1.0):
+    """x [T, M] -> mean softmax(logits / temperature) over the file's windows (numpy [K])."""
     window = model.config["window"]
     x = np.asarray(x, dtype=np.float32)
     if x.shape[0] < 2:
         raise ValueError("utterance shorter than 2 frames")
     w = windows(x.shape[0], window)
     batch = torch.from_numpy(np.stack([x[a:b] for a, b in w]))
-    return torch.softmax(model(batch), dim=1).mean(0).numpy()
+    return torch.softmax(model(batch) / temperature, dim=1).mean(0).numpy()
 
 
 @torch.no_grad()
@@ -211,8 +216,9 @@ def crop_offsets(n, span, L):
     return first, last - L
 
 
-def make_batch(items, store, cfg, rng, versions, time_pool, train=True):
-    """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step)."""
+def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=None):
+    """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step).
+    chosen: a list that receives each crop's (item key, version)."""
     tp = time_pool
     L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
     L -= L % tp
@@ -222,6 +228,8 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True):
             v = versions[1 + int(rng.integers(0, len(versions) - 1))]
         else:
             v = versions[0]
+        if chosen is not None:
+            chosen.append((D.item_key(it), v))
         x = store.get(D.item_key(it), v)
         n = x.shape[0]
         if n > L:
@@ -249,10 +257,12 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True):
     return torch.from_numpy(out), torch.tensor(lengths)
 
 
-def step_loss(model, x, lengths, y, cfg, weight, mix=None):
+def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None):
     """Mean over utterances of (1 - end_weight) x the mean cross-entropy of the supervised steps
     + end_weight x the cross-entropy of the final step. mix = (perm, lam):
-    x is already lam x + (1 - lam) x[perm] (mix_batch) and the loss is mixed the same way."""
+    x is already lam x + (1 - lam) x[perm] (mix_batch) and the loss is mixed the same way.
+    soft [B, K]: the teachers' targets (distill.py); each step's loss is then (1 - a) x its
+    cross-entropy + a x T^2 KL(soft || step / T)."""
     logits = model.forward_all(x)                      # [B, T2, K]
     b, t2, k = logits.shape
     steps = torch.arange(t2).view(1, -1)
@@ -272,6 +282,9 @@ def step_loss(model, x, lengths, y, cfg, weight, mix=None):
     else:
         perm, lam = mix
         ce = lam * ce_of(y) + (1.0 - lam) * ce_of(y[perm])
+    if soft is not None:
+        a, t = cfg["distill"]["weight"], cfg["distill"]["temperature"]
+        ce = (1.0 - a) * ce + a * DI.soft_cross_entropy(logits, soft.unsqueeze(1), t)
     m = mask.float()
     # Each utterance counts once, whatever its number of supervised steps.
     per_step = (ce * m).sum(1) / m.sum(1)
@@ -316,7 +329,13 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                              % model.config["cmvn"])
         model.set_speaker_prior(*store.prior(D.speakers(train_items)))
     if model.config["bidirectional"]:
+        if cfg["distill"]:
+            raise ValueError("distill: only streaming (unidirectional) students")
         cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
+    teachers = None
+    if cfg["distill"]:
+        teachers = DI.Teachers(cfg["distill"], labels, model.config, store, train_items,
+                               val_items, eval_file)
     # Global z-score statistics after cmvn, from the training utterances' first window (the
     # stream normalises from a lane reset).
     W = model.config["window"]
@@ -354,8 +373,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             idx = order[bi * cfg["batch"]:(bi + 1) * cfg["batch"]]
             if len(idx) < 2:
                 continue
+            chosen = [] if teachers else None
             x, lengths = make_batch([train_items[i] for i in idx], store, cfg, rng, versions,
-                                    model.config["time_pool"])
+                                    model.config["time_pool"], chosen=chosen)
             y = y_all[idx]
             mix = None
             if cfg["mixup"]:
@@ -368,7 +388,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                     loss = mix[1] * loss + (1.0 - mix[1]) * F.cross_entropy(
                         logits, y[mix[0]], weight=weight, label_smoothing=cfg["label_smoothing"])
             else:
-                loss = step_loss(model, x, lengths, y, cfg, weight, mix)
+                loss = step_loss(model, x, lengths, y, cfg, weight, mix,
+                                 teachers.targets(chosen) if teachers else None)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -406,6 +427,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             "n_train": len(train_items), "n_val": len(val_items),
             "train_speakers": D.speakers(train_items), "val_speakers": D.speakers(val_items),
             "history": history}
+    if teachers:
+        meta["distill"] = teachers.summary()
     if dsp_params is None:
         dsp_params = {"denoise_db": cfg["denoise_db"]}
     M.save_checkpoint(os.path.join(out_dir, "checkpoint.pt"), model, labels, dsp_params,
