@@ -25,35 +25,23 @@ static int parse_keys(nn__rd *r, uint32_t n_kv, char *name, size_t name_cap, cha
 {
     int have_name = 0;
     for (uint32_t e = 0; e < n_kv; e++) {
-        const char *k, *s;
-        uint32_t kn, type, n, u;
-        uint64_t u64;
-        if (!nn__rd_str(r, &k, &kn) || !nn__rd_u32(r, &type))
-            return nn__fail(err, errlen, NN_EFORMAT, "truncated key/value entry %u of %u", e, n_kv);
-        char kbuf[64];
-        snprintf(kbuf, sizeof kbuf, "%.*s", (int)(kn < 60 ? kn : 60), k);
-        nn__printable(kbuf);
+        const char *k = NULL, *s = NULL;
+        uint32_t kn = 0, type = 0, n = 0;
+        char kbuf[NN_KEYBUF];
+        int rc = nn__rd_key(r, e, n_kv, &k, &kn, &type, kbuf, err, errlen);
+        if (rc)
+            return rc;
         int is_name = kn == 12 && memcmp(k, "general.name", 12) == 0;
         int is_meta_json = kn == 9 && memcmp(k, "meta.json", 9) == 0;
         if (!is_name && !(kn >= 5 && memcmp(k, "meta.", 5) == 0))
             return nn__fail(err, errlen, NN_EFORMAT, "unknown key '%s' in the ensemble header "
                             "(general.name and meta.* only: the rest is in its members)", kbuf);
-        if ((is_name || is_meta_json) && type != 4)
-            return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has type %u, expected 4", kbuf,
-                            type);
-        int ok;
-        switch (type) {
-        case 1: case 2: ok = nn__rd_u32(r, &u); break;
-        case 3: ok = nn__rd_u64(r, &u64); break;
-        case 4: ok = nn__rd_str(r, &s, &n); break;
-        case 5:
-            ok = nn__rd_u32(r, &n);
-            for (uint32_t j = 0; ok && j < n; j++)
-                ok = nn__rd_str(r, &s, &u);
-            break;
-        default:
+        if ((is_name || is_meta_json) && type != NN_KV_STR)
+            return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has type %u, expected %d", kbuf,
+                            type, NN_KV_STR);
+        int ok = is_name || is_meta_json ? nn__rd_str(r, &s, &n) : nn__rd_skip_value(r, type);
+        if (ok < 0)
             return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has unknown type %u", kbuf, type);
-        }
         if (!ok)
             return nn__fail(err, errlen, NN_EFORMAT, "truncated value of key '%s'", kbuf);
         if (is_name) {

@@ -18,7 +18,6 @@
 #define MAX_LABELS 256
 #define MAX_LABEL_LEN 64
 
-enum { T_I32 = 1, T_F32 = 2, T_F64 = 3, T_STR = 4, T_STRARR = 5 };
 
 int nn__fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
@@ -104,29 +103,28 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
 {
     float fseen[F_COUNT] = {0};
     for (uint32_t e = 0; e < n_kv; e++) {
-        const char *k;
-        uint32_t kn, type;
-        if (!nn__rd_str(r, &k, &kn) || !nn__rd_u32(r, &type))
-            return nn__fail(err, errlen, NN_EFORMAT, "truncated key/value entry %u of %u", e, n_kv);
-        char kbuf[64];
-        snprintf(kbuf, sizeof kbuf, "%.*s", (int)(kn < 60 ? kn : 60), k);
-        nn__printable(kbuf);
+        const char *k = NULL;
+        uint32_t kn = 0, type = 0;
+        char kbuf[NN_KEYBUF];
+        int rc = nn__rd_key(r, e, n_kv, &k, &kn, &type, kbuf, err, errlen);
+        if (rc)
+            return rc;
         int want = 0, slot = -1;
         for (int i = 0; i < I_COUNT && slot < 0; i++)
             if (key_is(k, kn, I_KEYS[i]))
-                want = T_I32, slot = i;
+                want = NN_KV_I32, slot = i;
         for (int i = 0; i < F_COUNT && slot < 0; i++)
             if (key_is(k, kn, F_KEYS[i]))
-                want = T_F32, slot = 100 + i;
+                want = NN_KV_F32, slot = 100 + i;
         if (slot < 0) {
-            if (key_is(k, kn, "arch.cmvn_eps")) want = T_F64, slot = 200;
-            else if (key_is(k, kn, "spk.level_floor")) want = T_F64, slot = 206;
-            else if (key_is(k, kn, "spk.prior_level")) want = T_F64, slot = 207;
-            else if (key_is(k, kn, "general.name")) want = T_STR, slot = 201;
-            else if (key_is(k, kn, "arch.cmvn")) want = T_STR, slot = 202;
-            else if (key_is(k, kn, "arch.readout")) want = T_STR, slot = 203;
-            else if (key_is(k, kn, "meta.json")) want = T_STR, slot = 204;
-            else if (key_is(k, kn, "labels")) want = T_STRARR, slot = 205;
+            if (key_is(k, kn, "arch.cmvn_eps")) want = NN_KV_F64, slot = 200;
+            else if (key_is(k, kn, "spk.level_floor")) want = NN_KV_F64, slot = 206;
+            else if (key_is(k, kn, "spk.prior_level")) want = NN_KV_F64, slot = 207;
+            else if (key_is(k, kn, "general.name")) want = NN_KV_STR, slot = 201;
+            else if (key_is(k, kn, "arch.cmvn")) want = NN_KV_STR, slot = 202;
+            else if (key_is(k, kn, "arch.readout")) want = NN_KV_STR, slot = 203;
+            else if (key_is(k, kn, "meta.json")) want = NN_KV_STR, slot = 204;
+            else if (key_is(k, kn, "labels")) want = NN_KV_STRARR, slot = 205;
             else if (kn >= 5 && memcmp(k, "meta.", 5) == 0) want = (int)type, slot = 300;
             else
                 return nn__fail(err, errlen, NN_EFORMAT, "unknown key '%s' in the model header", kbuf);
@@ -138,7 +136,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
         uint64_t u64;
         const char *s;
         switch (type) {
-        case T_I32:
+        case NN_KV_I32:
             if (!nn__rd_u32(r, &u))
                 goto trunc;
             if (slot < I_COUNT) {
@@ -146,7 +144,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                 memcpy(&h->i[slot], &u, 4);
             }
             break;
-        case T_F32:
+        case NN_KV_F32:
             if (!nn__rd_u32(r, &u))
                 goto trunc;
             if (slot >= 100 && slot < 100 + F_COUNT) {
@@ -154,7 +152,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                 memcpy(&h->f[slot - 100], &u, 4);
             }
             break;
-        case T_F64:
+        case NN_KV_F64:
             if (!nn__rd_u64(r, &u64))
                 goto trunc;
             if (slot == 200 || slot == 206 || slot == 207) {
@@ -163,7 +161,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                 memcpy(&h->d[di], &u64, 8);
             }
             break;
-        case T_STR:
+        case NN_KV_STR:
             if (!nn__rd_str(r, &s, &n))
                 goto trunc;
             if (slot == 201) {
@@ -183,7 +181,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                     return nn__fail(err, errlen, NN_ENOMEM, "out of memory reading meta.json");
             }
             break;
-        case T_STRARR:
+        case NN_KV_STRARR:
             if (!nn__rd_u32(r, &n))
                 goto trunc;
             if (slot == 205) {

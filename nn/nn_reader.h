@@ -4,6 +4,7 @@
 
 #include "nn_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NN_MAX_STR (1u << 20)   /* longest string a model file may hold */
@@ -45,13 +46,49 @@ static inline int nn__rd_str(nn__rd *r, const char **s, uint32_t *n)
     return 1;
 }
 
-
 /* Names from a damaged file go into error messages: keep those one printable line. */
 static inline void nn__printable(char *s)
 {
     for (; *s; s++)
         if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
             *s = '?';
+}
+
+/* Header key/value entries: a key string, a value type, then the value. */
+enum { NN_KV_I32 = 1, NN_KV_F32 = 2, NN_KV_F64 = 3, NN_KV_STR = 4, NN_KV_STRARR = 5 };
+#define NN_KEYBUF 64
+
+/* Reads entry e of n_kv's key and type; kbuf gets the key as one printable line for messages.
+ * 0 or NN_EFORMAT with err set. */
+static inline int nn__rd_key(nn__rd *r, uint32_t e, uint32_t n_kv, const char **k, uint32_t *kn,
+                             uint32_t *type, char kbuf[NN_KEYBUF], char *err, size_t errlen)
+{
+    if (!nn__rd_str(r, k, kn) || !nn__rd_u32(r, type))
+        return nn__fail(err, errlen, NN_EFORMAT, "truncated key/value entry %u of %u", e, n_kv);
+    snprintf(kbuf, NN_KEYBUF, "%.*s", (int)(*kn < NN_KEYBUF - 4 ? *kn : NN_KEYBUF - 4), *k);
+    nn__printable(kbuf);
+    return 0;
+}
+
+/* Steps over a value of the given type: 1, 0 if the buffer ends inside it, -1 for an unknown
+ * type. */
+static inline int nn__rd_skip_value(nn__rd *r, uint32_t type)
+{
+    uint32_t u, n;
+    uint64_t u64;
+    const char *s;
+    int ok;
+    switch (type) {
+    case NN_KV_I32: case NN_KV_F32: return nn__rd_u32(r, &u);
+    case NN_KV_F64: return nn__rd_u64(r, &u64);
+    case NN_KV_STR: return nn__rd_str(r, &s, &n);
+    case NN_KV_STRARR:
+        ok = nn__rd_u32(r, &n);
+        for (uint32_t j = 0; ok && j < n; j++)
+            ok = nn__rd_str(r, &s, &u);
+        return ok;
+    default: return -1;
+    }
 }
 
 /* Reads n_tensors tensor entries at r, checks each against what m's architecture implies (name,

@@ -115,6 +115,16 @@ def test_parity(tmp):
     return [open(p, "rb").read() for p in paths], first
 
 
+def claim_strings(path, key, count):
+    """Rewrites the string count of key's string-array value (checksum recomputed)."""
+    body = open(path, "rb").read()[:-32]
+    head = struct.pack("<I", len(key)) + key.encode() + struct.pack("<I", 5)
+    at = body.index(head) + len(head)
+    body = body[:at] + struct.pack("<I", count) + body[at + 4:]
+    with open(path, "wb") as f:
+        f.write(body + hashlib.sha256(body).digest())
+
+
 def test_rejections(tmp, blobs, first):
     good = blobs[:2]
     fixtures = os.path.join(TP.SRC, "tests", "fixtures")
@@ -150,15 +160,26 @@ def test_rejections(tmp, blobs, first):
          "unknown key 'arch.c1' in the ensemble"),
         ("name twice", good, {"extra": [("general.name", 4, "x")]}, -4,
          "key 'general.name' appears twice"),
+        ("name type", good, {"extra": [("general.name", 1, 3)]}, -4,
+         "key 'general.name' has type 1, expected 4"),
+        ("meta truncated", good, {"extra": [("meta.z", 5, ["x"])], "count": 0xFFFFFFFF}, -4,
+         "truncated value of key 'meta.z'"),
     ]
     path = os.path.join(tmp, "rej.emod")
     for name, members, opt, code, needle in cases:
         export.write_ensemble(path, members, "rej", {}, opt.get("extra", ()))
+        if opt.get("count"):
+            claim_strings(path, "meta.z", opt["count"])
         r = run_tool("check", path)
         ok = (r.returncode == 1 and r.stdout.startswith("error %d:" % code) and needle in r.stdout
               and r.stdout.count("\n") == 1)
         check(ok, "%s: expected code %d with %r, got rc %d %r" % (name, code, needle, r.returncode,
                                                                   r.stdout))
+    # Other meta.* keys, of every value type, are stepped over.
+    export.write_ensemble(path, good, "meta-ok", {}, [("meta.a", 1, 3), ("meta.b", 2, 1.5),
+                                                      ("meta.c", 3, 2.5), ("meta.d", 5, ["x", "y"])])
+    r = run_tool("check", path)
+    check(r.returncode == 0 and "meta-ok@sha256:" in r.stdout, "meta keys skipped: %r" % r.stdout)
 
     # Layout damage with the checksum recomputed: a member offset, data after the last member.
     export.write_ensemble(path, good, "rej")
