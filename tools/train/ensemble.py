@@ -48,7 +48,7 @@ def build(out, members, name=None, meta=None):
     if not 2 <= len(blobs) <= export.MAX_MEMBERS:
         raise ValueError("%d members, an ensemble has 2..%d" % (len(blobs), export.MAX_MEMBERS))
     if name is None:
-        name = export.read_emod(members[0], blobs[0])[0]["general.name"] + "-x%d" % len(blobs)
+        name = export.read_emod_keys(members[0], blobs[0])["general.name"] + "-x%d" % len(blobs)
     meta = dict({"members": [os.path.basename(os.path.dirname(os.path.abspath(p))) + "/"
                              + os.path.basename(p) for p in members]}, **(meta or {}))
     digest = export.write_ensemble(out, blobs, name, meta)

@@ -334,11 +334,9 @@ def _read_kvs(b, pos, n_kv, path):
     return kv, pos
 
 
-def read_emod(path, b=None):
-    """Parses a version-1 .emod file (checksum verified; b: its bytes, else read from path):
-    returns (kv dict, {name: float32 ndarray})."""
-    if b is None:
-        b = open(path, "rb").read()
+def _read_v1_header(path, b):
+    """(kv dict, number of tensors, data offset, position after the keys) of a version-1 file's
+    bytes b, checksum verified."""
     if len(b) < 64 or b[:4] != MAGIC:
         raise ValueError("%s: not an emotiond model file" % path)
     version, n_kv, n_t, data_offset, data_size = struct.unpack_from("<IIIQQ", b, 4)
@@ -347,6 +345,22 @@ def read_emod(path, b=None):
     if data_offset + data_size + 32 != len(b) or hashlib.sha256(b[:-32]).digest() != b[-32:]:
         raise ValueError("%s: truncated or corrupt (size or checksum mismatch)" % path)
     kv, pos = _read_kvs(b, 32, n_kv, path)
+    return kv, n_t, data_offset, pos
+
+
+def read_emod_keys(path, b=None):
+    """The key/value dict of a version-1 .emod file (checksum verified), without its tensors."""
+    if b is None:
+        b = open(path, "rb").read()
+    return _read_v1_header(path, b)[0]
+
+
+def read_emod(path, b=None):
+    """Parses a version-1 .emod file (checksum verified; b: its bytes, else read from path):
+    returns (kv dict, {name: float32 ndarray})."""
+    if b is None:
+        b = open(path, "rb").read()
+    kv, n_t, data_offset, pos = _read_v1_header(path, b)
     tensors = {}
     for _ in range(n_t):
         name, pos = _rstr(b, pos)
