@@ -31,6 +31,10 @@ What a run does (all of it reproducible from the config's seed):
 - ema (decay > 0): an exponential moving average of the weights and batch-norm statistics,
   updated after every step, is what validation measures and what is kept (one model, so it
   exports and streams as any other); 0 keeps the raw weights;
+- distill ({"teachers": [run dirs], "weight": a, "temperature": T}; {} = off): each crop also
+  learns its file's posteriors from trained teachers (distill.py): per supervised step
+  (1 - a) x the cross-entropy + a x T^2 x KL(teachers || step / T). Why: an ensemble's gain at
+  one network's cost in the daemon;
 - Adam, cosine learning-rate decay over `epochs`, early stopping on validation UAR (patience);
   the best epoch's weights are kept. Validation uses eval_file(), the file-level rule below.
   select_window k > 1 judges epoch e by the mean validation UAR of epochs e-k+1..e (from epoch
