@@ -131,6 +131,7 @@ def t_teachers():
         refused("labels", labels=["a", "b", "z"])
         refused("cmvn", student_config=M.full_config(dict(TINY_NET, cmvn="none")))
         refused("{fold}", d=dict(cfg, teachers=[os.path.join(root, "{fold}")]))
+        refused("denoise_db", denoise_db=-15)
 
         # Lists: the same files pass, another test list is refused.
         fold = os.path.join(root, "student")

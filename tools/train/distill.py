@@ -74,8 +74,10 @@ def check_lists(teacher_dirs, fold_dir):
 class Teachers:
     """The teachers of one run and their soft targets, computed once per (file, version)."""
 
-    def __init__(self, d, labels, student_config, store, train_items, val_items, file_posteriors):
-        """file_posteriors(model, x [T, M], temperature) -> numpy [K]: the file-level rule."""
+    def __init__(self, d, labels, student_config, store, train_items, val_items, file_posteriors,
+                 denoise_db=0):
+        """file_posteriors(model, x [T, M], temperature) -> numpy [K]: the file-level rule;
+        denoise_db: the student's front end (the store's features), which teachers must share."""
         self.file_posteriors = file_posteriors
         self.weight = float(d["weight"])
         self.temperature = float(d["temperature"])
@@ -96,6 +98,10 @@ class Teachers:
                 if model.config[k] != student_config[k]:
                     raise ValueError("distill: %s has %s = %r, the student %r"
                                      % (path, k, model.config[k], student_config[k]))
+            theirs = ck.get("dsp_params", {}).get("denoise_db", 0)
+            if theirs != denoise_db:
+                raise ValueError("distill: %s was trained on features with denoise_db %r, the "
+                                 "student reads %r" % (path, theirs, denoise_db))
             meta = ck.get("meta", {})
             got = (meta.get("train_speakers"), meta.get("val_speakers"))
             if got != want_speakers or (meta.get("n_train"), meta.get("n_val")) != (

@@ -339,7 +339,7 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     teachers = None
     if cfg["distill"]:
         teachers = DI.Teachers(cfg["distill"], labels, model.config, store, train_items,
-                               val_items, eval_file)
+                               val_items, eval_file, cfg["denoise_db"])
     # Global z-score statistics after cmvn, from the training utterances' first window (the
     # stream normalises from a lane reset).
     W = model.config["window"]
