@@ -18,7 +18,6 @@
 #define MAX_LABELS 256
 #define MAX_LABEL_LEN 64
 
-
 int nn__fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err && errlen) {
