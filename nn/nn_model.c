@@ -130,6 +130,14 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
         }
         if ((int)type != want)
             return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has type %u, expected %d", kbuf, type, want);
+        if (slot == 300) {   /* other meta.* keys: not ours to read */
+            int ok = nn__rd_skip_value(r, type);
+            if (ok < 0)
+                return nn__fail(err, errlen, NN_EFORMAT, "key '%s' has unknown type %u", kbuf, type);
+            if (!ok)
+                goto trunc;
+            continue;
+        }
         int dup = 0;
         uint32_t u, n;
         uint64_t u64;
@@ -138,27 +146,21 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
         case NN_KV_I32:
             if (!nn__rd_u32(r, &u))
                 goto trunc;
-            if (slot < I_COUNT) {
-                dup = h->i_seen[slot]++;
-                memcpy(&h->i[slot], &u, 4);
-            }
+            dup = h->i_seen[slot]++;
+            memcpy(&h->i[slot], &u, 4);
             break;
         case NN_KV_F32:
             if (!nn__rd_u32(r, &u))
                 goto trunc;
-            if (slot >= 100 && slot < 100 + F_COUNT) {
-                dup = fseen[slot - 100]++ > 0;
-                memcpy(&h->f[slot - 100], &u, 4);
-            }
+            dup = fseen[slot - 100]++ > 0;
+            memcpy(&h->f[slot - 100], &u, 4);
             break;
         case NN_KV_F64:
             if (!nn__rd_u64(r, &u64))
                 goto trunc;
-            if (slot == 200 || slot == 206 || slot == 207) {
-                int di = slot == 200 ? 0 : slot - 205;
-                dup = h->d_seen[di]++;
-                memcpy(&h->d[di], &u64, 8);
-            }
+            int di = slot == 200 ? 0 : slot - 205;
+            dup = h->d_seen[di]++;
+            memcpy(&h->d[di], &u64, 8);
             break;
         case NN_KV_STR:
             if (!nn__rd_str(r, &s, &n))
@@ -173,7 +175,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                 dup = slot == 202 ? h->cmvn_seen++ : h->readout_seen++;
                 if (!copy_small_str(dst, 32, s, n))
                     return nn__fail(err, errlen, NN_EFORMAT, "key '%s': value too long or not printable", kbuf);
-            } else if (slot == 204) {
+            } else {   /* 204: meta.json */
                 dup = m->meta_json != NULL;
                 free(m->meta_json);
                 if (!(m->meta_json = dup_n(s, n)))
@@ -183,22 +185,18 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
         case NN_KV_STRARR:
             if (!nn__rd_u32(r, &n))
                 goto trunc;
-            if (slot == 205) {
-                dup = h->labels_seen++;
-                if (dup)
-                    break;
-                if (n < 1 || n > MAX_LABELS)
-                    return nn__fail(err, errlen, NN_EFORMAT, "%u labels, expected 1..%d", n, MAX_LABELS);
-                if (!(m->labels = calloc(n, sizeof *m->labels)))
-                    return nn__fail(err, errlen, NN_ENOMEM, "out of memory reading labels");
-                m->n_labels = (int)n;
-            }
+            dup = h->labels_seen++;
+            if (dup)
+                break;
+            if (n < 1 || n > MAX_LABELS)
+                return nn__fail(err, errlen, NN_EFORMAT, "%u labels, expected 1..%d", n, MAX_LABELS);
+            if (!(m->labels = calloc(n, sizeof *m->labels)))
+                return nn__fail(err, errlen, NN_ENOMEM, "out of memory reading labels");
+            m->n_labels = (int)n;
             for (uint32_t j = 0; j < n; j++) {
                 uint32_t ln;
                 if (!nn__rd_str(r, &s, &ln))
                     goto trunc;
-                if (slot != 205)
-                    continue;
                 if (ln < 1 || ln > MAX_LABEL_LEN || has_control(s, ln))
                     return nn__fail(err, errlen, NN_EFORMAT, "label %u: length %u, expected 1..%d "
                                     "bytes without control characters", j, ln, MAX_LABEL_LEN);

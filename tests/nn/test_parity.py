@@ -378,6 +378,11 @@ def test_rejections(tmp):
     r = run_tool("check", good)
     check(r.returncode == 0, "unmodified crafted file must load: %r" % r.stdout)
     check("denoise_db 0\n" in r.stdout, "a file without dsp.denoise_db: no denoiser: %r" % r.stdout)
+    # meta.* keys other than meta.json, of every value type, are stepped over.
+    export.write_emod(path, kvs0 + [("meta.a", 1, 3), ("meta.b", 2, 1.5), ("meta.c", 3, 2.5),
+                                    ("meta.d", 4, "x"), ("meta.e", 5, ["x", "y"])], tens0)
+    r = run_tool("check", path)
+    check(r.returncode == 0, "meta keys of every type must be skipped: %r" % r.stdout)
     # The exporter writes the key only for a denoising front end, and the loader hands it on.
     dp = dict(model_lib.DEFAULT_DSP_PARAMS, denoise_db=-15)
     kvs_dn, _ = export.emod_contents(m, model_lib.DEFAULT_LABELS, dp, "rej", {})
