@@ -117,10 +117,7 @@ class Teachers:
         k = (key, version)
         if k not in self._cache:
             x = np.asarray(self.store.get(key, version), dtype=np.float32)
-            p = np.zeros(0)
-            for model in self.models:
-                q = self.file_posteriors(model, x, self.temperature)
-                p = q if not p.size else p + q
+            p = sum(self.file_posteriors(m, x, self.temperature) for m in self.models)
             self._cache[k] = (p / len(self.models)).astype(np.float32)
         return self._cache[k]
 
