@@ -182,6 +182,25 @@ def t_crops():
     check(int(lengths[0]) == 148 and b.shape[1] == 148, "time_pool 4: crop of 150 cut to 148 frames")
 
 
+def t_versions():
+    import train as T
+    check_refused("version_weights", ["white"], {"orig": 2}, {"nope": 1}, {"white": 0},
+                  {"white": -1}, {"white": True}, {"white": "3"})
+    rng = np.random.default_rng(5)
+    versions = ["orig", "a", "b", "c"]
+    uniform = [T.draw_augmented(versions, {}, rng) for _ in range(6000)]
+    weighted = [T.draw_augmented(versions, {"b": 4}, rng) for _ in range(6000)]
+    check("orig" not in uniform + weighted, "the clean version is never an augmented draw")
+    for v in "abc":
+        check(abs(uniform.count(v) / 6000 - 1 / 3) < 0.03, "uniform draw of %s: %d" % (v, uniform.count(v)))
+    check(abs(weighted.count("b") / 6000 - 4 / 6) < 0.03, "weight 4 of 6: %d" % weighted.count("b"))
+    check(abs(weighted.count("a") / 6000 - 1 / 6) < 0.03, "unnamed weight 1 of 6: %d" % weighted.count("a"))
+    # Without weights the draw is the one runs made before the key existed.
+    r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
+    check([T.draw_augmented(versions, {}, r1) for _ in range(50)]
+          == [versions[1 + int(r2.integers(0, 3))] for _ in range(50)], "uniform draw changed")
+
+
 def t_step():
     import torch
     import train as T
@@ -523,7 +542,7 @@ def t_heldout():
 
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
-         "crops": t_crops, "step": t_step, "regularise": t_regularise,
+         "crops": t_crops, "versions": t_versions, "step": t_step, "regularise": t_regularise,
          "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout,
          "frontend": t_frontend, "config_base": t_config_base,
          "valnoise": t_valnoise}

@@ -9,7 +9,8 @@ What a run does (all of it reproducible from the config's seed):
 - split: "shipped" = every speaker except data.HELDOUT_SPEAKERS, with data.SHIPPED_VAL_SPEAKERS as
   the validation (early stopping) set; protocols pass explicit train/val lists instead.
 - each epoch visits every training utterance once, in a version drawn at random ("orig" with
-  probability p_orig, else one of the augmented versions: speed, pitch, noise: augment.py);
+  probability p_orig, else one of the augmented versions: speed, pitch, noise: augment.py;
+  uniformly, or in proportion to version_weights);
 - crops: one length per batch drawn uniformly in [crop_min, crop_max] frames (1.5-3 s: what the
   streaming runner's older lane has seen when it publishes), each utterance cropped at a random
   offset (shorter utterances taken whole, right-padded by wrapping and masked);
@@ -85,6 +86,7 @@ DEFAULTS = {
     "crop_max": 300,
     "p_orig": 0.4,
     "versions": ["orig", "sp09", "sp11", "pu", "pd", "white", "babble"],
+    "version_weights": {},
     "specaug": {"freq_masks": 2, "freq_width": 12, "time_masks": 2, "time_width": 20},
     "class_weights": True,
     "supervise_from": 50,
@@ -135,6 +137,15 @@ def full_config(cfg):
     if not 0.0 <= out["end_weight"] <= 1.0:
         raise ValueError("end_weight must be in [0, 1] (0 = every step alike), got %r"
                          % out["end_weight"])
+    w = out["version_weights"]
+    if not isinstance(w, dict):
+        raise ValueError("version_weights must map augmented versions to weights, got %r" % (w,))
+    for v, x in w.items():
+        if v not in out["versions"][1:]:
+            raise ValueError("version_weights: %r is not one of the augmented versions %s"
+                             % (v, out["versions"][1:]))
+        if not (isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0):
+            raise ValueError("version_weights: the weight of %r must be a number > 0, got %r" % (v, x))
     if not (isinstance(out["select_window"], int) and out["select_window"] >= 1):
         raise ValueError("select_window must be an integer >= 1 (1 = each epoch alone), got %r"
                          % out["select_window"])
@@ -220,6 +231,16 @@ def crop_offsets(n, span, L):
     return first, last - L
 
 
+def draw_augmented(versions, weights, rng):
+    """One of versions[1:] (versions[0] is the clean one): uniformly, or in proportion to
+    `version_weights` (1 for a version it does not name). The uniform draw stays the one it
+    always was, so that runs without weights repeat."""
+    if not weights:
+        return versions[1 + int(rng.integers(0, len(versions) - 1))]
+    w = np.array([float(weights.get(v, 1.0)) for v in versions[1:]])
+    return versions[1 + int(rng.choice(len(w), p=w / w.sum()))]
+
+
 def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=None):
     """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step).
     chosen: a list that receives each crop's (item key, version)."""
@@ -229,7 +250,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
     crops, lengths = [], []
     for it in items:
         if train and len(versions) > 1 and rng.random() >= cfg["p_orig"]:
-            v = versions[1 + int(rng.integers(0, len(versions) - 1))]
+            v = draw_augmented(versions, cfg["version_weights"], rng)
         else:
             v = versions[0]
         if chosen is not None:
