@@ -6,7 +6,7 @@ PKGS="
  build-essential meson ninja-build pkg-config git
  portaudio19-dev libfftw3-dev libopenblas-dev libuv1-dev
  libwebsockets-dev libwebsockets-evlib-uv libsndfile1-dev libsoxr-dev
- libinih-dev libsystemd-dev libjansson-dev libspeexdsp-dev
+ libinih-dev libsystemd-dev libjansson-dev libspeexdsp-dev libcsv-dev
  python3 python3-numpy python3-torch python3-sklearn python3-matplotlib python3-jsonschema python3-websockets
  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
  espeak-ng sox libsox-fmt-all valgrind

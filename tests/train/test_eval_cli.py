@@ -193,6 +193,35 @@ def check_context(emotion, model, d, lst):
     print("context: a3.wav posteriors differ by %.3f between 300- and 120-frame windows" % diff)
 
 
+def check_csv(emotion, model, d):
+    """The list is CSV as RFC 4180 has it (read by libcsv): columns in any order, quoted fields
+    with commas and doubled quotes, CRLF endings, blank rows skipped; malformed quoting and NUL
+    bytes refused with one line naming the row."""
+    write_wav(os.path.join(d, "x,1.wav"), 1.5, 180, 1)
+    write_wav(os.path.join(d, 'say "hi".wav'), 1.5, 260, 2)
+    lst, js = os.path.join(d, "quoted.csv"), os.path.join(d, "q.json")
+    with open(lst, "wb") as f:
+        f.write(b'label,speaker,path\r\nneutral,s1,"x,1.wav"\r\n\r\nhappy,s2,"say ""hi"".wav"\r\n')
+    r = run(emotion, ["--model", model, "--list", lst, "--json", js, "-q"])
+    check(r.returncode == 0, "quoted list: exit %d: %s" % (r.returncode, r.stderr))
+    res = json.load(open(js))
+    check([os.path.basename(f["path"]) for f in res["files"]] == ["x,1.wav", 'say "hi".wav']
+          and [f["label"] for f in res["files"]] == ["neutral", "happy"] and res["failed"] == 0,
+          "quoted list read wrongly: %r" % res["files"])
+    for body, needle in ((b'path,label\nx.wav,neutral\n"x.wav,neutral\n', "row 3: not valid CSV"),
+                         (b'path,label\nx"1.wav,neutral\n', "row 2: not valid CSV (error "
+                          "parsing data while strict checking enabled) at byte 13"),
+                         (b'path,label\nx\x001.wav,neutral\n', "row 2: a field holds a NUL byte"),
+                         (b'path,label\nx.wav\n', "row 2: has 1 of the 2 fields the header needs"),
+                         (b'', "empty list"),
+                         (b'path,label\n\n', "no files listed")):
+        with open(lst, "wb") as f:
+            f.write(body)
+        r = run(emotion, ["--model", model, "--list", lst])
+        check(r.returncode == 1, "%r: exit %d, expected 1" % (body, r.returncode))
+        one_error_line(r, needle)
+
+
 def main():
     emotion, case = sys.argv[1], sys.argv[2]
     src = os.environ.get("EMOTIOND_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -255,6 +284,8 @@ def main():
             r = run(emotion, ["--model", os.path.join(d, "nope.emod"), "--list", lst])
             check(r.returncode == 1, "missing model: exit %d, expected 1" % r.returncode)
             one_error_line(r, "nope.emod")
+        elif case == "csv":
+            check_csv(emotion, model, d)
         elif case == "speaker":
             check_speaker(emotion, src, d, lst, rows)
         elif case == "context":

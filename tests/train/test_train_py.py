@@ -192,9 +192,11 @@ def t_versions():
     weighted = [T.draw_augmented(versions, {"b": 4}, rng) for _ in range(6000)]
     check("orig" not in uniform + weighted, "the clean version is never an augmented draw")
     for v in "abc":
-        check(abs(uniform.count(v) / 6000 - 1 / 3) < 0.03, "uniform draw of %s: %d" % (v, uniform.count(v)))
+        check(abs(uniform.count(v) / 6000 - 1 / 3) < 0.03,
+              "uniform draw of %s: %d" % (v, uniform.count(v)))
     check(abs(weighted.count("b") / 6000 - 4 / 6) < 0.03, "weight 4 of 6: %d" % weighted.count("b"))
-    check(abs(weighted.count("a") / 6000 - 1 / 6) < 0.03, "unnamed weight 1 of 6: %d" % weighted.count("a"))
+    check(abs(weighted.count("a") / 6000 - 1 / 6) < 0.03,
+          "unnamed weight 1 of 6: %d" % weighted.count("a"))
     # Without weights the draw is the one runs made before the key existed.
     r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
     check([T.draw_augmented(versions, {}, r1) for _ in range(50)]

@@ -40,6 +40,7 @@
 #include "audio_file.h"
 #include "cli_util.h"
 #include "dsp.h"
+#include "eval_list.h"
 #include "nn.h"
 
 static const char *const CMD = "eval";
@@ -84,145 +85,6 @@ static void usage(FILE *out)
 "figures say how many were skipped), 2 usage error.\n");
 }
 
-typedef struct entry {
-    char *path;
-    char *speaker;   /* is malloc'd; NULL without a 'speaker' column */
-    int label;
-    int pred;
-    float *probs;
-    float *feat;     /* decoded ahead by speaker_statistics for eval_file, which takes it; or NULL */
-    int64_t n_frames;
-} entry;
-
-/* Splits one CSV line in place (double-quoted fields with "" escapes supported). */
-static int csv_split(char *line, char **fields, int max)
-{
-    int n = 0;
-    char *p = line;
-    while (n < max) {
-        char *w = p;
-        fields[n++] = w;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (*p == '\0')
-                    break;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            while (*p && *p != ',')
-                p++;
-        } else {
-            while (*p && *p != ',')
-                *w++ = *p++;
-        }
-        int more = *p == ',';
-        *w = '\0';
-        if (!more)
-            break;
-        p++;
-    }
-    return n;
-}
-
-static void chomp(char *s)
-{
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
-        s[--n] = '\0';
-}
-
-/* Reads LIST into entries; labels are mapped to the model's indices. Returns count or -1. */
-static int read_list(const char *list, const char *data, const nn_model *m, entry **out, int *n)
-{
-    FILE *f = fopen(list, "r");
-    if (!f) {
-        cli_error(list, "cannot open: %s", strerror(errno));
-        return -1;
-    }
-    char line[8192];
-    char *fields[32];
-    int col_path = -1, col_label = -1, col_speaker = -1, lineno = 1, cap = 0, rc = -1;
-    entry *e = NULL;
-    *n = 0;
-    if (!fgets(line, sizeof line, f)) {
-        cli_error(list, "empty list (expected a header row with 'path' and 'label')");
-        goto done;
-    }
-    chomp(line);
-    int nf = csv_split(line, fields, 32);
-    for (int i = 0; i < nf; i++) {
-        if (strcmp(fields[i], "path") == 0)
-            col_path = i;
-        else if (strcmp(fields[i], "label") == 0)
-            col_label = i;
-        else if (strcmp(fields[i], "speaker") == 0)
-            col_speaker = i;
-    }
-    if (col_path < 0 || col_label < 0) {
-        cli_error(list, "line 1: header must name the columns 'path' and 'label'");
-        goto done;
-    }
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        chomp(line);
-        if (line[0] == '\0')
-            continue;
-        nf = csv_split(line, fields, 32);
-        if (nf <= col_path || nf <= col_label) {
-            cli_error(list, "line %d: %d fields, expected at least %d", lineno, nf,
-                      (col_path > col_label ? col_path : col_label) + 1);
-            goto done;
-        }
-        int lab = -1;
-        for (int k = 0; k < nn_model_n_labels(m); k++)
-            if (strcmp(nn_model_label(m, k), fields[col_label]) == 0)
-                lab = k;
-        if (lab < 0) {
-            cli_error(list, "line %d: label '%s' is not one of the model's labels", lineno,
-                      fields[col_label]);
-            goto done;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 256;
-            entry *ne = realloc(e, sizeof *e * (size_t)cap);
-            if (!ne) {
-                cli_error(list, "out of memory");
-                goto done;
-            }
-            e = ne;
-        }
-        e[*n].path = cli_path_join(data, fields[col_path]);
-        e[*n].speaker = col_speaker >= 0 && nf > col_speaker ? strdup(fields[col_speaker]) : NULL;
-        e[*n].label = lab;
-        e[*n].pred = -1;
-        e[*n].probs = NULL;
-        e[*n].feat = NULL;
-        e[*n].n_frames = 0;
-        if (!e[*n].path || (col_speaker >= 0 && nf > col_speaker && !e[*n].speaker)) {
-            cli_error(list, "out of memory");
-            goto done;
-        }
-        (*n)++;
-    }
-    if (*n == 0) {
-        cli_error(list, "no files listed");
-        goto done;
-    }
-    rc = 0;
-done:
-    fclose(f);
-    *out = e;
-    return rc;
-}
-
 /* The log-mel frames of one file (*feat is malloc'd, [*T][n_mels]). 0 or -1 (error printed). */
 static int load_features(const nn_model *m, const char *path, float **feat, int64_t *T)
 {
@@ -235,7 +97,7 @@ static int load_features(const nn_model *m, const char *path, float **feat, int6
 }
 
 /* 1 when a and b are the same file entry or name the same speaker. */
-static int same_speaker(const entry *a, const entry *b)
+static int same_speaker(const eval_entry *a, const eval_entry *b)
 {
     return a == b || (a->speaker && b->speaker && strcmp(a->speaker, b->speaker) == 0);
 }
@@ -246,8 +108,8 @@ static int same_speaker(const entry *a, const entry *b)
  * training does). The frames of the files evaluated next (e[from] and the same speaker's files
  * right after it) are kept in their entries so that eval_file does not decode them again; the
  * others are freed once added, which bounds the memory to one speaker's files. */
-static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int n, int from,
-                               const entry *x, int nx)
+static void speaker_statistics(const nn_model *m, nn_speaker *sp, eval_entry *e, int n, int from,
+                               const eval_entry *x, int nx)
 {
     int run_end = from + 1;
     while (run_end < n && same_speaker(&e[run_end], &e[from]))
@@ -261,7 +123,7 @@ static void speaker_statistics(const nn_model *m, nn_speaker *sp, entry *e, int 
         goto done;
     }
     for (int j = 0; j < n + nx; j++) {
-        const entry *f = j < n ? &e[j] : &x[j - n];
+        const eval_entry *f = j < n ? &e[j] : &x[j - n];
         if (!same_speaker(f, &e[from]))
             continue;
         if (j >= n) {   /* an extra file that is also evaluated is counted once */
@@ -297,8 +159,8 @@ enum speaker_stats { STATS_SPEAKER, STATS_RUNNING, STATS_FILE, STATS_PRIOR };
  * frames (f->feat if decoded already, taken over) normalised by sp first (STATS_FILE: sp := this
  * file's own statistics first; STATS_RUNNING: the file is added to sp after it was evaluated).
  * 0 or -1 (error printed). */
-static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, int W, entry *f,
-                     float *probs)
+static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode, int W,
+                     eval_entry *f, float *probs)
 {
     char err[1024];
     const dsp_params *p = nn_model_features(m);
@@ -368,7 +230,7 @@ typedef struct figures {
     long *cm; /* K x K */
 } figures;
 
-static void compute(const entry *e, int n, int K, figures *fg)
+static void compute(const eval_entry *e, int n, int K, figures *fg)
 {
     memset(fg->cm, 0, sizeof(long) * (size_t)K * (size_t)K);
     fg->n = 0;
@@ -404,7 +266,7 @@ static void compute(const entry *e, int n, int K, figures *fg)
 }
 
 static int write_json(const char *path, const nn_model *m, const char *list, int context,
-                      const entry *e, int n, const figures *fg)
+                      const eval_entry *e, int n, const figures *fg)
 {
     int K = nn_model_n_labels(m);
     FILE *f = fopen(path, "w");
@@ -601,12 +463,12 @@ int cmd_eval(int argc, char **argv)
     }
     char err[1024];
     nn_model *m = NULL;
-    entry *e = NULL;
+    eval_entry *e = NULL;
     int n = 0, rc = CLI_EXIT_FAIL;
     char *listdir = NULL;
     figures fg = {0};
     nn_speaker *sp = NULL;
-    entry *xe = NULL;
+    eval_entry *xe = NULL;
     int nx = 0;
     if (nn_model_load_file(model, &m, err, sizeof err) != 0) {
         cli_error(model, "%s", err);
@@ -622,9 +484,9 @@ int cmd_eval(int argc, char **argv)
     const int window = context ? (int)context : nn_model_window_frames(m); /* checked above */
     if (!data)
         data = listdir = cli_path_dirname(list);
-    if (!data || read_list(list, data, m, &e, &n) != 0)
+    if (!data || eval_list_read(list, data, m, &e, &n) != 0)
         goto done;
-    if (spkfiles && read_list(spkfiles, data, m, &xe, &nx) != 0)
+    if (spkfiles && eval_list_read(spkfiles, data, m, &xe, &nx) != 0)
         goto done;
     fg.cm = calloc((size_t)K * (size_t)K, sizeof(long));
     if (!fg.cm) {
@@ -711,19 +573,9 @@ int cmd_eval(int argc, char **argv)
     }
     rc = fg.failed ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 done:
-    for (int i = 0; i < n; i++) {
-        free(e[i].path);
-        free(e[i].speaker);
-        free(e[i].probs);
-        free(e[i].feat);
-    }
+    eval_list_free(e, n);
+    eval_list_free(xe, nx);
     nn_speaker_free(sp);
-    for (int i = 0; i < nx; i++) {
-        free(xe[i].path);
-        free(xe[i].speaker);
-    }
-    free(xe);
-    free(e);
     free(fg.cm);
     free(listdir);
     nn_model_free(m);
