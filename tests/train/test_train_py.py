@@ -185,7 +185,8 @@ def t_crops():
 def t_versions():
     import train as T
     check_refused("version_weights", ["white"], {"orig": 2}, {"nope": 1}, {"white": 0},
-                  {"white": -1}, {"white": True}, {"white": "3"})
+                  {"white": -1}, {"white": True}, {"white": "3"}, {"white": float("inf")},
+                  {"white": float("nan")})
     rng = np.random.default_rng(5)
     versions = ["orig", "a", "b", "c"]
     uniform = [T.draw_augmented(versions, {}, rng) for _ in range(6000)]

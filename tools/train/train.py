@@ -144,8 +144,8 @@ def full_config(cfg):
         if v not in out["versions"][1:]:
             raise ValueError("version_weights: %r is not one of the augmented versions %s"
                              % (v, out["versions"][1:]))
-        if not (isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0):
-            raise ValueError("version_weights: the weight of %r must be a number > 0, got %r"
+        if not (isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf):
+            raise ValueError("version_weights: the weight of %r must be a finite number > 0, got %r"
                              % (v, x))
     if not (isinstance(out["select_window"], int) and out["select_window"] >= 1):
         raise ValueError("select_window must be an integer >= 1 (1 = each epoch alone), got %r"
