@@ -21,7 +21,8 @@ typedef struct reader {
     int col_path, col_label, col_speaker;
     eval_entry *e;
     int n, cap;
-    int failed;                /* an error was printed: ignore the rest */
+    int failed;                /* an error was printed: ignore the rest (the fields are freed
+                                  when the row ends, or at the end) */
 } reader;
 
 static void clear_row(reader *r)
@@ -31,12 +32,6 @@ static void clear_row(reader *r)
     r->n_fields = 0;
 }
 
-static void fail(reader *r)
-{
-    r->failed = 1;
-    clear_row(r);
-}
-
 static void on_field(void *s, size_t len, void *data)
 {
     reader *r = data;
@@ -44,18 +39,18 @@ static void on_field(void *s, size_t len, void *data)
         return;
     if (r->n_fields == MAX_FIELDS) {
         cli_error(r->list, "row %d: more than %d fields", r->row + 1, MAX_FIELDS);
-        fail(r);
+        r->failed = 1;
         return;
     }
     if (memchr(s, '\0', len)) {
         cli_error(r->list, "row %d: a field holds a NUL byte (not a text list)", r->row + 1);
-        fail(r);
+        r->failed = 1;
         return;
     }
     char *f = malloc(len + 1);
     if (!f) {
         cli_error(r->list, "out of memory");
-        fail(r);
+        r->failed = 1;
         return;
     }
     memcpy(f, s, len);
@@ -127,12 +122,11 @@ static void on_row(int terminator, void *data)
 {
     reader *r = data;
     (void)terminator;
-    if (r->failed)
-        return;
-    r->row++;
-    int rc = r->row == 1 ? header_row(r) : data_row(r);
-    if (rc != 0)
-        fail(r);
+    if (!r->failed) {
+        r->row++;
+        if ((r->row == 1 ? header_row(r) : data_row(r)) != 0)
+            r->failed = 1;
+    }
     clear_row(r);
 }
 
@@ -159,18 +153,18 @@ int eval_list_read(const char *list, const char *data, const nn_model *m, eval_e
         if (used != got && !r.failed) {
             cli_error(list, "row %d: not valid CSV (%s) at byte %zu", r.row + 1,
                       csv_strerror(csv_error(&p)), offset + used + 1);
-            fail(&r);
+            r.failed = 1;
         }
         offset += got;
     }
     if (!r.failed && ferror(f)) {
         cli_error(list, "read failed: %s", strerror(errno));
-        fail(&r);
+        r.failed = 1;
     }
     if (!r.failed && csv_fini(&p, on_field, on_row, &r) != 0 && !r.failed) {
         cli_error(list, "row %d: not valid CSV (%s) at the end of the file", r.row + 1,
                   csv_strerror(csv_error(&p)));
-        fail(&r);
+        r.failed = 1;
     }
     if (r.failed)
         goto done;
