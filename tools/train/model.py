@@ -349,6 +349,11 @@ class EmotionNet(nn.Module):
     def forward_all(self, x):
         """Logits [B, T//2, K] after every pooled step (what the stream reports after frames
         0..2j+1), for deep supervision on streaming crops. Not for the bidirectional variant."""
+        return self.head(self.pooled_all(x))
+
+    def pooled_all(self, x):
+        """The readout's pooled embedding [B, T//2, seq_dim] after every pooled step: what
+        forward_all's head reads (and the speaker adversary, adversary.py)."""
         if self.config["bidirectional"]:
             raise ValueError("forward_all needs a causal model (bidirectional=False)")
         seq = self.sequence(x)
@@ -364,7 +369,7 @@ class EmotionNet(nn.Module):
         else:
             n = torch.arange(1, t2 + 1, dtype=seq.dtype, device=seq.device).view(1, -1, 1)
             pooled = torch.cumsum(seq, dim=1) / n
-        return self.head(pooled)
+        return pooled
 
 
 def make_model(config=None, labels=None):

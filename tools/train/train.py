@@ -36,6 +36,10 @@ What a run does (all of it reproducible from the config's seed):
   learns its file's posteriors from trained teachers (distill.py): per supervised step
   (1 - a) x the cross-entropy + a x T^2 x KL(teachers || step / T). Why: an ensemble's gain at
   one network's cost in the daemon;
+- speaker_adversary ({"weight": w, "hidden": h}; {} = off): a speaker classifier on the pooled
+  embedding of every supervised step, whose gradient reaches the network reversed and scaled
+  (adversary.py); its speaker accuracy per epoch goes into the history. Why: speaker variation
+  is the largest loss speaker-independently;
 - Adam, cosine learning-rate decay over `epochs`, early stopping on validation UAR (patience);
   the best epoch's weights are kept. Validation uses eval_file(), the file-level rule below.
   select_window k > 1 judges epoch e by the mean validation UAR of epochs e-k+1..e (from epoch
@@ -62,6 +66,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import adversary as AD  # noqa: E402
 import data as D  # noqa: E402
 import distill as DI  # noqa: E402
 import features as FE  # noqa: E402
@@ -99,6 +104,7 @@ DEFAULTS = {
     "select_window": 1,
     "denoise_db": 0,
     "distill": {},
+    "speaker_adversary": {},
     "threads": 1,
 }
 
@@ -158,6 +164,10 @@ def full_config(cfg):
     out["distill"] = DI.check_config(out["distill"])
     if out["distill"] and out["mixup"]:
         raise ValueError("distill and mixup together are not supported (one target per crop)")
+    out["speaker_adversary"] = AD.check_config(out["speaker_adversary"])
+    if out["speaker_adversary"] and out["mixup"]:
+        raise ValueError("speaker_adversary and mixup together are not supported (a mixed crop "
+                         "has two speakers)")
     return out
 
 
@@ -283,13 +293,15 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
     return torch.from_numpy(out), torch.tensor(lengths)
 
 
-def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None):
+def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=None, spk=None):
     """Mean over utterances of (1 - end_weight) x the mean cross-entropy of the supervised steps
     + end_weight x the cross-entropy of the final step. mix = (perm, lam):
     x is already lam x + (1 - lam) x[perm] (mix_batch) and the loss is mixed the same way.
     soft [B, K]: the teachers' targets (distill.py); each step's loss is then (1 - a) x its
-    cross-entropy + a x T^2 KL(soft || step / T)."""
-    logits = model.forward_all(x)                      # [B, T2, K]
+    cross-entropy + a x T^2 KL(soft || step / T). adversary (adversary.SpeakerAdversary) with
+    spk [B] speaker indices: + its speaker loss over the same supervised steps."""
+    pooled = model.pooled_all(x)
+    logits = model.head(pooled)                        # [B, T2, K]
     b, t2, k = logits.shape
     steps = torch.arange(t2).view(1, -1)
     tp = model.config["time_pool"]
@@ -315,10 +327,13 @@ def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None):
     # Each utterance counts once, whatever its number of supervised steps.
     per_step = (ce * m).sum(1) / m.sum(1)
     w = cfg["end_weight"]
-    if not w:
-        return per_step.mean()
-    final = ce.gather(1, last - 1).squeeze(1)
-    return ((1.0 - w) * per_step + w * final).mean()
+    if w:
+        final = ce.gather(1, last - 1).squeeze(1)
+        per_step = (1.0 - w) * per_step + w * final
+    loss = per_step.mean()
+    if adversary is not None:
+        loss = loss + adversary.loss(pooled, spk, mask)
+    return loss
 
 
 def mix_batch(x, lengths, rng, alpha):
@@ -355,8 +370,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                              % model.config["cmvn"])
         model.set_speaker_prior(*store.prior(D.speakers(train_items)))
     if model.config["bidirectional"]:
-        if cfg["distill"]:
-            raise ValueError("distill: only streaming (unidirectional) students")
+        if cfg["distill"] or cfg["speaker_adversary"]:
+            raise ValueError("distill and speaker_adversary: only streaming (unidirectional) "
+                             "models")
         cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
     teachers = None
     if cfg["distill"]:
@@ -375,7 +391,13 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
         weight = torch.tensor(w, dtype=torch.float32)
     else:
         weight = None
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    adversary = None
+    params = list(model.parameters())
+    if cfg["speaker_adversary"]:
+        adversary = AD.SpeakerAdversary(cfg["speaker_adversary"], model.seq_dim,
+                                        D.speakers(train_items))
+        params += list(adversary.parameters())
+    opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     n_batches = math.ceil(len(train_items) / cfg["batch"])
     total_steps = cfg["epochs"] * n_batches
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -414,11 +436,17 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                     loss = mix[1] * loss + (1.0 - mix[1]) * F.cross_entropy(
                         logits, y[mix[0]], weight=weight, label_smoothing=cfg["label_smoothing"])
             else:
+                spk = None
+                if adversary:
+                    adversary.set_progress(((epoch - 1) * n_batches + bi) / total_steps)
+                    spk = adversary.targets([train_items[i] for i in idx])
                 loss = step_loss(model, x, lengths, y, cfg, weight, mix,
-                                 teachers.targets(chosen) if teachers else None)
+                                 teachers.targets(chosen) if teachers else None, adversary, spk)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            if adversary:
+                torch.nn.utils.clip_grad_norm_(adversary.parameters(), 5.0)
             opt.step()
             sched.step()
             if ema:
@@ -427,6 +455,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
         vfig, _ = evaluate(kept, val_items, store, labels)
         rec = {"epoch": epoch, "loss": tl / n_batches, "val_acc": vfig["accuracy"],
                "val_uar": vfig["uar"], "seconds": time.time() - te}
+        if adversary:
+            # Near chance (1 / training speakers) = the embedding no longer names the speaker.
+            rec["adv_speaker_acc"] = adversary.reset_counts()
+            rec["adv_scale"] = adversary.scale
         history.append(rec)
         score = selection_score([h["val_uar"] for h in history], cfg["select_window"])
         # A run shorter than select_window keeps its last epoch.
@@ -439,9 +471,11 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             bad = 0
         elif score is not None:
             bad += 1
-        print("  epoch %2d  loss %.3f  val acc %.1f %% UAR %.1f %%  %.0f s%s"
-              % (epoch, rec["loss"], 100 * vfig["accuracy"], 100 * vfig["uar"], rec["seconds"],
-                 "  *" if improved else ""), file=log, flush=True)
+        adv = ("  speaker acc %.1f %%" % (100 * rec["adv_speaker_acc"])
+               if rec.get("adv_speaker_acc") is not None else "")
+        print("  epoch %2d  loss %.3f  val acc %.1f %% UAR %.1f %%%s  %.0f s%s"
+              % (epoch, rec["loss"], 100 * vfig["accuracy"], 100 * vfig["uar"], adv,
+                 rec["seconds"], "  *" if improved else ""), file=log, flush=True)
         if bad >= cfg["patience"]:
             break
     model.load_state_dict(best_state)
@@ -455,6 +489,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             "history": history}
     if teachers:
         meta["distill"] = teachers.summary()
+    if adversary:
+        meta["speaker_adversary"] = dict(cfg["speaker_adversary"],
+                                         speakers=len(adversary.index),
+                                         final_speaker_acc=history[-1]["adv_speaker_acc"])
     if dsp_params is None:
         dsp_params = {"denoise_db": cfg["denoise_db"]}
     M.save_checkpoint(os.path.join(out_dir, "checkpoint.pt"), model, labels, dsp_params,
