@@ -27,6 +27,7 @@
 #include "audio_file.h"
 #include "cli_util.h"
 #include "listen_print.h"
+#include "ws_url.h"
 
 static const char *const CMD = "listen";
 
@@ -77,8 +78,7 @@ typedef struct listen_state {
     listen_opts o;
     struct lws_context *ctx;
     struct lws *wsi;
-    char host[256], path[1024];
-    int port, tls;
+    ws_url url;
     lws_sorted_usec_list_t tick;
     lws_usec_t started, close_deadline, drain_deadline;
 
@@ -406,65 +406,6 @@ static const struct lws_protocols protocols[] = {
 
 /* ---------------------------------------------------------------- set-up */
 
-/* ws://host[:port][/path] or wss://..., host may be [v6]. */
-static int parse_url(listen_state *s, const char *url)
-{
-    const char *p;
-    if (strncmp(url, "ws://", 5) == 0) {
-        p = url + 5;
-        s->tls = 0;
-    } else if (strncmp(url, "wss://", 6) == 0) {
-        p = url + 6;
-        s->tls = 1;
-    } else {
-        cli_usage_error(CMD, "'%s' is not a ws:// or wss:// URL", url);
-        return -1;
-    }
-    const char *host_end;
-    const char *h = p;
-    if (*p == '[') {
-        host_end = strchr(p, ']');
-        if (!host_end) {
-            cli_usage_error(CMD, "'%s': unterminated [IPv6] address", url);
-            return -1;
-        }
-        h = p + 1;
-        p = host_end + 1;
-    } else {
-        host_end = p + strcspn(p, ":/?");
-        p = host_end;
-    }
-    size_t hl = (size_t)(host_end - h);
-    if (hl == 0 || hl >= sizeof s->host) {
-        cli_usage_error(CMD, "'%s': missing or too long host", url);
-        return -1;
-    }
-    memcpy(s->host, h, hl);
-    s->host[hl] = '\0';
-    s->port = s->tls ? 443 : 80;
-    if (*p == ':') {
-        char num[8];
-        size_t nl = strcspn(p + 1, "/?");
-        long port;
-        if (nl == 0 || nl >= sizeof num) {
-            cli_usage_error(CMD, "'%s': bad port", url);
-            return -1;
-        }
-        memcpy(num, p + 1, nl);
-        num[nl] = '\0';
-        if (cli_parse_long(CMD, "port", num, 1, 65535, &port) < 0)
-            return -1;
-        s->port = (int)port;
-        p += 1 + nl;
-    }
-    int n = snprintf(s->path, sizeof s->path, "%s%s", *p == '/' ? "" : "/", p);
-    if (n < 0 || (size_t)n >= sizeof s->path) {
-        cli_usage_error(CMD, "'%s': path too long", url);
-        return -1;
-    }
-    return 0;
-}
-
 static void lws_log(int level, const char *line)
 {
     (void)level;
@@ -533,7 +474,7 @@ int cmd_listen(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     s.o.url = argv[optind];
-    if (parse_url(&s, s.o.url) < 0)
+    if (ws_url_parse(CMD, s.o.url, &s.url) < 0)
         return CLI_EXIT_USAGE;
 
     setlocale(LC_CTYPE, "");
@@ -578,7 +519,7 @@ int cmd_listen(int argc, char **argv)
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
     info.user = &s;
-    if (s.tls)
+    if (s.url.tls)
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     s.ctx = lws_create_context(&info);
     if (!s.ctx) {
@@ -589,13 +530,13 @@ int cmd_listen(int argc, char **argv)
     struct lws_client_connect_info cc;
     memset(&cc, 0, sizeof cc);
     cc.context = s.ctx;
-    cc.address = s.host;
-    cc.port = s.port;
-    cc.path = s.path;
-    cc.host = s.host;
-    cc.origin = s.host;
+    cc.address = s.url.host;
+    cc.port = s.url.port;
+    cc.path = s.url.path;
+    cc.host = s.url.host;
+    cc.origin = s.url.host;
     cc.protocol = protocols[0].name;
-    cc.ssl_connection = s.tls ? LCCSCF_USE_SSL : 0;
+    cc.ssl_connection = s.url.tls ? LCCSCF_USE_SSL : 0;
     cc.pwsi = &s.wsi;
     s.started = lws_now_usecs();
     if (!lws_client_connect_via_info(&cc)) {
