@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """Speaker-adversarial training (tools/train/adversary.py, train.py's "speaker_adversary" key)
 without corpora: the config's refusals, the reversal schedule, the reversed gradient reaching
-the network, the step loss with the adversary, and a run that trains with it and keeps only the
-emotion network.
+the network, the step loss with the adversary, a run that trains with it and keeps only the
+emotion network, and the linear speaker probe (speaker_probe.py) that measures its effect.
 
-    test_adversary.py CASE      CASE: config | reversal | loss | run
+    test_adversary.py CASE      CASE: config | reversal | loss | run | probe
 """
 
 import math
@@ -165,7 +165,38 @@ def t_run():
           "no adversary weights saved in checkpoint.pt")
 
 
-CASES = {"config": t_config, "reversal": t_reversal, "loss": t_loss, "run": t_run}
+def t_probe():
+    """speaker_probe.py: the probe names speakers from embeddings that carry them, is near chance
+    on embeddings that do not, and reads the embedding the emotion head reads."""
+    import numpy as np
+    import torch
+    import model as M
+    import speaker_probe as P
+    rng = np.random.default_rng(3)
+    spk = np.repeat(np.arange(6), 30)
+    centres = rng.standard_normal((6, 16)) * 2.0
+    carried = P.probe(centres[spk] + rng.standard_normal((180, 16)), spk)
+    blind = P.probe(rng.standard_normal((180, 16)), spk)
+    check(carried > 0.9, "speakers in the embedding: probe %.2f" % carried)
+    check(blind < 0.35, "no speakers in the embedding: probe %.2f (chance 0.17)" % blind)
+
+    class Store:
+        def get(self, key, v):
+            return np.full((90, 128), float(len(key)), dtype=np.float32)
+    torch.manual_seed(0)
+    net = M.make_model(dict(TINY_NET, time_pool=4), LABELS)
+    net.eval()
+    items = [{"corpus": "emodb", "path": "x" * n + ".flac"} for n in (1, 5)]
+    emb = P.embeddings(net, Store(), items)
+    tp = net.config["time_pool"]
+    with torch.no_grad():       # "emodb/x.flac": 12 characters, 90 frames -> whole time_pool steps
+        want = net.pooled_all(torch.full((1, 90 - 90 % tp, 128), 12.0))[0, -1].numpy()
+    check(emb.shape == (2, net.seq_dim) and np.allclose(emb[0], want, atol=1e-6),
+          "embedding = pooled readout after the file's first window (frames cut to time_pool)")
+
+
+CASES = {"config": t_config, "reversal": t_reversal, "loss": t_loss, "run": t_run,
+         "probe": t_probe}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

@@ -1,0 +1,93 @@
+"""How much speaker identity a trained network's embedding still carries: a linear probe.
+
+    /usr/bin/python3 tools/train/speaker_probe.py RUNDIR [RUNDIR ...] [--folds 0,1,2]
+
+RUNDIR is a protocol run (protocols.py: RUNDIR/<fold>/checkpoint.pt and lists/train.csv). Per
+fold: the embedding the emotion head reads (the pooled readout after the first window of each
+clean training file, model.pooled_all at its last step), then a logistic regression that
+names the file's speaker from it (scikit-learn, standardised features), scored by 5-fold
+stratified cross-validation over the files. Prints the probe's speaker accuracy per fold and
+its mean, with chance (1 / speakers).
+
+Why: the speaker adversary (adversary.py) reports its own accuracy while it trains against the
+network, which says little about what a fresh classifier could still read from the embedding;
+a probe fitted after training, on the same files for every run, measures that directly and
+compares runs with and without the adversary.
+"""
+
+import one_blas_thread  # noqa: F401  (before numpy/torch)
+import argparse
+import os
+import sys
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data as D  # noqa: E402
+import features as FE  # noqa: E402
+import model as M  # noqa: E402
+import train as T  # noqa: E402
+
+
+def embeddings(model, store, items):
+    window = model.config["window"]
+    out = []
+    with torch.no_grad():
+        for it in items:
+            x = np.asarray(store.get(D.item_key(it), "orig")[:window], dtype=np.float32)
+            n = x.shape[0] - x.shape[0] % model.config["time_pool"]
+            out.append(model.pooled_all(torch.from_numpy(x[None, :n]))[0, -1].numpy())
+    return np.stack(out)
+
+
+def probe(emb, speakers, seed=0):
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=1.0))
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    return float(np.mean(cross_val_score(clf, emb, speakers, cv=cv)))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--folds", default=None, help="fold indices (default: every fold with a model)")
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    for run in a.runs:
+        folds = sorted(d for d in os.listdir(run)
+                       if os.path.exists(os.path.join(run, d, "checkpoint.pt")))
+        if a.folds is not None:
+            want = {int(k) for k in a.folds.split(",")}
+            folds = [f for k, f in enumerate(folds) if k in want]
+        if not folds:
+            sys.exit("speaker_probe: %s: no fold with a checkpoint.pt" % run)
+        scores = []
+        for f in folds:
+            model, ck = M.load_checkpoint(os.path.join(run, f, "checkpoint.pt"))
+            rows = D.read_list(os.path.join(run, f, "lists", "train.csv"))
+            corpora = sorted({r["path"].split("/")[0] for r in rows})
+            items, _ = D.load_items(corpora, "native", a.data)
+            keys = {r["path"] for r in rows}
+            items = [it for it in items if D.item_key(it) in keys]
+            cfg = T.full_config({"model": ck["config"], "denoise_db": ck["dsp_params"]["denoise_db"],
+                                 "versions": ["orig"]})
+            store = T.speaker_store(FE.FeatureStore(a.cache, ["orig"], cfg["denoise_db"]), cfg,
+                                    items)
+            spk = [it["speaker"] for it in items]
+            acc = probe(embeddings(model, store, items), spk)
+            scores.append(acc)
+            print("%s %s: speaker probe %.1f %% (%d files, %d speakers, chance %.1f %%)"
+                  % (run, f, 100 * acc, len(items), len(set(spk)), 100 / len(set(spk))),
+                  flush=True)
+        print("%s: mean speaker probe %.1f %% over %d folds" % (run, 100 * np.mean(scores),
+                                                               len(scores)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
