@@ -355,7 +355,7 @@ class EmotionNet(nn.Module):
         """The readout's pooled embedding [B, T//2, seq_dim] after every pooled step: what
         forward_all's head reads (and the speaker adversary, adversary.py)."""
         if self.config["bidirectional"]:
-            raise ValueError("forward_all needs a causal model (bidirectional=False)")
+            raise ValueError("forward_all and pooled_all need a causal model (bidirectional=False)")
         seq = self.sequence(x)
         t2 = seq.shape[1]
         if self.use_attention:
