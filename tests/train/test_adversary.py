@@ -113,10 +113,8 @@ def t_loss():
     net.zero_grad()
     adv.zero_grad()
     pooled = net.pooled_all(x)
-    steps = torch.arange(pooled.shape[1]).view(1, -1)
-    last = (lengths // net.config["time_pool"]).view(-1, 1)
-    lo = torch.clamp(last - 1, max=max(cfg["supervise_from"] // net.config["time_pool"] - 1, 0))
-    mask = (steps < last) & (steps >= lo)
+    _, mask = T.supervised_steps(lengths, pooled.shape[1], net.config["time_pool"],
+                                 cfg["supervise_from"])
     reverse = AD.reverse_gradient
     AD.reverse_gradient = lambda z, scale: z      # the gradient passes unchanged
     try:

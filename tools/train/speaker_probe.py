@@ -30,8 +30,7 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as D  # noqa: E402
 import features as FE  # noqa: E402
-import model as M  # noqa: E402
-import train as T  # noqa: E402
+import fold_runs as FR  # noqa: E402
 
 
 def embeddings(model, store, items):
@@ -59,32 +58,23 @@ def main(argv=None):
     ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
+    reader = FR.FoldReader(["orig"], a.cache, a.data)
     for run in a.runs:
-        folds = sorted(d for d in os.listdir(run)
-                       if os.path.exists(os.path.join(run, d, "checkpoint.pt")))
+        folds = FR.fold_dirs(run, "train")
         if a.folds is not None:
             want = {int(k) for k in a.folds.split(",")}
             folds = [f for k, f in enumerate(folds) if k in want]
         if not folds:
-            sys.exit("speaker_probe: %s: no fold with a checkpoint.pt" % run)
+            sys.exit("speaker_probe: %s: no fold with checkpoint.pt and lists/train.csv" % run)
         scores = []
-        for f in folds:
-            model, ck = M.load_checkpoint(os.path.join(run, f, "checkpoint.pt"))
-            rows = D.read_list(os.path.join(run, f, "lists", "train.csv"))
-            corpora = sorted({r["path"].split("/")[0] for r in rows})
-            items, _ = D.load_items(corpora, "native", a.data)
-            keys = {r["path"] for r in rows}
-            items = [it for it in items if D.item_key(it) in keys]
-            cfg = T.full_config({"model": ck["config"], "denoise_db": ck["dsp_params"]["denoise_db"],
-                                 "versions": ["orig"]})
-            store = T.speaker_store(FE.FeatureStore(a.cache, ["orig"], cfg["denoise_db"]), cfg,
-                                    items)
+        for fd in folds:
+            model, _, items, store, _ = reader.read(fd, "train")
             spk = [it["speaker"] for it in items]
             acc = probe(embeddings(model, store, items), spk)
             scores.append(acc)
             print("%s %s: speaker probe %.1f %% (%d files, %d speakers, chance %.1f %%)"
-                  % (run, f, 100 * acc, len(items), len(set(spk)), 100 / len(set(spk))),
-                  flush=True)
+                  % (run, os.path.basename(fd), 100 * acc, len(items), len(set(spk)),
+                     100 / len(set(spk))), flush=True)
         print("%s: mean speaker probe %.1f %% over %d folds" % (run, 100 * np.mean(scores),
                                                                len(scores)), flush=True)
 

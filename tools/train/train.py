@@ -293,6 +293,17 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
     return torch.from_numpy(out), torch.tensor(lengths)
 
 
+def supervised_steps(lengths, t2, time_pool, supervise_from):
+    """(last [B, 1]: each crop's number of valid pooled steps, mask [B, t2]: the steps its loss
+    supervises, from supervise_from frames to the crop's end)."""
+    steps = torch.arange(t2).view(1, -1)
+    last = (lengths // time_pool).view(-1, 1)          # valid steps: j < last
+    first = max(supervise_from // time_pool - 1, 0)
+    # Short utterances (< supervise_from frames) still supervise their final step.
+    lo = torch.clamp(last - 1, max=first)
+    return last, (steps < last) & (steps >= lo)
+
+
 def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=None, spk=None):
     """Mean over utterances of (1 - end_weight) x the mean cross-entropy of the supervised steps
     + end_weight x the cross-entropy of the final step. mix = (perm, lam):
@@ -303,13 +314,7 @@ def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=
     pooled = model.pooled_all(x)
     logits = model.head(pooled)                        # [B, T2, K]
     b, t2, k = logits.shape
-    steps = torch.arange(t2).view(1, -1)
-    tp = model.config["time_pool"]
-    last = (lengths // tp).view(-1, 1)                  # valid steps: j < last
-    first = max(cfg["supervise_from"] // tp - 1, 0)
-    # Short utterances (< supervise_from frames) still supervise their final step.
-    lo = torch.clamp(last - 1, max=first)
-    mask = (steps < last) & (steps >= lo)
+    last, mask = supervised_steps(lengths, t2, model.config["time_pool"], cfg["supervise_from"])
 
     def ce_of(labels):
         yy = labels.view(-1, 1).expand(b, t2)

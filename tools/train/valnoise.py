@@ -13,7 +13,6 @@ over the three.
 
 import one_blas_thread  # noqa: F401  (before numpy/torch)
 import argparse
-import glob
 import json
 import os
 import sys
@@ -21,18 +20,11 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data as D  # noqa: E402
 import features as FE  # noqa: E402
-import model as M  # noqa: E402
+import fold_runs as FR  # noqa: E402
 import train as T  # noqa: E402
 
 CONDITIONS = ("orig", "white10", "babble10")
-
-
-def fold_dirs(run):
-    return sorted(d for d in glob.glob(os.path.join(run, "*"))
-                  if os.path.exists(os.path.join(d, "checkpoint.pt"))
-                  and os.path.exists(os.path.join(d, "lists", "val.csv")))
 
 
 def main(argv=None):
@@ -43,29 +35,15 @@ def main(argv=None):
     ap.add_argument("--data", default=None)
     ap.add_argument("--json", default=None, help="also write the figures here")
     a = ap.parse_args(argv)
-    folds = fold_dirs(a.run)
+    folds = FR.fold_dirs(a.run, "val")
     if not folds:
         raise SystemExit("valnoise.py: %s: no fold with checkpoint.pt and lists/val.csv" % a.run)
-    rows, stores, labels_of = {}, {}, {}
+    reader = FR.FoldReader(CONDITIONS, a.cache, a.data)
+    rows = {}
     for fd in folds:
-        model, ck = M.load_checkpoint(os.path.join(fd, "checkpoint.pt"))
-        cfg, db = ck["config"], int(ck["dsp_params"].get("denoise_db", 0))
-        tc = ck["meta"]["train_config"]
-        key = (tuple(tc["corpora"]), tc["label_set"], db, cfg["cmvn"], cfg["cmvn_eps"],
-               cfg.get("level_floor", 0.0))
-        if key not in stores:
-            items, labels = D.load_items(list(tc["corpora"]), tc["label_set"], a.data)
-            store = FE.FeatureStore(a.cache, CONDITIONS, db)
-            if cfg["cmvn"] in M.SPEAKER_CMVN:
-                store = FE.SpeakerNormStore(store, items, cfg["cmvn_eps"],
-                                            cfg["cmvn"] == "speaker-mean",
-                                            cfg.get("level_floor", 0.0))
-            stores[key] = (store, {D.item_key(it): it for it in items})
-            labels_of[key] = labels
-        store, by_key = stores[key]
-        val = [by_key[r["path"]] for r in D.read_list(os.path.join(fd, "lists", "val.csv"))]
+        model, _, val, store, labels = reader.read(fd, "val")
         name = os.path.basename(fd)
-        rows[name] = [T.evaluate(model, val, store, labels_of[key], v)[0]["accuracy"]
+        rows[name] = [T.evaluate(model, val, store, labels, v)[0]["accuracy"]
                       for v in CONDITIONS]
         print("%s %s" % (name, " ".join("%.1f" % (100 * x) for x in rows[name])), flush=True)
     mean = np.mean(list(rows.values()), 0)
