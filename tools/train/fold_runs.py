@@ -6,17 +6,27 @@ RUN/<fold>/lists/{train,val,test}.csv; valnoise.py and speaker_probe.py re-measu
 
 import glob
 import os
+import re
 
 import data as D
 import features as FE
 import model as M
 
 
-def fold_dirs(run, part):
-    """The run's fold directories that hold a checkpoint and lists/<part>.csv, sorted."""
+def fold_index(fold_dir):
+    """The fold's number as protocols.py names it ("fold3" / "seed3" -> 3), else None."""
+    m = re.fullmatch(r"(?:fold|seed)(\d+)", os.path.basename(os.path.normpath(fold_dir)))
+    return int(m.group(1)) if m else None
+
+
+def fold_dirs(run, part, wanted=None):
+    """The run's fold directories that hold a checkpoint and lists/<part>.csv, sorted; with
+    wanted (a set of fold numbers) only those folds, by name, not by position (a run may lack
+    some folds)."""
     return sorted(d for d in glob.glob(os.path.join(run, "*"))
                   if os.path.exists(os.path.join(d, "checkpoint.pt"))
-                  and os.path.exists(os.path.join(d, "lists", part + ".csv")))
+                  and os.path.exists(os.path.join(d, "lists", part + ".csv"))
+                  and (wanted is None or fold_index(d) in wanted))
 
 
 class FoldReader:

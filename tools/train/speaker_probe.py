@@ -53,19 +53,20 @@ def probe(emb, speakers, seed=0):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs", nargs="+")
-    ap.add_argument("--folds", default=None, help="fold indices (default: every fold with a model)")
+    ap.add_argument("--folds", default=None,
+                    help="fold numbers, as in the fold directories' names (fold3 / seed3 -> 3; "
+                    "default: every fold with a model)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--cache", default=FE.DEFAULT_CACHE)
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     reader = FR.FoldReader(["orig"], a.cache, a.data)
     for run in a.runs:
-        folds = FR.fold_dirs(run, "train")
-        if a.folds is not None:
-            want = {int(k) for k in a.folds.split(",")}
-            folds = [f for k, f in enumerate(folds) if k in want]
+        want = None if a.folds is None else {int(k) for k in a.folds.split(",")}
+        folds = FR.fold_dirs(run, "train", want)
         if not folds:
-            sys.exit("speaker_probe: %s: no fold with checkpoint.pt and lists/train.csv" % run)
+            sys.exit("speaker_probe: %s: no fold%s with checkpoint.pt and lists/train.csv"
+                     % (run, "" if want is None else " of " + a.folds))
         scores = []
         for fd in folds:
             model, _, items, store, _ = reader.read(fd, "train")
