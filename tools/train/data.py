@@ -11,7 +11,9 @@ Label sets
     "calm"/"bored" only for one language would teach the model the corpus, not the emotion.
     EMO-DB has no "surprised" (the class is learnt from RAVDESS only).
 "native": the corpus' own classes (RAVDESS 8, EMO-DB 7), for per-corpus protocols comparable with
-    the literature.
+    the literature. A per-corpus run may add the other corpus as extra training data
+    (extra_items()): only the classes both corpora name alike cross over (SHARED_NATIVE); RAVDESS
+    calm and surprised and EMO-DB boredom have no counterpart in the other corpus and stay out.
 
 Splits are pure functions of (items, seed) and never look at audio.
 """
@@ -33,6 +35,14 @@ TO_UNIFIED = {
 }
 
 CORPORA = ("ravdess", "emodb")
+
+# (extra corpus, target corpus) -> {extra's native label: target's native label}.
+SHARED_NATIVE = {
+    ("ravdess", "emodb"): {"neutral": "neutral", "happy": "happiness", "sad": "sadness",
+                           "angry": "anger", "fearful": "fear", "disgust": "disgust"},
+    ("emodb", "ravdess"): {"neutral": "neutral", "happiness": "happy", "sadness": "sad",
+                           "anger": "angry", "fear": "fearful", "disgust": "disgust"},
+}
 
 # Speakers never used for training or model selection of the shipped model; the regression test
 # and the model card's held-out figures use exactly these (models/heldout.txt lists the files).
@@ -94,6 +104,24 @@ def load_items(corpora, label_set, root=None):
             it["label"] = labels.index(name)
             items.append(it)
     return items, labels
+
+
+def extra_items(extra_corpora, target, labels, root=None):
+    """Utterances of extra_corpora labelled in the target corpus' native labels (SHARED_NATIVE);
+    those of classes the target does not name are left out. For training only: a per-corpus
+    protocol's validation and test parts stay the target corpus'."""
+    out = []
+    for c in extra_corpora:
+        if c == target or (c, target) not in SHARED_NATIVE:
+            raise ValueError("extra corpus %r: needs another corpus than %r (known: %s)"
+                             % (c, target, ", ".join(x for x in CORPORA if x != target)))
+        shared = SHARED_NATIVE[(c, target)]
+        for it in load_corpus(c, root):
+            if it["native"] in shared:
+                it["label_name"] = shared[it["native"]]
+                it["label"] = labels.index(it["label_name"])
+                out.append(it)
+    return out
 
 
 def item_key(it):

@@ -71,7 +71,10 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
     cfg["label_set"] = "native"
     cfg["split"] = protocol
     full = T.full_config(cfg)
-    store = T.speaker_store(FE.FeatureStore(cache, full["versions"], full["denoise_db"]), full, items)
+    # Extra corpora only ever join the training part (train.py: extra_corpora).
+    extra = D.extra_items(full["extra_corpora"], corpus, labels, data_root)
+    store = T.speaker_store(FE.FeatureStore(cache, full["versions"], full["denoise_db"]), full,
+                            items + extra)
     results = []
     for k, (name, tr, va, te) in enumerate(S.folds(protocol, items)):
         fdir = os.path.join(out, name)
@@ -90,12 +93,14 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
         os.makedirs(os.path.join(fdir, "lists"), exist_ok=True)
         for part, its in (("train", tr), ("val", va), ("test", te)):
             D.write_list(os.path.join(fdir, "lists", part + ".csv"), its)
+        if extra:
+            D.write_list(os.path.join(fdir, "lists", "extra.csv"), extra)
         fcfg = dict(cfg)
         fcfg["name"] = "%s-%s-%s" % (protocol, corpus, name)
         if full["distill"]:
             fcfg["distill"] = DI.resolve(full["distill"], name)
             DI.check_lists(fcfg["distill"]["teachers"], fdir)
-        model, meta = T.train(fcfg, tr, va, labels, store, fdir, log=log)
+        model, meta = T.train(fcfg, tr + extra, va, labels, store, fdir, log=log)
         res = {"fold": name, "test_speakers": D.speakers(te), "val_speakers": meta["val_speakers"],
                "best_epoch": meta["best_epoch"], "epochs_run": meta["epochs_run"],
                "train_seconds": meta["train_seconds"]}

@@ -40,6 +40,12 @@ What a run does (all of it reproducible from the config's seed):
   embedding of every supervised step, whose gradient reaches the network reversed and scaled
   (adversary.py); its speaker accuracy per epoch goes into the history. Why: speaker variation
   is the largest loss speaker-independently;
+- extra_corpora (protocols only; [] = off): the other corpus' utterances of the classes both
+  corpora name (data.extra_items) join the training part, never validation or test; each epoch
+  visits every target-corpus utterance and a fresh random draw of extra_ratio x as many extra
+  ones (all of them if fewer); class weights count every utterance of the pool. Why: speaker
+  variation is the largest loss speaker-independently, and the other corpus brings more
+  voices; drawing per epoch keeps the target corpus' epochs as they were;
 - Adam, cosine learning-rate decay over `epochs`, early stopping on validation UAR (patience);
   the best epoch's weights are kept. Validation uses eval_file(), the file-level rule below.
   select_window k > 1 judges epoch e by the mean validation UAR of epochs e-k+1..e (from epoch
@@ -105,6 +111,8 @@ DEFAULTS = {
     "denoise_db": 0,
     "distill": {},
     "speaker_adversary": {},
+    "extra_corpora": [],
+    "extra_ratio": 1.0,
     "threads": 1,
 }
 
@@ -161,6 +169,16 @@ def full_config(cfg):
     if not (isinstance(out["denoise_db"], int) and -90 <= out["denoise_db"] <= 0):
         raise ValueError("denoise_db must be an integer in -90..0 (0 = off), got %r"
                          % out["denoise_db"])
+    if not (isinstance(out["extra_corpora"], list)
+            and all(c in D.CORPORA for c in out["extra_corpora"])):
+        raise ValueError("extra_corpora must be a list of corpora (%s), got %r"
+                         % (", ".join(D.CORPORA), out["extra_corpora"]))
+    if out["extra_corpora"] and out["split"] == "shipped":
+        raise ValueError("extra_corpora is for the per-corpus protocols; the shipped split "
+                         "already trains on every corpus in 'corpora'")
+    x = out["extra_ratio"]
+    if not (isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf):
+        raise ValueError("extra_ratio must be a finite number > 0, got %r" % (x,))
     out["distill"] = DI.check_config(out["distill"])
     if out["distill"] and out["mixup"]:
         raise ValueError("distill and mixup together are not supported (one target per crop)")
@@ -403,7 +421,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                                         D.speakers(train_items))
         params += list(adversary.parameters())
     opt = torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
-    n_batches = math.ceil(len(train_items) / cfg["batch"])
+    core, extra = epoch_pools(train_items, cfg)
+    n_extra = min(len(extra), int(round(cfg["extra_ratio"] * len(core))))
+    n_batches = math.ceil((len(core) + n_extra) / cfg["batch"])
     total_steps = cfg["epochs"] * n_batches
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
@@ -412,15 +432,18 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     best_state = None
     history = []
     t0 = time.time()
-    print("train %s: %d train / %d val utterances, %d params, %d batches/epoch, labels %s"
-          % (cfg["name"], len(train_items), len(val_items), M.count_parameters(model), n_batches,
-             ",".join(labels)), file=log, flush=True)
+    print("train %s: %d train (%d extra, %d per epoch) / %d val utterances, %d params, "
+          "%d batches/epoch, labels %s"
+          % (cfg["name"], len(train_items), len(extra), n_extra, len(val_items),
+             M.count_parameters(model), n_batches, ",".join(labels)), file=log, flush=True)
     bad = 0
     ema = ema_model(model, cfg["ema"]) if cfg["ema"] else None
     kept = ema.module if ema else model     # what validation measures and the run keeps
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
-        order = rng.permutation(len(train_items))
+        order = core if not n_extra else np.concatenate(
+            [core, rng.choice(extra, n_extra, replace=False)])
+        order = rng.permutation(order)
         tl, te = 0.0, time.time()
         for bi in range(n_batches):
             idx = order[bi * cfg["batch"]:(bi + 1) * cfg["batch"]]
@@ -506,6 +529,17 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     print("train %s: best epoch %d (val UAR %.1f %%), %.0f s" % (cfg["name"], best["epoch"],
           100 * best["uar"], elapsed), file=log, flush=True)
     return model, meta
+
+
+def epoch_pools(train_items, cfg):
+    """Indices of the target corpora's training utterances (every epoch visits all) and of the
+    extra corpora's (drawn per epoch): extra = a corpus not in cfg["corpora"]."""
+    core = [i for i, it in enumerate(train_items) if it["corpus"] in cfg["corpora"]]
+    extra = [i for i, it in enumerate(train_items) if it["corpus"] not in cfg["corpora"]]
+    if extra and not cfg["extra_corpora"]:
+        raise ValueError("training utterances of corpora %s outside the run's corpora %s"
+                         % (sorted({train_items[i]["corpus"] for i in extra}), cfg["corpora"]))
+    return np.array(core, dtype=np.int64), np.array(extra, dtype=np.int64)
 
 
 def speaker_store(store, cfg, items):
