@@ -10,6 +10,7 @@ import signal
 import time
 
 import harness as h
+import wsclient as wc
 
 RECOVER_S = 30   # reopen backoff must bring the device back within this
 
@@ -39,9 +40,9 @@ async def test():
                 hz = dm.healthz()
                 h.log('no device: /healthz %s' % hz)
                 h.check(not capturing(hz), '/healthz says capturing without a device: %s' % hz)
-                ws = await h.ws_connect(dm.ws)
-                hello = await h.hello(ws, val)
-                col = h.Collector(ws, val)
+                ws = await wc.ws_connect(dm.ws)
+                hello = await wc.hello(ws, val)
+                col = wc.Collector(ws, val)
                 st = await col.wait_for(lambda m: m['type'] == 'status', timeout=10)
                 h.check(st['state'] in ('waiting', 'reopening', 'lost'),
                         'status without a device: %s' % st)
@@ -87,7 +88,7 @@ async def test():
                 h.check(col.closed is None, 'subscriber dropped: %s' % col.closed)
                 post = col.posteriors()
                 h.check(len(post) > n_before, 'no posteriors after recovery')
-                h.check_contiguous([m['seq'] for m in post])
+                wc.check_contiguous([m['seq'] for m in post])
                 ts = [m['t'] for m in post]
                 h.check(all(b > a for a, b in zip(ts, ts[1:])),
                         'stream time does not continue across the reopen')

@@ -7,12 +7,12 @@ at 100 Hz publishing (every hop), and at real-time pace on a short file (which m
 duration and match too, also for a WebSocket subscriber of that run). Also with the noise
 suppressor in the model's front end: its frames come one hop late, and both must place them at
 the same stream time."""
-import asyncio
 import os
 import sys
 import time
 
 import harness as h
+import wsclient as wc
 
 sys.path.insert(0, os.path.join(h.SRC, 'tools', 'train'))
 
@@ -27,7 +27,7 @@ def run_fast(path, model, val, extra=()):
     h.check(msgs[-1]['type'] == 'status' and msgs[-1]['state'] == 'ended',
             'last JSON line is not status ended: %s' % msgs[-1])
     post = [m for m in msgs if m['type'] == 'posteriors']
-    h.check_contiguous([m['seq'] for m in post])
+    wc.check_contiguous([m['seq'] for m in post])
     h.check(post[0]['seq'] == 0, 'first seq is %d' % post[0]['seq'])
     return post
 
@@ -38,9 +38,9 @@ async def realtime(d, path, model, val):
                   name='emotiond-realtime')
     t0 = time.monotonic()
     dm.start(ready=True)
-    ws = await h.ws_connect(dm.ws)
-    await h.hello(ws, val)
-    col = h.Collector(ws, val)
+    ws = await wc.ws_connect(dm.ws)
+    await wc.hello(ws, val)
+    col = wc.Collector(ws, val)
     rc = await h.wait_process(dm.proc, dur + 20)
     elapsed = time.monotonic() - t0
     await col.stop()
@@ -52,7 +52,7 @@ async def realtime(d, path, model, val):
           % (elapsed, dur, len(post), len(col.posteriors())))
     h.check(elapsed >= dur * 0.9, 'real-time pace took %.2f s for %.2f s of audio' % (elapsed, dur))
     h.check(elapsed <= dur + 5, 'real-time pace took %.2f s for %.2f s of audio' % (elapsed, dur))
-    h.check_contiguous([m['seq'] for m in post])
+    wc.check_contiguous([m['seq'] for m in post])
     # the subscriber (connected shortly after start) got the same messages as stdout
     by_seq = {m['seq']: m for m in post}
     ws_post = col.posteriors()

@@ -9,6 +9,7 @@ import asyncio
 import time
 
 import harness as h
+import wsclient as wc
 
 N_SUBS = 200
 WINDOW = 4.0       # s all 200 collect
@@ -18,11 +19,11 @@ DROPS = 'emotiond_dropped_messages_total'
 
 async def many_subscribers(dm, val):
     async def one(i):
-        ws = await h.ws_connect(dm.ws)
-        await h.hello(ws, val if i % 50 == 0 else None)
+        ws = await wc.ws_connect(dm.ws)
+        await wc.hello(ws, val if i % 50 == 0 else None)
         return ws
     socks = await asyncio.gather(*(one(i) for i in range(N_SUBS)))
-    cols = [h.Collector(ws, val if i % 50 == 0 else None) for i, ws in enumerate(socks)]
+    cols = [wc.Collector(ws, val if i % 50 == 0 else None) for i, ws in enumerate(socks)]
     await asyncio.sleep(WINDOW)
     t_end = time.monotonic()
     for c in cols:
@@ -32,7 +33,7 @@ async def many_subscribers(dm, val):
         post = c.posteriors()
         h.check(len(post) >= WINDOW * 10 * 0.7, 'subscriber %d got %d posteriors in %.0f s'
                 % (i, len(post), WINDOW))
-        h.check_contiguous([m['seq'] for m in post], 'subscriber %d posteriors' % i)
+        wc.check_contiguous([m['seq'] for m in post], 'subscriber %d posteriors' % i)
         firsts.append(post[0]['seq'])
         lasts.append(post[-1]['seq'])
     # all saw the same stream: the common range is long and identical
@@ -53,13 +54,13 @@ async def stalled_subscriber(dm, val):
     m0 = dm.metrics()
     drops0 = h.metric(m0, DROPS)
     h.check(drops0 is not None, '/metrics has no %s: %s' % (DROPS, sorted(m0)))
-    stalled = h.RawWS(dm.port)
+    stalled = wc.RawWS(dm.port)
     try:
         stalled.send_text('{"type":"subscribe","streams":["frames"]}')
         stalled.send_text('{"type":"rate","hz":100}')
-        ws = await h.ws_connect(dm.ws)
-        await h.hello(ws, val)
-        col = h.Collector(ws, val)
+        ws = await wc.ws_connect(dm.ws)
+        await wc.hello(ws, val)
+        col = wc.Collector(ws, val)
         live = []
         for _ in range(STALL_S):
             await asyncio.sleep(1)
@@ -91,7 +92,7 @@ async def stalled_subscriber(dm, val):
 
     times = [t for t, m in col.of('posteriors')]
     post = col.posteriors()
-    h.check_contiguous([m['seq'] for m in post], 'reading subscriber')
+    wc.check_contiguous([m['seq'] for m in post], 'reading subscriber')
     span = times[-1] - times[0]
     h.check(len(post) >= span * 10 * 0.8, 'reading subscriber got %d posteriors in %.1f s'
             % (len(post), span))

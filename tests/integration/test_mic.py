@@ -8,6 +8,7 @@ import time
 import os
 
 import harness as h
+import wsclient as wc
 
 PRE_SILENCE = 3.0    # s of nothing playing before the speech
 POST_SILENCE = 3.0   # s after
@@ -25,11 +26,11 @@ async def test():
         speech = h.espeak(os.path.join(d, 'speech.wav'), h.SPEECH_TEXT)
         length = h.duration(speech)
         with h.Daemon(d, ['--device', 'pulse', '--model', model], env=pa.env()) as dm:
-            ws = await h.ws_connect(dm.ws)
-            hello = await h.hello(ws, val)
+            ws = await wc.ws_connect(dm.ws)
+            hello = await wc.hello(ws, val)
             h.check(hello['input']['kind'] == 'mic', 'hello input is not the mic: %s' % hello)
             h.check(hello['protocol'] == 1, 'protocol is not 1')
-            col = h.Collector(ws, val)
+            col = wc.Collector(ws, val)
             await col.wait_for(lambda m: m['type'] == 'posteriors', timeout=5)
             t0 = time.monotonic()
             await asyncio.sleep(PRE_SILENCE)
@@ -45,7 +46,7 @@ async def test():
 
         post = [m for _, m in col.of('posteriors')]
         h.check(len(post) > 20, 'too few posteriors: %d' % len(post))
-        h.check_contiguous([m['seq'] for m in post])
+        wc.check_contiguous([m['seq'] for m in post])
         labels = hello['labels']
         for m in post:
             h.check(len(m['probs']) == len(labels), 'probs length != labels')

@@ -9,6 +9,7 @@ import json
 import time
 
 import harness as h
+import wsclient as wc
 
 
 async def expect_error(col, start, code, what):
@@ -26,9 +27,9 @@ async def test():
     with h.tempdir() as d, h.PulseAudio(d) as pa, \
             h.Daemon(d, ['--device', 'pulse', '--model', model], env=pa.env()) as dm:
         dm.wait_streaming()
-        ws = await h.ws_connect(dm.ws)
-        hello = await h.hello(ws, val)
-        col = h.Collector(ws, val)
+        ws = await wc.ws_connect(dm.ws)
+        hello = await wc.hello(ws, val)
+        col = wc.Collector(ws, val)
         await col.wait_for(lambda m: m['type'] == 'posteriors', timeout=5)
 
         cases = [
@@ -80,7 +81,7 @@ async def test():
 
         await col.stop()
         post = col.posteriors()
-        h.check_contiguous([m['seq'] for m in post])
+        wc.check_contiguous([m['seq'] for m in post])
         h.check(col.closed is None, 'connection closed: %s' % col.closed)
         await ws.close()
         h.check(dm.alive(), 'daemon died')

@@ -10,6 +10,7 @@ import signal
 import time
 
 import harness as h
+import wsclient as wc
 
 CONFIG = """# written by tests/integration/test_reload.py
 [model]
@@ -43,9 +44,9 @@ async def test():
         h.check(r.returncode == 0, '--check-config refused the test config: %s' % r.stderr)
         with h.Daemon(d, ['--device', 'pulse', '--config', cfg], env=pa.env()) as dm:
             model_id = dm.wait_streaming()['model']
-            ws = await h.ws_connect(dm.ws)
-            hello = await h.hello(ws, val)
-            col = h.Collector(ws, val)
+            ws = await wc.ws_connect(dm.ws)
+            hello = await wc.hello(ws, val)
+            col = wc.Collector(ws, val)
             await asyncio.sleep(2)
 
             # 1. corrupt model: flip bytes in the middle, keep the size
@@ -79,7 +80,7 @@ async def test():
             h.check(4 <= r5 <= 6, 'publish rate after reload to 5 Hz: %.2f Hz' % r5)
             await col.stop()
             h.check(col.closed is None, 'subscriber dropped by a reload: %s' % col.closed)
-            h.check_contiguous([m['seq'] for m in col.posteriors()])
+            wc.check_contiguous([m['seq'] for m in col.posteriors()])
             await ws.close()
             h.check(hello['publish_hz'] == 10, 'hello publish_hz %s' % hello['publish_hz'])
 

@@ -10,6 +10,7 @@ import os
 import time
 
 import harness as h
+import wsclient as wc
 
 CHUNK_S = 0.05     # audio per binary message
 PACE = 4.0         # times real time: both streams are in flight together for seconds
@@ -20,12 +21,12 @@ async def sidecar(dm, val, raw, fmt, rate, channels, dur, label, linger=0.0, bot
     meanwhile must stay apart from its own results (that window once made this test flaky).
     both_open: an asyncio.Barrier the sidecars meet at once all are acked; /healthz is read there,
     while every one of them is known to be open whatever the machine's load."""
-    ws = await h.ws_connect(dm.ws)
-    await h.hello(ws, val)                       # the daemon's (mic) hello first
+    ws = await wc.ws_connect(dm.ws)
+    await wc.hello(ws, val)                       # the daemon's (mic) hello first
     await asyncio.sleep(linger)
     await ws.send('{"type":"audio","format":"%s","rate":%d,"channels":%d,"id":"%s"}'
                   % (fmt, rate, channels, label))
-    col = h.Collector(ws, val)
+    col = wc.Collector(ws, val)
     # Until the server handles the audio hello this is an ordinary subscriber: broadcast posteriors
     # of the mic (their own seq) may arrive before the ack, more of them the slower the daemon or
     # this client gets to it (CPU load). The sidecar's own messages are those after its hello.
@@ -61,16 +62,16 @@ async def sidecar(dm, val, raw, fmt, rate, channels, dur, label, linger=0.0, bot
           % (label, i_ack, len(post)))
     h.check(post and post[0]['seq'] == 0, '%s: first seq is not 0 but %s'
             % (label, post[0]['seq'] if post else None))
-    h.check_contiguous([m['seq'] for m in post], '%s posteriors' % label)
+    wc.check_contiguous([m['seq'] for m in post], '%s posteriors' % label)
     return post, health
 
 
 async def sidecar_errors(dm, val):
     """Bad audio hellos are refused with the documented codes and the connection stays usable;
     a second audio hello on a streaming connection is refused; the sidecar limit answers busy."""
-    ws = await h.ws_connect(dm.ws)
-    await h.hello(ws, val)
-    col = h.Collector(ws, val)
+    ws = await wc.ws_connect(dm.ws)
+    await wc.hello(ws, val)
+    col = wc.Collector(ws, val)
     for text, code in (('{"type":"audio","format":"s24le","rate":16000,"channels":1}', 'out_of_range'),
                        ('{"type":"audio","format":"s16le","rate":1000,"channels":1}', 'out_of_range'),
                        ('{"type":"audio","format":"s16le","rate":16000,"channels":0}', 'out_of_range'),
@@ -93,13 +94,13 @@ async def sidecar_errors(dm, val):
     await ws.send(bytes(3199))
     await col.wait_for(lambda m: m['type'] == 'posteriors', 5, n)
     # the limit: --max-sidecars 2 with this one open -> the next one is busy
-    ws2 = await h.ws_connect(dm.ws)
-    await h.hello(ws2, val)
+    ws2 = await wc.ws_connect(dm.ws)
+    await wc.hello(ws2, val)
     await ws2.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
-    ok = await h.ws_connect(dm.ws)
-    await h.hello(ok, val)
+    ok = await wc.ws_connect(dm.ws)
+    await wc.hello(ok, val)
     await ok.send('{"type":"audio","format":"s16le","rate":16000,"channels":1}')
-    replies = [await h.recv_until(w, lambda m: m['type'] in ('error', 'ack'), 3) for w in (ws2, ok)]
+    replies = [await wc.recv_until(w, lambda m: m['type'] in ('error', 'ack'), 3) for w in (ws2, ok)]
     codes = sorted(m.get('code', 'ack') for m in replies)
     h.check(codes == ['ack', 'busy'], 'with 1 open and max 2, two more got %s' % codes)
     for w in (ws2, ok):
@@ -131,9 +132,9 @@ async def test():
         with h.Daemon(d, ['--device', 'pulse', '--model', model, '--max-sidecars', '2'] + h.RAW,
                       env=pa.env()) as dm:
             dm.wait_streaming()
-            mic = await h.ws_connect(dm.ws)
-            mic_hello = await h.hello(mic, val)
-            mic_col = h.Collector(mic, val)
+            mic = await wc.ws_connect(dm.ws)
+            mic_hello = await wc.hello(mic, val)
+            mic_col = wc.Collector(mic, val)
             await asyncio.sleep(1)
             t0 = time.monotonic()
             both_open = asyncio.Barrier(2)
@@ -168,7 +169,7 @@ async def test():
         h.check(mic_hello['input']['kind'] == 'mic', 'mic hello: %s' % mic_hello['input'])
         h.check(not [m for _, m in mic_col.msgs if m['type'] == 'hello'],
                 'mic subscriber got a second hello')
-        h.check_contiguous([m['seq'] for m in post], 'mic posteriors')
+        wc.check_contiguous([m['seq'] for m in post], 'mic posteriors')
         span = mic_col.msgs[-1][0] - mic_col.msgs[0][0]
         h.check(len(post) >= span * 10 * 0.85, 'mic subscriber: %d posteriors in %.1f s'
                 % (len(post), span))

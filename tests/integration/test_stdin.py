@@ -11,6 +11,7 @@ import threading
 import time
 
 import harness as h
+import wsclient as wc
 
 
 def daemon_stdin(model, val, raw, fmt, rate, channels, slow=False):
@@ -51,7 +52,7 @@ def daemon_stdin(model, val, raw, fmt, rate, channels, slow=False):
     h.check(msgs[-1]['type'] == 'status' and msgs[-1]['state'] == 'ended',
             'last line is not status ended: %s' % msgs[-1])
     post = [m for m in msgs if m['type'] == 'posteriors']
-    h.check_contiguous([m['seq'] for m in post])
+    wc.check_contiguous([m['seq'] for m in post])
     return post
 
 

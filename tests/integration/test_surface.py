@@ -10,6 +10,7 @@ import signal
 import time
 
 import harness as h
+import wsclient as wc
 
 
 def cli_checks(d, model):
@@ -100,14 +101,14 @@ async def over_limit(dm):
     """--max-subscribers 3 with 3 connected: a 4th is refused (busy), the 3 are untouched."""
     import websockets
     try:
-        ws = await h.ws_connect(dm.ws)
+        ws = await wc.ws_connect(dm.ws)
     except (websockets.InvalidStatusCode, websockets.InvalidHandshake) as e:
         h.log('4th connection refused at the handshake: %s' % e)
         return
     got = []
     try:
         while True:
-            got.append(await h.recv_json(ws, 3))
+            got.append(await wc.recv_json(ws, 3))
     except websockets.ConnectionClosed as e:
         h.log('4th connection: %s, closed %s' % ([m.get('code') for m in got], e))
         h.check(any(m.get('type') == 'error' and m.get('code') == 'busy' for m in got) or
@@ -127,16 +128,16 @@ async def token_checks(d, model, val):
     with h.Daemon(d, ['--input', wav, '--keep-running', '--token', 's3cret', '--model', model],
                   name='emotiond-token') as dm:
         try:
-            ws = await h.ws_connect(dm.ws)
+            ws = await wc.ws_connect(dm.ws)
             await ws.close()
             raise h.Fail('/ws accepted without the token')
         except websockets.InvalidStatusCode as e:
             h.check(e.status_code in (401, 403), '/ws without token: HTTP %s' % e.status_code)
-        ws = await h.ws_connect(dm.ws + '?token=s3cret')
-        await h.hello(ws, val)
+        ws = await wc.ws_connect(dm.ws + '?token=s3cret')
+        await wc.hello(ws, val)
         await ws.close()
-        ws = await h.ws_connect(dm.ws, extra_headers={'Authorization': 'Bearer s3cret'})
-        await h.hello(ws, val)
+        ws = await wc.ws_connect(dm.ws, extra_headers={'Authorization': 'Bearer s3cret'})
+        await wc.hello(ws, val)
         await ws.close()
         h.check(dm.get('/metrics')[0] == 401, '/metrics without token not refused')
         h.check(dm.get('/metrics?token=s3cret')[0] == 200, '/metrics with token refused')
@@ -161,9 +162,9 @@ async def test():
                           env=pa.env())
             with dm:
                 dm.wait_streaming()
-                socks = [await h.ws_connect(dm.ws) for _ in range(3)]
+                socks = [await wc.ws_connect(dm.ws) for _ in range(3)]
                 for ws in socks:
-                    await h.hello(ws, val)
+                    await wc.hello(ws, val)
                 await over_limit(dm)
                 await asyncio.sleep(1.5)
                 check_http(dm)

@@ -30,6 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'tests', 'integration'))
 import harness as h  # noqa: E402
+import wsclient as wc  # noqa: E402
 
 
 def proc_cpu_s(pid):
@@ -86,9 +87,9 @@ def hist_quantiles(before, after, name):
 
 async def stream_phase(dm, pa, speech, seconds, what):
     """One subscriber while speech plays in a loop; returns the collector and CPU figures."""
-    ws = await h.ws_connect(dm.ws)
-    hello = await h.hello(ws)
-    col = h.Collector(ws)
+    ws = await wc.ws_connect(dm.ws)
+    hello = await wc.hello(ws)
+    col = wc.Collector(ws)
     m0 = dm.metrics()
     cpu0, t0 = proc_cpu_s(dm.proc.pid), time.monotonic()
     e2e = []
@@ -367,9 +368,9 @@ async def bench(args):
         h.sox(speech, '-r', 16000, long, 'pad', 0, 1, 'repeat', int(args.cpu_seconds / 4) + 2)
         fargs = ['--input', long] + (['--model', args.model] if args.model else [])
         with h.Daemon(d, fargs, name='emotiond-file') as fm:
-            ws = await h.ws_connect(fm.ws)
-            await h.hello(ws)
-            col = h.Collector(ws)
+            ws = await wc.ws_connect(fm.ws)
+            await wc.hello(ws)
+            col = wc.Collector(ws)
             await asyncio.sleep(2)
             c0, t0 = proc_cpu_s(fm.proc.pid), time.monotonic()
             await asyncio.sleep(args.cpu_seconds / 2)

@@ -19,7 +19,6 @@ import glob
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -27,6 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', '..', 'tests', 'integration'))
 import harness as h  # noqa: E402
+import wsclient as wc  # noqa: E402
 
 
 def cpu_s(pid):
@@ -95,9 +95,9 @@ def player(pa, wav, stop):
 
 
 async def measure(dm, server_pid, seconds, warmup):
-    ws = await h.ws_connect(dm.ws)
-    await h.hello(ws)
-    col = h.Collector(ws)
+    ws = await wc.ws_connect(dm.ws)
+    await wc.hello(ws)
+    col = wc.Collector(ws)
     await asyncio.sleep(warmup)
     pid = dm.proc.pid
     m0, c0, x0, t0 = dm.metrics(), cpu_s(pid), ctxsw(pid), time.monotonic()
