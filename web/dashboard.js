@@ -1,4 +1,4 @@
-/* emotiond dashboard (/): live posteriors, 60 s timeline, log-mel spectrogram with the speech gate,
+/* emotiond dashboard (/): live posteriors, 60 s timeline, log-mel spectrogram with the speech gate (spectrogram.js),
  * event log and daemon status.
  *
  * Performance promises (an operator leaves this open all day on a modest laptop):
@@ -154,7 +154,6 @@
   const draws = { timeline: 0, spectrogram: 0 };
   const tlCtx = tlCanvas.getContext('2d', { alpha: false });
   const spCanvas = $('spectrogram');
-  const spCtx = spCanvas.getContext('2d', { alpha: false });
   let layoutDirty = true;
   if (window.ResizeObserver) new ResizeObserver(() => { layoutDirty = true; }).observe(document.body);
   else window.addEventListener('resize', () => { layoutDirty = true; });
@@ -263,113 +262,11 @@
     g.restore();
   }
 
-  /* ---- spectrogram: an offscreen canvas of SPEC_S seconds of columns written in ring order,
-   * blitted in two pieces so nothing is ever shifted or reallocated. ---- */
-  const spec = { off: null, offCtx: null, col: null, cols: 0, mels: 0, head: 0, n: 0, gate: null,
-    lo: NaN, hi: NaN, available: null, lastT: NaN };
-  const VIRIDIS = [[68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
-    [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37]];
-  const LUT = new Uint8ClampedArray(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const x = i / 255 * (VIRIDIS.length - 1), a = Math.floor(x), b = Math.min(VIRIDIS.length - 1, a + 1), f = x - a;
-    for (let ch = 0; ch < 3; ch++) LUT[i * 3 + ch] = VIRIDIS[a][ch] + (VIRIDIS[b][ch] - VIRIDIS[a][ch]) * f;
-  }
-  function specInit(mels) {
-    spec.mels = mels;
-    spec.cols = Math.ceil(SPEC_S * 1000 / hopMs);
-    spec.off = document.createElement('canvas');
-    spec.off.width = spec.cols; spec.off.height = mels;
-    spec.offCtx = spec.off.getContext('2d');
-    spec.offCtx.fillStyle = '#10131a';
-    spec.offCtx.fillRect(0, 0, spec.cols, mels);
-    spec.batch = spec.offCtx.createImageData(SPEC_BATCH, mels);
-    spec.batchN = 0; spec.batchAt = 0;
-    spec.gate = new Uint8Array(spec.cols);
-    spec.head = 0; spec.n = 0;
-    text['sp-sub'].set(mels + ' bands · last ' + SPEC_S + ' s');
-  }
-  /* Columns are written into one ImageData per message and put in one or two calls
-   * (putImageData per column would be 100 calls a second, each a canvas flush). */
-  const SPEC_BATCH = 128;
-  function specFlush() {
-    if (!spec.off || !spec.batchN) return;
-    const n = spec.batchN, at = spec.batchAt, a = Math.min(n, spec.cols - at);
-    spec.offCtx.putImageData(spec.batch, at, 0, 0, 0, a, spec.mels);
-    if (a < n) spec.offCtx.putImageData(spec.batch, -a, 0, a, 0, n - a, spec.mels);   // wrapped
-    spec.batchN = 0;
-  }
-  function specPush(frame, speech) {
-    if (!spec.off || spec.mels !== frame.length) { specFlush(); specInit(frame.length); }
-    if (spec.batchN === SPEC_BATCH) specFlush();
-    if (!spec.batchN) spec.batchAt = spec.head;
-    // Auto-range: fast attack, slow release, so the picture adapts to the model's normalisation
-    // and the room without flicker.
-    let mn = Infinity, mx = -Infinity;
-    for (let i = 0; i < frame.length; i++) { const v = frame[i]; if (v < mn) mn = v; if (v > mx) mx = v; }
-    if (!isFinite(spec.lo)) { spec.lo = mn; spec.hi = mx + 1e-3; }
-    spec.lo += (mn < spec.lo ? 0.3 : 0.002) * (mn - spec.lo);
-    spec.hi += (mx > spec.hi ? 0.3 : 0.002) * (mx - spec.hi);
-    const span = Math.max(1e-3, spec.hi - spec.lo);
-    const d = spec.batch.data, M = spec.mels, stride = SPEC_BATCH * 4, x = spec.batchN * 4;
-    for (let m = 0; m < M; m++) {
-      const v = (frame[m] - spec.lo) / span;
-      const q = (v <= 0 ? 0 : v >= 1 ? 255 : (v * 255) | 0) * 3;
-      const o = (M - 1 - m) * stride + x;                           // low bands at the bottom
-      d[o] = LUT[q]; d[o + 1] = LUT[q + 1]; d[o + 2] = LUT[q + 2]; d[o + 3] = 255;
-    }
-    spec.batchN++;
-    spec.gate[spec.head] = speech ? 1 : 0;
-    spec.head = (spec.head + 1) % spec.cols;
-    if (spec.n < spec.cols) spec.n++;
-  }
-  function drawSpectrogram() {
-    const c = spCanvas, g = spCtx;
-    const dpr = c.width / Math.max(1, c.clientWidth);
-    const W = c.width, H = c.height;
-    const gateH = 10 * dpr, gap = 4 * dpr, axisH = 16 * dpr;
-    const sh = H - gateH - gap - axisH;
-    g.fillStyle = CARD_BG; g.fillRect(0, 0, W, H);
-    draws.spectrogram++;
-    g.font = FONT.replace('12px', Math.round(11 * dpr) + 'px');
-    if (!spec.off) {
-      g.fillStyle = '#10131a'; g.fillRect(0, 0, W, sh);
-      g.fillStyle = '#9aa4b1'; g.textAlign = 'center'; g.textBaseline = 'middle';
-      g.fillText(spec.available === false ? 'this daemon does not publish log-mel frames'
-        : WANT_FRAMES ? 'waiting for log-mel frames…' : 'frame stream off (?frames=0)', W / 2, sh / 2);
-      return;
-    }
-    // The ring's oldest column is at head once full; draw [head..cols) then [0..head).
-    const cols = spec.cols, head = spec.head;
-    const colW = W / cols;
-    g.imageSmoothingEnabled = true;
-    if (spec.n === cols) {
-      const a = cols - head;
-      if (a > 0) g.drawImage(spec.off, head, 0, a, spec.mels, 0, 0, a * colW, sh);
-      if (head > 0) g.drawImage(spec.off, 0, 0, head, spec.mels, a * colW, 0, head * colW, sh);
-    } else {
-      g.fillStyle = '#10131a'; g.fillRect(0, 0, (cols - spec.n) * colW, sh);
-      g.drawImage(spec.off, 0, 0, spec.n, spec.mels, (cols - spec.n) * colW, 0, spec.n * colW, sh);
-    }
-    // speech gate strip, run-length drawn
-    const gy = sh + gap;
-    g.fillStyle = '#2a303b'; g.fillRect(0, gy, W, gateH);
-    g.fillStyle = '#009E73';
-    const start = spec.n === cols ? head : 0, x0 = (cols - spec.n) * colW;
-    let run = -1;
-    for (let j = 0; j <= spec.n; j++) {
-      const open = j < spec.n && spec.gate[(start + j) % cols] === 1;
-      if (open && run < 0) run = j;
-      if (!open && run >= 0) { g.fillRect(x0 + run * colW, gy, (j - run) * colW + 0.5, gateH); run = -1; }
-    }
-    // time axis
-    g.fillStyle = '#9aa4b1'; g.textBaseline = 'top';
-    const step = SPEC_S <= 12 ? 2 : SPEC_S <= 30 ? 5 : 10;
-    for (let s = 0; s <= SPEC_S; s += step) {
-      const x = W - (s / SPEC_S) * W;
-      g.textAlign = s === 0 ? 'right' : s === SPEC_S ? 'left' : 'center';
-      g.fillText(s === 0 ? 'now' : '−' + s + ' s', x, gy + gateH + 3 * dpr);
-    }
-  }
+  /* ---- spectrogram (spectrogram.js) ---- */
+  const specView = Emo.Spectrogram(spCanvas, { seconds: SPEC_S, hopMs: () => hopMs, wantFrames: WANT_FRAMES,
+    background: CARD_BG, font: FONT, onBands: (mels) => text['sp-sub'].set(mels + ' bands · last ' + SPEC_S + ' s') });
+  const spec = specView.state;
+  function drawSpectrogram() { draws.spectrogram++; specView.draw(); }
 
   /* ---------------- event log ---------------- */
   const evList = $('events');
@@ -519,7 +416,7 @@
       tlReset(K); evMarks.n = 0; latest = null; lastT = NaN;
       if (topIndex >= 0 && barRow[topIndex]) barRow[topIndex].classList.remove('is-top');
       topIndex = -1;
-      spec.off = null; spec.lo = spec.hi = NaN; spec.available = null;
+      specView.reset();
     }
     inputKind = h.input && h.input.kind ? String(h.input.kind) : '';
     const inp = Emo.inputText(h.input);
@@ -561,9 +458,9 @@
     for (let f = 0; f < n; f++) {
       const o = f * bands;
       for (let b = 0; b < bands; b++) frameBuf[b] = lo + bin.charCodeAt(o + b) * step;
-      specPush(frameBuf, gates ? gates[f] >= 0.5 : gateAll);
+      specView.push(frameBuf, gates ? gates[f] >= 0.5 : gateAll);
     }
-    specFlush();
+    specView.flush();
   }
   client.on('event', addEvent);
   client.on('status', onStatus);
