@@ -1,5 +1,5 @@
-/* emotiond dashboard (/): live posteriors, 60 s timeline, log-mel spectrogram with the speech gate (spectrogram.js),
- * event log and daemon status.
+/* emotiond dashboard (/): live posteriors, 60 s timeline, log-mel spectrogram with the speech gate
+ * (spectrogram.js), event log and daemon status.
  *
  * Performance promises (an operator leaves this open all day on a modest laptop):
  * - messages only write into preallocated typed-array rings; all drawing happens once per
