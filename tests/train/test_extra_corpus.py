@@ -83,14 +83,15 @@ def t_labels():
 
 
 def t_config():
-    """extra_corpora / extra_ratio are checked when the config is read; the shipped split (which
-    trains on every corpus of "corpora" already) refuses extra corpora."""
+    """extra_corpora / extra_ratio are checked when the config is read; train.py's shipped run
+    (which trains on every corpus of "corpora" already) refuses extra corpora, protocols.py
+    takes them."""
+    import json
     import train as T
     bad = [({"extra_corpora": "ravdess"}, "extra_corpora"), ({"extra_corpora": ["timit"]},
            "extra_corpora"), ({"extra_ratio": 0}, "extra_ratio"), ({"extra_ratio": -1.0},
            "extra_ratio"), ({"extra_ratio": float("inf")}, "extra_ratio"),
-           ({"extra_ratio": True}, "extra_ratio"),
-           ({"extra_corpora": ["ravdess"]}, "shipped split")]
+           ({"extra_ratio": True}, "extra_ratio")]
     for cfg, word in bad:
         try:
             T.full_config(cfg)
@@ -102,6 +103,18 @@ def t_config():
     check(full["extra_corpora"] == ["ravdess"] and full["extra_ratio"] == 1.0, "defaults: %r"
           % {k: full[k] for k in ("extra_corpora", "extra_ratio")})
     check(T.full_config({})["extra_corpora"] == [], "off by default")
+    with tempfile.TemporaryDirectory() as d:
+        cfg = os.path.join(d, "x.json")
+        with open(cfg, "w") as f:
+            json.dump({"extra_corpora": ["ravdess"]}, f)
+        try:
+            T.main(["--config", cfg, "--out", os.path.join(d, "run")])
+        except SystemExit as e:
+            check("extra_corpora" in str(e.code) and "protocols.py" in str(e.code),
+                  "train.py names the key and where it belongs: %s" % e.code)
+        else:
+            check(False, "train.py trained the shipped split with extra corpora")
+        check(not os.path.exists(os.path.join(d, "run")), "nothing written")
 
 
 class RecordingStore:
@@ -124,7 +137,8 @@ class RecordingStore:
 
 
 def fake_items(corpus, n_spk, labels):
-    return [{"corpus": corpus, "path": "s%02d_%s.flac" % (s, lab), "speaker": "%s:%02d" % (corpus, s),
+    return [{"corpus": corpus, "path": "s%02d_%s.flac" % (s, lab),
+             "speaker": "%s:%02d" % (corpus, s),
              "gender": "male", "native": lab, "label_name": lab, "label": li, "duration": 3.0}
             for s in range(n_spk) for li, lab in enumerate(labels)]
 
@@ -243,7 +257,8 @@ def t_folds():
         try:
             SP.main([run, "--folds", "1"])
         except SystemExit as e:
-            check("no fold of 1" in str(e.code), "speaker_probe names the missing fold: %s" % e.code)
+            check("no fold of 1" in str(e.code),
+                  "speaker_probe names the missing fold: %s" % e.code)
         else:
             check(False, "speaker_probe --folds 1 ran without a fold 1")
 

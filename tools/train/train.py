@@ -173,9 +173,6 @@ def full_config(cfg):
             and all(c in D.CORPORA for c in out["extra_corpora"])):
         raise ValueError("extra_corpora must be a list of corpora (%s), got %r"
                          % (", ".join(D.CORPORA), out["extra_corpora"]))
-    if out["extra_corpora"] and out["split"] == "shipped":
-        raise ValueError("extra_corpora is for the per-corpus protocols; the shipped split "
-                         "already trains on every corpus in 'corpora'")
     x = out["extra_ratio"]
     if not (isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x < math.inf):
         raise ValueError("extra_ratio must be a finite number > 0, got %r" % (x,))
@@ -577,6 +574,9 @@ def main(argv=None):
     if cfg["split"] != "shipped":
         raise SystemExit("train.py: split %r: only 'shipped' from the command line; protocols.py "
                          "runs the others" % cfg["split"])
+    if cfg["extra_corpora"]:
+        raise SystemExit("train.py: extra_corpora is for the per-corpus protocols (protocols.py); "
+                         "the shipped split trains on every corpus in 'corpora' already")
     items, labels = D.load_items(cfg["corpora"], cfg["label_set"], a.data)
     tr, val, held = shipped_split(items)
     os.makedirs(a.out, exist_ok=True)
