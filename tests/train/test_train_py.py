@@ -152,6 +152,7 @@ def t_windows():
 
 
 def t_crops():
+    import batches as B
     import features as FE
     import train as T
     # A RAVDESS-like file: 100 frames of near-silence, 166 of speech, 100 of silence.
@@ -159,10 +160,10 @@ def t_crops():
     x = rng.standard_normal((366, 128)).astype(np.float32) - 18
     x[100:266] += 12
     check(tuple(np.flatnonzero(FE.speech_mask(x))[[0, -1]]) == (100, 265), "speech mask of the middle")
-    check(T.crop_offsets(366, (100, 266), 150) == (100, 116), "crop shorter than the speech: inside it")
-    check(T.crop_offsets(366, (100, 266), 300) == (0, 66), "crop longer: all the speech, any offset")
-    check(T.crop_offsets(366, (0, 366), 150) == (0, 216), "speech everywhere: every offset")
-    check(T.crop_offsets(366, (300, 366), 200) == (166, 166), "speech at the end: the last crop")
+    check(B.crop_offsets(366, (100, 266), 150) == (100, 116), "crop shorter than the speech: inside it")
+    check(B.crop_offsets(366, (100, 266), 300) == (0, 66), "crop longer: all the speech, any offset")
+    check(B.crop_offsets(366, (0, 366), 150) == (0, 216), "speech everywhere: every offset")
+    check(B.crop_offsets(366, (300, 366), 200) == (166, 166), "speech at the end: the last crop")
 
     class Store:
         def get(self, key, v="orig"):
@@ -173,24 +174,24 @@ def t_crops():
 
     cfg = T.full_config({"crop_min": 150, "crop_max": 150, "crop_speech": True, "specaug": {}})
     for seed in range(20):
-        b, lengths = T.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
+        b, lengths = B.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
                                   np.random.default_rng(seed), ["orig"], 2)
         e = b[0].numpy().mean(1)
         check(int(lengths[0]) == 150 and (e > -12).all(), "crop_speech crop %d holds silence" % seed)
-    b, lengths = T.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
+    b, lengths = B.make_batch([{"corpus": "c", "path": "p", "label": 0}], Store(), cfg,
                               np.random.default_rng(0), ["orig"], 4)
     check(int(lengths[0]) == 148 and b.shape[1] == 148, "time_pool 4: crop of 150 cut to 148 frames")
 
 
 def t_versions():
-    import train as T
+    import batches as B
     check_refused("version_weights", ["white"], {"orig": 2}, {"nope": 1}, {"white": 0},
                   {"white": -1}, {"white": True}, {"white": "3"}, {"white": float("inf")},
                   {"white": float("nan")})
     rng = np.random.default_rng(5)
     versions = ["orig", "a", "b", "c"]
-    uniform = [T.draw_augmented(versions, {}, rng) for _ in range(6000)]
-    weighted = [T.draw_augmented(versions, {"b": 4}, rng) for _ in range(6000)]
+    uniform = [B.draw_augmented(versions, {}, rng) for _ in range(6000)]
+    weighted = [B.draw_augmented(versions, {"b": 4}, rng) for _ in range(6000)]
     check("orig" not in uniform + weighted, "the clean version is never an augmented draw")
     for v in "abc":
         check(abs(uniform.count(v) / 6000 - 1 / 3) < 0.03,
@@ -200,7 +201,7 @@ def t_versions():
           "unnamed weight 1 of 6: %d" % weighted.count("a"))
     # Without weights the draw is the one runs made before the key existed.
     r1, r2 = np.random.default_rng(9), np.random.default_rng(9)
-    check([T.draw_augmented(versions, {}, r1) for _ in range(50)]
+    check([B.draw_augmented(versions, {}, r1) for _ in range(50)]
           == [versions[1 + int(r2.integers(0, 3))] for _ in range(50)], "uniform draw changed")
 
 
@@ -301,6 +302,7 @@ def t_regularise():
     """mixup mixes inputs and loss by the same lam; the weight average moves by (1 - decay) of
     the step; a run with both trains and keeps the averaged weights."""
     import torch
+    import batches as B
     import model as M
     import train as T
     torch.set_num_threads(1)
@@ -312,7 +314,7 @@ def t_regularise():
     lengths = torch.tensor([64, 48, 64, 32])
     y = torch.tensor([0, 1, 2, 1])
     rng = np.random.default_rng(3)
-    xm, lm, (perm, lam) = T.mix_batch(x, lengths, rng, 0.4)
+    xm, lm, (perm, lam) = B.mix_batch(x, lengths, rng, 0.4)
     check(0.0 <= lam <= 1.0 and sorted(perm.tolist()) == [0, 1, 2, 3], "mix: lam and permutation")
     check(torch.allclose(xm, lam * x + (1 - lam) * x[perm]), "mix: x = lam x + (1 - lam) x[perm]")
     check(lm.tolist() == [min(lengths[i], lengths[perm[i]]) for i in range(4)],

@@ -11,7 +11,7 @@ What a run does (all of it reproducible from the config's seed):
 - each epoch visits every training utterance once, in a version drawn at random ("orig" with
   probability p_orig, else one of the augmented versions: speed, pitch, noise: augment.py;
   uniformly, or in proportion to version_weights);
-- crops: one length per batch drawn uniformly in [crop_min, crop_max] frames (1.5-3 s: what the
+- crops (batches.py): one length per batch drawn uniformly in [crop_min, crop_max] frames (1.5-3 s: what the
   streaming runner's older lane has seen when it publishes), each utterance cropped at a random
   offset (shorter utterances taken whole, right-padded by wrapping and masked);
 - gain_db: a random gain in [-gain_db, +gain_db] dB per crop (exact in the log-mel domain), so
@@ -53,6 +53,9 @@ What a run does (all of it reproducible from the config's seed):
   v5 run of p2 RAVDESS fold 1 kept epoch 14 of 60 that way: 40.8 % on its test speakers), and
   a trailing mean needs no earlier epoch's weights kept (k = 3 measured: BENCHMARKS.md; 1 in
   every shipped config).
+- noise_pairs ({"versions": [noisy versions], "weight": w}; {} = off): every clean crop gets a
+  noisy twin in the same batch (batches.py says how and why) and the twin's loss adds
+  w x KL(clean posteriors || twin's) per supervised step (pair_consistency).
 
 File-level decision (eval_file; `emotion eval` in C does the same): posteriors = mean of the softmax
 of offline windows of `window` frames at a hop of window/2, the last window aligned to the file's
@@ -73,13 +76,12 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import adversary as AD  # noqa: E402
+import batches as B  # noqa: E402
 import data as D  # noqa: E402
 import distill as DI  # noqa: E402
 import features as FE  # noqa: E402
 import metrics as MX  # noqa: E402
 import model as M  # noqa: E402
-
-LOG_FLOOR = math.log(1e-10)  # dsp_params.log_floor of the default front end
 
 DEFAULTS = {
     "name": "emotiond",
@@ -113,6 +115,7 @@ DEFAULTS = {
     "speaker_adversary": {},
     "extra_corpora": [],
     "extra_ratio": 1.0,
+    "noise_pairs": {},
     "threads": 1,
 }
 
@@ -180,6 +183,10 @@ def full_config(cfg):
     if out["distill"] and out["mixup"]:
         raise ValueError("distill and mixup together are not supported (one target per crop)")
     out["speaker_adversary"] = AD.check_config(out["speaker_adversary"])
+    out["noise_pairs"] = B.check_noise_pairs(out["noise_pairs"], out["versions"])
+    if out["noise_pairs"] and out["mixup"]:
+        raise ValueError("noise_pairs and mixup together are not supported (a mixed row is no "
+                         "longer its twin's clean crop)")
     if out["speaker_adversary"] and out["mixup"]:
         raise ValueError("speaker_adversary and mixup together are not supported (a mixed crop "
                          "has two speakers)")
@@ -227,86 +234,7 @@ def evaluate(model, items, store, labels, version="orig"):
     return fig, probs
 
 
-# ---- batches ----
-
-def specaugment(x, rng, sa):
-    t, m = x.shape
-    band_mean = x.mean(0)
-    for _ in range(sa.get("freq_masks", 0)):
-        w = int(rng.integers(0, sa.get("freq_width", 0) + 1))
-        if w:
-            f0 = int(rng.integers(0, m - w + 1))
-            x[:, f0:f0 + w] = band_mean[f0:f0 + w]
-    for _ in range(sa.get("time_masks", 0)):
-        w = int(rng.integers(0, min(sa.get("time_width", 0), t // 5) + 1))
-        if w:
-            t0 = int(rng.integers(0, t - w + 1))
-            x[t0:t0 + w] = band_mean
-    return x
-
-
-def crop_offsets(n, span, L):
-    """Offsets [lo, hi] of the L-frame crops of an n-frame utterance that hold as much of its
-    speech span (first, last + 1) as any crop can: all of it when the span is at most L frames,
-    else crops inside it. RAVDESS files are 40 % silence (a second before and after the
-    sentence): uniform offsets train many crops on half a sentence, which the file-level windows
-    never see."""
-    first, last = span
-    if last - first <= L:
-        return max(0, last - L), min(first, n - L)
-    return first, last - L
-
-
-def draw_augmented(versions, weights, rng):
-    """One of versions[1:] (versions[0] is the clean one): uniformly, or in proportion to
-    `version_weights` (1 for a version it does not name). The uniform draw stays the one it
-    always was, so that runs without weights repeat."""
-    if not weights:
-        return versions[1 + int(rng.integers(0, len(versions) - 1))]
-    w = np.array([float(weights.get(v, 1.0)) for v in versions[1:]])
-    return versions[1 + int(rng.choice(len(w), p=w / w.sum()))]
-
-
-def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=None):
-    """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step).
-    chosen: a list that receives each crop's (item key, version)."""
-    tp = time_pool
-    L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
-    L -= L % tp
-    crops, lengths = [], []
-    for it in items:
-        if train and len(versions) > 1 and rng.random() >= cfg["p_orig"]:
-            v = draw_augmented(versions, cfg["version_weights"], rng)
-        else:
-            v = versions[0]
-        if chosen is not None:
-            chosen.append((D.item_key(it), v))
-        x = store.get(D.item_key(it), v)
-        n = x.shape[0]
-        if n > L:
-            lo, hi = (crop_offsets(n, store.speech_span(D.item_key(it), v), L) if cfg["crop_speech"]
-                      else (0, n - L))
-            off = int(rng.integers(lo, hi + 1))
-            c = np.array(x[off:off + L], dtype=np.float32)
-        else:
-            c = np.array(x, dtype=np.float32)
-        if train and cfg["gain_db"]:
-            # A gain of g dB adds 0.2303 * g to every ln-energy: exact in the feature domain
-            # (down to the front end's log floor). Level must not carry the label: RAVDESS is
-            # recorded ~22 dB quieter than EMO-DB.
-            g = float(rng.uniform(-cfg["gain_db"], cfg["gain_db"]))
-            c = np.maximum(c + np.float32(g * math.log(10.0) / 10.0), np.float32(LOG_FLOOR))
-        if train and cfg["specaug"]:
-            c = specaugment(c, rng, cfg["specaug"])
-        lengths.append(len(c) - len(c) % tp)
-        crops.append(c)
-    T = max(lengths)
-    out = np.empty((len(crops), T, crops[0].shape[1]), dtype=np.float32)
-    for i, c in enumerate(crops):
-        # Wrap-pad: realistic frames keep batch-norm statistics sane; the loss masks them anyway.
-        out[i] = np.resize(c[:lengths[i]], (T, c.shape[1])) if lengths[i] < T else c[:T]
-    return torch.from_numpy(out), torch.tensor(lengths)
-
+# ---- losses ----
 
 def supervised_steps(lengths, t2, time_pool, supervise_from):
     """(last [B, 1]: each crop's number of valid pooled steps, mask [B, t2]: the steps its loss
@@ -319,13 +247,16 @@ def supervised_steps(lengths, t2, time_pool, supervise_from):
     return last, (steps < last) & (steps >= lo)
 
 
-def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=None, spk=None):
+def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=None, spk=None,
+              twins=None):
     """Mean over utterances of (1 - end_weight) x the mean cross-entropy of the supervised steps
     + end_weight x the cross-entropy of the final step. mix = (perm, lam):
     x is already lam x + (1 - lam) x[perm] (mix_batch) and the loss is mixed the same way.
     soft [B, K]: the teachers' targets (distill.py); each step's loss is then (1 - a) x its
     cross-entropy + a x T^2 KL(soft || step / T). adversary (adversary.SpeakerAdversary) with
-    spk [B] speaker indices: + its speaker loss over the same supervised steps."""
+    spk [B] speaker indices: + its speaker loss over the same supervised steps. twins
+    [(clean row, twin row)] (batches.make_batch, noise_pairs): + weight x the mean over pairs of
+    pair_consistency."""
     pooled = model.pooled_all(x)
     logits = model.head(pooled)                        # [B, T2, K]
     b, t2, k = logits.shape
@@ -353,15 +284,21 @@ def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=
     loss = per_step.mean()
     if adversary is not None:
         loss = loss + adversary.loss(pooled, spk, mask)
+    if twins:
+        loss = loss + cfg["noise_pairs"]["weight"] * pair_consistency(logits, twins, mask)
     return loss
 
 
-def mix_batch(x, lengths, rng, alpha):
-    """Mixup of a batch with a permutation of itself: (x, lengths, (perm, lam)). A mixed crop is
-    as long as the shorter of its two (the rest of the longer one is wrap padding)."""
-    lam = float(rng.beta(alpha, alpha))
-    perm = torch.from_numpy(rng.permutation(x.shape[0]))
-    return (lam * x + (1.0 - lam) * x[perm], torch.minimum(lengths, lengths[perm]), (perm, lam))
+def pair_consistency(logits, twins, mask):
+    """Mean over pairs of the mean over the twin's supervised steps of KL(p_clean || p_twin),
+    p_clean held fixed (no gradient): the clean crop teaches, the noisy twin learns to agree."""
+    a = torch.tensor([p[0] for p in twins])
+    b = torch.tensor([p[1] for p in twins])
+    p_clean = torch.softmax(logits[a], dim=-1).detach()
+    kl = (p_clean * (torch.log(p_clean.clamp_min(1e-12)) - torch.log_softmax(logits[b], dim=-1))
+          ).sum(-1)
+    m = mask[b].float()
+    return ((kl * m).sum(1) / m.sum(1)).mean()
 
 
 def ema_model(model, decay):
@@ -390,9 +327,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                              % model.config["cmvn"])
         model.set_speaker_prior(*store.prior(D.speakers(train_items)))
     if model.config["bidirectional"]:
-        if cfg["distill"] or cfg["speaker_adversary"]:
-            raise ValueError("distill and speaker_adversary: only streaming (unidirectional) "
-                             "models")
+        if cfg["distill"] or cfg["speaker_adversary"] or cfg["noise_pairs"]:
+            raise ValueError("distill, speaker_adversary and noise_pairs: only streaming "
+                             "(unidirectional) models")
         cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
     teachers = None
     if cfg["distill"]:
@@ -447,12 +384,18 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             if len(idx) < 2:
                 continue
             chosen = [] if teachers else None
-            x, lengths = make_batch([train_items[i] for i in idx], store, cfg, rng, versions,
-                                    model.config["time_pool"], chosen=chosen)
+            twins = [] if cfg["noise_pairs"] else None
+            rows = [train_items[i] for i in idx]
+            x, lengths = B.make_batch(rows, store, cfg, rng, versions, model.config["time_pool"],
+                                      chosen=chosen, twins=twins)
             y = y_all[idx]
+            if twins:
+                src = [a for a, _ in twins]
+                rows = rows + [rows[a] for a in src]
+                y = torch.cat([y, y[src]])
             mix = None
             if cfg["mixup"]:
-                x, lengths, mix = mix_batch(x, lengths, rng, cfg["mixup"])
+                x, lengths, mix = B.mix_batch(x, lengths, rng, cfg["mixup"])
             if model.config["bidirectional"]:
                 logits = model(x[:, :int(lengths.min())])
                 loss = F.cross_entropy(logits, y, weight=weight,
@@ -464,9 +407,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                 spk = None
                 if adversary:
                     adversary.set_progress(((epoch - 1) * n_batches + bi) / total_steps)
-                    spk = adversary.targets([train_items[i] for i in idx])
+                    spk = adversary.targets(rows)
                 loss = step_loss(model, x, lengths, y, cfg, weight, mix,
-                                 teachers.targets(chosen) if teachers else None, adversary, spk)
+                                 teachers.targets(chosen) if teachers else None, adversary, spk,
+                                 twins)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
