@@ -39,9 +39,10 @@ class FoldReader:
         self.data = data
         self._stores = {}
 
-    def read(self, fold_dir, part):
-        """(model in eval mode, checkpoint dict, the list's items in its order, store, labels)."""
-        model, ck = M.load_checkpoint(os.path.join(fold_dir, "checkpoint.pt"))
+    def read(self, fold_dir, part, checkpoint="checkpoint.pt"):
+        """(model in eval mode, checkpoint dict, the list's items in its order, store, labels);
+        checkpoint: another file of the fold (train.py select_compare's)."""
+        model, ck = M.load_checkpoint(os.path.join(fold_dir, checkpoint))
         cfg, db = ck["config"], int(ck["dsp_params"].get("denoise_db", 0))
         tc = ck["meta"]["train_config"]
         key = (tuple(tc["corpora"]), tc["label_set"], db, cfg["cmvn"], cfg["cmvn_eps"],

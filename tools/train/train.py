@@ -52,7 +52,10 @@ What a run does (all of it reproducible from the config's seed):
   k on) and keeps e's weights. Why: with two validation speakers one epoch's UAR can spike (a
   v5 run of p2 RAVDESS fold 1 kept epoch 14 of 60 that way: 40.8 % on its test speakers), and
   a trailing mean needs no earlier epoch's weights kept (k = 3 measured: BENCHMARKS.md; 1 in
-  every shipped config).
+  every shipped config). select_compare [k', ...] also keeps, from the same history, the epoch
+  each other window k' would keep, as checkpoint_select<k'>.pt (run.json "select_compare"), so
+  that two rules can be compared on one training run (compare_select.py); early stopping
+  follows select_window alone.
 - noise_pairs ({"versions": [noisy versions], "weight": w}; {} = off): every clean crop gets a
   noisy twin in the same batch (batches.py says how and why) and the twin's loss adds
   w x KL(clean posteriors || twin's) per supervised step (pair_consistency).
@@ -110,6 +113,7 @@ DEFAULTS = {
     "mixup": 0.0,
     "ema": 0.0,
     "select_window": 1,
+    "select_compare": [],
     "denoise_db": 0,
     "distill": {},
     "speaker_adversary": {},
@@ -167,6 +171,12 @@ def full_config(cfg):
     if not (isinstance(out["select_window"], int) and out["select_window"] >= 1):
         raise ValueError("select_window must be an integer >= 1 (1 = each epoch alone), got %r"
                          % out["select_window"])
+    sc = out["select_compare"]
+    if not (isinstance(sc, list) and all(isinstance(k, int) and not isinstance(k, bool) and k >= 1
+                                         for k in sc)
+            and len(set(sc)) == len(sc) and out["select_window"] not in sc):
+        raise ValueError("select_compare must be a list of distinct integers >= 1 other than "
+                         "select_window (%d), got %r" % (out["select_window"], sc))
     if out["mixup"] < 0.0:
         raise ValueError("mixup must be >= 0 (0 = off), got %r" % out["mixup"])
     if not (isinstance(out["denoise_db"], int) and -90 <= out["denoise_db"] <= 0):
@@ -199,6 +209,30 @@ def selection_score(val_uars, k):
     if len(val_uars) < k:
         return None
     return sum(val_uars[-k:]) / k
+
+
+class EpochPick:
+    """The epoch the select_window k rule keeps so far, and a copy of its weights."""
+
+    def __init__(self, k):
+        self.k = k
+        self.best = {"score": -1.0}
+        self.state = None
+
+    def update(self, history, final, kept):
+        """After an epoch: True if it is the new pick, False if not, None if the rule cannot
+        judge it yet (before the k-th epoch; the final epoch of a shorter run is judged alone)."""
+        score = selection_score([h["val_uar"] for h in history], self.k)
+        if score is None and final:
+            score = history[-1]["val_uar"]
+        if score is None:
+            return None
+        if score <= self.best["score"]:
+            return False
+        h = history[-1]
+        self.best = {"score": score, "uar": h["val_uar"], "acc": h["val_acc"], "epoch": h["epoch"]}
+        self.state = copy.deepcopy(kept.state_dict())
+        return True
 
 
 # ---- file-level inference (the rule `emotion eval` implements in C) ----
@@ -362,8 +396,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     y_all = torch.tensor([it["label"] for it in train_items])
-    best = {"score": -1.0}
-    best_state = None
+    pick = EpochPick(cfg["select_window"])
+    compared = [EpochPick(k) for k in cfg["select_compare"]]
     history = []
     t0 = time.time()
     print("train %s: %d train (%d extra, %d per epoch) / %d val utterances, %d params, "
@@ -429,17 +463,13 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             rec["adv_speaker_acc"] = adversary.reset_counts()
             rec["adv_scale"] = adversary.scale
         history.append(rec)
-        score = selection_score([h["val_uar"] for h in history], cfg["select_window"])
-        # A run shorter than select_window keeps its last epoch.
-        if score is None and epoch == cfg["epochs"]:
-            score = vfig["uar"]
-        improved = score is not None and score > best["score"]
+        improved = pick.update(history, epoch == cfg["epochs"], kept)
         if improved:
-            best = {"score": score, "uar": vfig["uar"], "acc": vfig["accuracy"], "epoch": epoch}
-            best_state = copy.deepcopy(kept.state_dict())
             bad = 0
-        elif score is not None:
+        elif improved is not None:
             bad += 1
+        for other in compared:
+            other.update(history, epoch == cfg["epochs"], kept)
         adv = ("  speaker acc %.1f %%" % (100 * rec["adv_speaker_acc"])
                if rec.get("adv_speaker_acc") is not None else "")
         print("  epoch %2d  loss %.3f  val acc %.1f %% UAR %.1f %%%s  %.0f s%s"
@@ -447,7 +477,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                  rec["seconds"], "  *" if improved else ""), file=log, flush=True)
         if bad >= cfg["patience"]:
             break
-    model.load_state_dict(best_state)
+    best = pick.best
+    model.load_state_dict(pick.state)
     model.eval()
     elapsed = time.time() - t0
     meta = {"train_config": cfg, "best_epoch": best["epoch"], "epochs_run": len(history),
@@ -466,6 +497,20 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
         dsp_params = {"denoise_db": cfg["denoise_db"]}
     M.save_checkpoint(os.path.join(out_dir, "checkpoint.pt"), model, labels, dsp_params,
                       name=cfg["name"], meta=meta)
+    if compared:
+        meta["select_compare"] = {}
+    for other in compared:
+        # The same history's pick by another window, for a paired test of the rules
+        # (compare_select.py); early stopping followed select_window alone.
+        alt = copy.deepcopy(model)
+        alt.load_state_dict(other.state)
+        alt.eval()
+        name = "checkpoint_select%d.pt" % other.k
+        M.save_checkpoint(os.path.join(out_dir, name), alt, labels, dsp_params, name=cfg["name"],
+                          meta=dict(meta, best_epoch=other.best["epoch"],
+                                    val_uar=other.best["uar"], val_acc=other.best["acc"],
+                                    selection_score=other.best["score"], select_window=other.k))
+        meta["select_compare"][str(other.k)] = dict(other.best, checkpoint=name)
     MX.save_json(os.path.join(out_dir, "run.json"), meta)
     print("train %s: best epoch %d (val UAR %.1f %%), %.0f s" % (cfg["name"], best["epoch"],
           100 * best["uar"], elapsed), file=log, flush=True)
