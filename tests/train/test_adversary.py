@@ -14,7 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train_py import (TINY_NET, SyntheticStore, check, check_refused,  # noqa: E402
-                           fake_items, tiny_run_config)
+                           fake_items, run_case, tiny_run_config)
 
 import adversary as AD  # noqa: E402  (test_train_py put tools/train on the path)
 
@@ -197,7 +197,4 @@ CASES = {"config": t_config, "reversal": t_reversal, "loss": t_loss, "run": t_ru
          "probe": t_probe}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        sys.exit("usage: test_adversary.py %s" % "|".join(CASES))
-    CASES[sys.argv[1]]()
-    print("ok: %s" % sys.argv[1])
+    run_case(CASES)

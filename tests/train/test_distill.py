@@ -14,7 +14,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train_py import (TINY_NET, SyntheticStore, check, check_refused,  # noqa: E402
-                           fake_items, tiny_run_config)
+                           fake_items, run_case, tiny_run_config)
 
 import data as D  # noqa: E402  (test_train_py put tools/train on the path)
 import distill as DI  # noqa: E402
@@ -180,5 +180,4 @@ def t_run():
 CASES = {"loss": t_loss, "teachers": t_teachers, "run": t_run}
 
 if __name__ == "__main__":
-    CASES[sys.argv[1]]()
-    print("ok: %s" % sys.argv[1])
+    run_case(CASES)

@@ -15,19 +15,12 @@ import tempfile
 
 import numpy as np
 
-SRC = os.environ.get("EMOTIOND_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
-sys.path.insert(0, os.path.join(SRC, "tools", "train"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_train_py import TINY_NET, check, run_case  # noqa: E402
 
-import data as D  # noqa: E402
+import data as D  # noqa: E402  (test_train_py put tools/train on the path)
 
-TINY_NET = {"c1": 2, "c2": 2, "c3": 2, "lstm_hidden": 4, "dense": 4}
 QUIET = open(os.devnull, "w")
-
-
-def check(cond, msg):
-    if not cond:
-        print("FAIL: " + msg)
-        sys.exit(1)
 
 
 def write_corpus(data, corpus, speakers, labels, per_label=1):
@@ -267,7 +260,4 @@ CASES = {"labels": t_labels, "config": t_config, "epochs": t_epochs, "protocol":
          "folds": t_folds}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        sys.exit("usage: test_extra_corpus.py %s" % "|".join(CASES))
-    CASES[sys.argv[1]]()
-    print("ok: %s" % sys.argv[1])
+    run_case(CASES)

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train_py import (TINY_NET, check, check_refused, fake_items,  # noqa: E402
-                           tiny_run_config)
+                           run_case, tiny_run_config)
 
 import batches as B  # noqa: E402  (test_train_py put tools/train on the path)
 import data as D  # noqa: E402
@@ -211,7 +211,4 @@ def t_run():
 CASES = {"config": t_config, "batch": t_batch, "loss": t_loss, "run": t_run}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        sys.exit("usage: test_noise_pairs.py %s" % "|".join(CASES))
-    CASES[sys.argv[1]]()
-    print("ok: %s" % sys.argv[1])
+    run_case(CASES)

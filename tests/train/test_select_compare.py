@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train_py import (SyntheticStore, check, check_refused, fake_items,  # noqa: E402
-                           tiny_run_config)
+                           run_case, tiny_run_config)
 
 import data as D  # noqa: E402  (test_train_py put tools/train on the path)
 
@@ -57,7 +57,6 @@ def t_run():
     keeps, checkpoint_select1.pt is what a select_window 1 run keeps, weight for weight, and
     run.json names both epochs."""
     import torch
-    import train as T
 
     def weights(path):
         return torch.load(path, weights_only=False)["state_dict"]
@@ -156,7 +155,4 @@ def t_compare():
 CASES = {"config": t_config, "run": t_run, "compare": t_compare}
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        sys.exit("usage: test_select_compare.py %s" % "|".join(CASES))
-    CASES[sys.argv[1]]()
-    print("ok: %s" % sys.argv[1])
+    run_case(CASES)

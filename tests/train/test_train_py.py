@@ -552,6 +552,15 @@ CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows"
          "frontend": t_frontend, "config_base": t_config_base,
          "valnoise": t_valnoise}
 
+def run_case(cases, argv=None):
+    """Every test script's entry point: runs the case its one argument names, then prints
+    "ok: CASE"; usage on anything else."""
+    argv = sys.argv if argv is None else argv
+    if len(argv) != 2 or argv[1] not in cases:
+        sys.exit("usage: %s %s" % (os.path.basename(argv[0]), "|".join(cases)))
+    cases[argv[1]]()
+    print("ok: %s" % argv[1])
+
+
 if __name__ == "__main__":
-    CASES[sys.argv[1]]()
-    print("ok: %s" % sys.argv[1])
+    run_case(CASES)
