@@ -11,9 +11,10 @@ What a run does (all of it reproducible from the config's seed):
 - each epoch visits every training utterance once, in a version drawn at random ("orig" with
   probability p_orig, else one of the augmented versions: speed, pitch, noise: augment.py;
   uniformly, or in proportion to version_weights);
-- crops (batches.py): one length per batch drawn uniformly in [crop_min, crop_max] frames (1.5-3 s: what the
-  streaming runner's older lane has seen when it publishes), each utterance cropped at a random
-  offset (shorter utterances taken whole, right-padded by wrapping and masked);
+- crops (batches.py): one length per batch drawn uniformly in [crop_min, crop_max] frames
+  (1.5-3 s: what the streaming runner's older lane has seen when it publishes), each utterance
+  cropped at a random offset (shorter utterances taken whole, right-padded by wrapping and
+  masked);
 - gain_db: a random gain in [-gain_db, +gain_db] dB per crop (exact in the log-mel domain), so
   that input level cannot carry the label when the model runs without cmvn;
 - SpecAugment-style masking on the raw log-mel crop (masked cells set to the crop's band mean);
