@@ -8,7 +8,6 @@ back on a small fake corpus and front-end cache the test writes.
 """
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -19,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train_py import (SyntheticStore, check, check_refused, fake_items,  # noqa: E402
-                           run_case, tiny_run_config)
+                           run_case, tiny_run_config, write_labels_csv)
 
 import data as D  # noqa: E402  (test_train_py put tools/train on the path)
 
@@ -100,14 +99,7 @@ def t_compare():
     rng = np.random.default_rng(5)
     with tempfile.TemporaryDirectory() as tmp:
         data, cache, run = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
-        os.makedirs(os.path.join(data, "emodb"))
-        raw = fake_items("emodb", 4, 4, labels)
-        with open(os.path.join(data, "emodb", "labels.csv"), "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "speaker", "label", "gender", "duration_s"])
-            for it in raw:
-                w.writerow([it["path"], it["speaker"].split(":")[1], it["native"], it["gender"],
-                            3.0])
+        write_labels_csv(data, fake_items("emodb", 4, 4, labels))
         items, labels = D.load_items(["emodb"], "native", data)
         for it in items:
             path = FE.feat_path(cache, "orig", D.item_key(it))

@@ -64,6 +64,19 @@ def fake_items(corpus, n_spk, per_label, labels):
     return items
 
 
+def write_labels_csv(data, items):
+    """DATA/<corpus>/labels.csv naming fake_items' utterances, as the corpora's own
+    (data.load_items reads it back)."""
+    import csv
+    corpus = items[0]["corpus"]
+    os.makedirs(os.path.join(data, corpus), exist_ok=True)
+    with open(os.path.join(data, corpus, "labels.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "speaker", "label", "gender", "duration_s"])
+        for it in items:
+            w.writerow([it["path"], it["speaker"].split(":")[1], it["native"], it["gender"], 3.0])
+
+
 class SyntheticStore:
     """A feature store of random frames (60-199 frames of 128 bands per utterance and version)."""
 
@@ -468,7 +481,6 @@ def t_valnoise():
     statistics and front end: a fold trained on denoised features is read from feat-denoise15/,
     whose frames differ from feat/), a noise version whose frames equal the clean ones scores
     the same, and one without the label cue scores lower."""
-    import csv
     import json
     import tempfile
     import torch
@@ -481,12 +493,7 @@ def t_valnoise():
     rng = np.random.default_rng(3)
     with tempfile.TemporaryDirectory() as tmp:
         data, cache, run = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
-        os.makedirs(os.path.join(data, "emodb"))
-        with open(os.path.join(data, "emodb", "labels.csv"), "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["path", "speaker", "label", "gender", "duration_s"])
-            for it in items:
-                w.writerow([it["path"], it["speaker"].split(":")[1], it["native"], it["gender"], 3.0])
+        write_labels_csv(data, items)
         items, labels = D.load_items(["emodb"], "native", data)
         # Random frames with the label raised in one group of bands: group = label in feat/,
         # label + 3 in feat-denoise15/ (a net trained on one front end misreads the other), no
