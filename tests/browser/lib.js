@@ -290,11 +290,23 @@ function watchPage(page, name) {
   });
   page.on('pageerror', (e) => problems.push({ at: Date.now(), text: 'uncaught: ' + e.message, where: name }));
   page.on('requestfailed', (r) => problems.push({ at: Date.now(), text: 'request failed: ' + r.url() + ' ' + (r.failure() || {}).errorText, where: name, net: true }));
+  // The pages never abort a request themselves, so net::ERR_ABORTED only comes from the test
+  // leaving the page (goto, close) while a poll of /metrics or /healthz is in flight.
+  problems.leftAt = [];
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) problems.leftAt.push(Date.now()); });
+  page.on('close', () => problems.leftAt.push(Date.now()));
   return problems;
 }
 
+const LEAVE_SLACK_MS = 1000;
+
+function abortedByLeaving(problems, p) {
+  return p.net && /net::ERR_ABORTED$/.test(p.text) && (problems.leftAt || []).some((t) => Math.abs(p.at - t) <= LEAVE_SLACK_MS);
+}
+
 function checkNoErrors(problems, allowed) {
-  const bad = problems.filter((p) => !(allowed || []).some((a) => p.at >= a.from && p.at <= a.to && a.re.test(p.text)));
+  const bad = problems.filter((p) => !abortedByLeaving(problems, p) &&
+    !(allowed || []).some((a) => p.at >= a.from && p.at <= a.to && a.re.test(p.text)));
   for (const p of problems) log(bad.includes(p) ? 'ERROR' : 'expected', p.where + ':', p.text);
   check(bad.length === 0, bad.length + ' console error(s) / page exception(s): ' + bad.map((p) => p.text).join(' | '));
 }
