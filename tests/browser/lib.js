@@ -301,7 +301,7 @@ function watchPage(page, name) {
 const LEAVE_SLACK_MS = 1000;
 
 function abortedByLeaving(problems, p) {
-  return p.net && /net::ERR_ABORTED$/.test(p.text) && (problems.leftAt || []).some((t) => Math.abs(p.at - t) <= LEAVE_SLACK_MS);
+  return p.net && /net::ERR_ABORTED$/.test(p.text) && problems.leftAt.some((t) => Math.abs(p.at - t) <= LEAVE_SLACK_MS);
 }
 
 function checkNoErrors(problems, allowed) {
