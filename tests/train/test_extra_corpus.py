@@ -7,7 +7,6 @@ speaker_probe.py --folds). No corpora needed: the tests make small fake ones.
 """
 
 import contextlib
-import csv
 import io
 import os
 import sys
@@ -16,7 +15,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_train_py import TINY_NET, check, run_case  # noqa: E402
+from test_train_py import TINY_NET, check, run_case, write_labels_csv  # noqa: E402
 
 import data as D  # noqa: E402  (test_train_py put tools/train on the path)
 
@@ -26,15 +25,11 @@ QUIET = open(os.devnull, "w")
 def write_corpus(data, corpus, speakers, labels, per_label=1):
     """A labels.csv for corpus with one file per speaker, label and repetition; returns nothing
     (load with data.load_corpus / load_items, which read it)."""
-    os.makedirs(os.path.join(data, corpus), exist_ok=True)
-    with open(os.path.join(data, corpus, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["path", "speaker", "label", "gender", "duration_s"])
-        for k, s in enumerate(speakers):
-            for lab in labels:
-                for r in range(per_label):
-                    w.writerow(["%s_%s_%d.flac" % (s, lab, r), s, lab,
-                                "male" if k % 2 == 0 else "female", 3.0])
+    write_labels_csv(data, [{"corpus": corpus, "path": "%s_%s_%d.flac" % (s, lab, r),
+                             "speaker": "%s:%s" % (corpus, s), "native": lab,
+                             "gender": "male" if k % 2 == 0 else "female"}
+                            for k, s in enumerate(speakers) for lab in labels
+                            for r in range(per_label)])
 
 
 def t_labels():

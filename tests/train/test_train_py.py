@@ -9,6 +9,7 @@ With the corpora present, also checks the held-out list against data.HELDOUT_SPE
                                      frontend | config_base | valnoise | heldout
 """
 
+import csv
 import os
 import sys
 
@@ -67,7 +68,6 @@ def fake_items(corpus, n_spk, per_label, labels):
 def write_labels_csv(data, items):
     """DATA/<corpus>/labels.csv naming fake_items' utterances, as the corpora's own
     (data.load_items reads it back)."""
-    import csv
     corpus = items[0]["corpus"]
     os.makedirs(os.path.join(data, corpus), exist_ok=True)
     with open(os.path.join(data, corpus, "labels.csv"), "w", newline="") as f:
