@@ -37,6 +37,17 @@ def emotion_bin():
                             "build-train) or set EMOTION_BIN")
 
 
+def c_eval(emod, lst, data_root, out, *extra):
+    """`emotion eval` (the C runtime, one OpenBLAS thread) of model emod over list lst, audio
+    under data_root; returns the JSON it writes to out."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    subprocess.run([emotion_bin(), "eval", "--model", emod, "--list", lst, "--data", data_root,
+                    "--json", out, "--quiet"] + list(extra), check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    with open(out) as f:
+        return json.load(f)
+
+
 def feat_dir(cache, version, denoise_db=0):
     """Where one version's features made with the given noise suppression live."""
     return os.path.join(cache, "feat-denoise%d" % -denoise_db if denoise_db else "feat", version)

@@ -56,11 +56,7 @@ def c_eval_file(emod, out_dir, data_root):
             with open(os.path.join(out_dir, "lists", part + ".csv")) as g:
                 lines = g.readlines()
             f.writelines(lines if k == 0 else lines[1:])
-    subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", lst, "--data",
-                    D.data_dir(data_root), "--json", res, "--quiet", "--speaker-files", every],
-                   check=True, stdout=subprocess.DEVNULL)
-    with open(res) as f:
-        return json.load(f)
+    return FE.c_eval(emod, lst, D.data_dir(data_root), res, "--speaker-files", every)
 
 
 def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.DEFAULT_CACHE,

@@ -7,7 +7,8 @@ ensemble.py), measures it on the validation and the held-out speakers with the C
         [--models models] [--name emotiond-default]
 
 Writes MODELS/emotiond-default.emod, MODELS/emotiond-default.json (config, seeds, epochs, training
-times, validation and held-out figures, model id, and per member for an ensemble) and
+times, validation and held-out figures, clean and at 10 dB white / babble noise
+(heldout_noise.py), model id, and per member for an ensemble) and
 MODELS/emotiond-default-heldout.png. The held-out list is always the repository's
 models/heldout.txt.
 """
@@ -26,21 +27,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data as D  # noqa: E402
 import ensemble as E  # noqa: E402
 import features as FE  # noqa: E402
+import heldout_noise as HN  # noqa: E402
 import metrics as MX  # noqa: E402
 import model as M  # noqa: E402
 import train as T  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HELDOUT = os.path.join(FE.REPO, "models", "heldout.txt")
-
-
-def c_eval(emod, lst, data, out, *extra):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    subprocess.run([FE.emotion_bin(), "eval", "--model", emod, "--list", lst, "--data",
-                    D.data_dir(data), "--json", out, "--quiet"] + list(extra), check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    with open(out) as f:
-        return json.load(f)
 
 
 def member_record(run_dir):
@@ -70,6 +63,8 @@ def main(argv=None):
     ap.add_argument("--models", default=os.path.join(FE.REPO, "models"))
     ap.add_argument("--name", default="emotiond-default")
     ap.add_argument("--data", default=None)
+    ap.add_argument("--cache", default=FE.DEFAULT_CACHE,
+                    help="augment.py's cache: held-out files in white10 / babble10 (made if absent)")
     a = ap.parse_args(argv)
     os.makedirs(a.models, exist_ok=True)
     emod = os.path.join(a.models, a.name + ".emod")
@@ -94,11 +89,14 @@ def main(argv=None):
     items, _ = D.load_items(tc["corpora"], tc["label_set"], a.data)
     val_list = os.path.join(first, "val.csv")
     D.write_list(val_list, T.shipped_split(items)[1])
-    val = c_eval(emod, val_list, a.data, os.path.join(first, "val_c.json"))
+    val = FE.c_eval(emod, val_list, D.data_dir(a.data), os.path.join(first, "val_c.json"))
     png = os.path.join(a.models, a.name + "-heldout.png")
-    c = c_eval(emod, HELDOUT, a.data, os.path.join(first, "heldout_c.json"), "--png", png)
-    states = {m: c_eval(emod, HELDOUT, a.data, os.path.join(first, "heldout_c_%s.json" % m),
-                        "--speaker-stats", m) for m in ("running", "file", "prior")}
+    c = FE.c_eval(emod, HELDOUT, D.data_dir(a.data), os.path.join(first, "heldout_c.json"),
+                  "--png", png)
+    states = {m: FE.c_eval(emod, HELDOUT, D.data_dir(a.data),
+                           os.path.join(first, "heldout_c_%s.json" % m), "--speaker-stats", m)
+              for m in ("running", "file", "prior")}
+    noise = HN.measure(emod, a.cache, a.data, clean=c)   # protocol 3 on the held-out speakers
     rel = os.path.relpath
     runs_rel = " ".join("--run %s" % rel(os.path.abspath(r), FE.REPO) for r in a.run)
     train_cmds = ["/usr/bin/python3 tools/train/train.py --config %s --seed %d --out %s%s"
@@ -131,6 +129,7 @@ def main(argv=None):
                                         "confusion")},
         "heldout_c_speaker_stats": {m: {k: s[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1")}
                                     for m, s in states.items()},
+        "heldout_c_noise": noise,
         "member_runs": list(members),
         "history": [r["history"] for r in runs] if len(a.run) > 1 else runs[0]["history"],
         "commands": [
@@ -145,6 +144,8 @@ def main(argv=None):
     print("  held-out (C runtime) %s" % MX.fmt(c))
     for m, s in states.items():
         print("  --speaker-stats %-7s %s" % (m, MX.fmt(s)))
+    for v, r in noise.items():
+        print("  %-23s %s, drop %.1f points" % (v, MX.fmt(r), r["drop_points"]))
 
 
 if __name__ == "__main__":
