@@ -51,12 +51,16 @@ def t_config():
     base = {"versions": VERSIONS}
     check(T.full_config(base)["noise_pairs"] == {}, "off by default")
     got = T.full_config(dict(base, noise_pairs={"versions": ["n1"], "weight": 2}))["noise_pairs"]
-    check(got == {"versions": ["n1"], "weight": 2.0}, "checked config: %r" % got)
+    check(got == {"versions": ["n1"], "weight": 2.0, "twin_ce": True}, "checked config: %r" % got)
+    got = T.full_config(dict(base, noise_pairs={"versions": ["n1"], "weight": 1,
+                                                "twin_ce": False}))["noise_pairs"]
+    check(got["twin_ce"] is False, "twin_ce false kept: %r" % got)
     for bad in ([1], {"versions": ["n1"]}, {"weight": 1.0}, {"versions": [], "weight": 1.0},
                 {"versions": "n1", "weight": 1.0}, {"versions": ["orig"], "weight": 1.0},
                 {"versions": ["white9"], "weight": 1.0}, {"versions": ["n1"], "weight": -1},
                 {"versions": ["n1"], "weight": math.inf}, {"versions": ["n1"], "weight": True},
-                {"versions": ["n1"], "weight": "1"}, {"versions": ["n1"], "weight": 1, "t": 2}):
+                {"versions": ["n1"], "weight": "1"}, {"versions": ["n1"], "weight": 1, "t": 2},
+                {"versions": ["n1"], "weight": 1, "twin_ce": 0}):
         try:
             T.full_config(dict(base, noise_pairs=bad))
         except ValueError as e:
@@ -179,10 +183,21 @@ def t_loss():
     check(abs(float(paired) - float(plain) - 0.7 * float(cons)) < 1e-5,
           "loss = plain + weight x consistency: %g vs %g + 0.7 x %g"
           % (float(paired), float(plain), float(cons)))
+    # twin_ce false: the twin (row 2) leaves the cross-entropy; the consistency term stays.
+    no_ce = T.full_config(dict(cfg, noise_pairs={"versions": ["n1"], "weight": 0.7,
+                                                  "twin_ce": False}))
+    with torch.no_grad():
+        clean_rows = T.step_loss(net, x[:2], lengths[:2], y[:2], cfg, None)
+        got = T.step_loss(net, x, lengths, y, no_ce, None, twins=[(0, 2)])
+    check(abs(float(clean_rows) - float(plain)) > 1e-3, "the twin's cross-entropy moves the mean")
+    check(abs(float(got) - float(clean_rows) - 0.7 * float(cons)) < 1e-5,
+          "twin_ce false: loss = the other rows' loss + weight x consistency: %g vs %g + 0.7 x %g"
+          % (float(got), float(clean_rows), float(cons)))
 
 
 def t_run():
-    """Runs with twins train, record the key and end elsewhere than without; with the speaker
+    """Runs with twins train, record the key and end elsewhere than without (and without the
+    twins' cross-entropy elsewhere than with it); with the speaker
     adversary the twins' rows carry their speakers (a misaligned row count would fail)."""
     import torch
     import train as T
@@ -193,6 +208,7 @@ def t_run():
     runs = {}
     with tempfile.TemporaryDirectory() as root:
         for name, keys in (("plain", {}), ("pairs", {"noise_pairs": pairs}),
+                           ("pairs_no_ce", {"noise_pairs": dict(pairs, twin_ce=False)}),
                            ("pairs_adv", {"noise_pairs": pairs,
                                           "speaker_adversary": {"weight": 1.0, "hidden": 8}})):
             model, meta = T.train(tiny_run_config(epochs=2, versions=VERSIONS, p_orig=0.7, **keys),
@@ -202,7 +218,11 @@ def t_run():
     a, b = runs["plain"][0], runs["pairs"][0]
     check(max(float((a[k].float() - b[k].float()).abs().max()) for k in a) > 1e-4,
           "twins change the weights")
-    check(runs["pairs"][1]["train_config"]["noise_pairs"] == pairs, "run.json records the key")
+    c = runs["pairs_no_ce"][0]
+    check(max(float((b[k].float() - c[k].float()).abs().max()) for k in b) > 1e-4,
+          "twin_ce false changes the weights")
+    check(runs["pairs"][1]["train_config"]["noise_pairs"] == dict(pairs, twin_ce=True),
+          "run.json records the key")
     check(all(math.isfinite(h["loss"]) for n in runs for h in runs[n][1]["history"]),
           "finite losses")
     check(runs["pairs_adv"][1]["speaker_adversary"]["speakers"] == 3, "adversary over 3 speakers")

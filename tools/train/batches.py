@@ -5,8 +5,8 @@ Noisy twins (train config "noise_pairs": {"versions": [noisy versions], "weight"
 every crop drawn in the clean version also enters the batch as a twin in one of the listed
 noisy versions (uniformly): the same file, offset, length, gain and SpecAugment cells, so the two
 rows differ only by the noise the version added. train.step_loss gives both rows their
-cross-entropy and the twin also w x KL(clean posteriors, held fixed || twin's) per supervised
-step. Why: noisy crops alone moved protocol 3's drops by under a point (BENCHMARKS.md "more noisy
+cross-entropy (the twin none with "twin_ce": false) and the twin also w x KL(clean posteriors,
+held fixed || twin's) per supervised step. Why: noisy crops alone moved protocol 3's drops by under a point (BENCHMARKS.md "more noisy
 crops"); a twin asks the network for the same answer with and without the noise, on the same
 speech, rather than only for the right label on each. The listed versions must add noise to
 the clean waveform without moving it in time (augment.py's white*, babble*), so that frame t of
@@ -29,9 +29,10 @@ def check_noise_pairs(d, versions):
         raise ValueError("noise_pairs must be a dict ({} = off), got %r" % (d,))
     if not d:
         return {}
-    unknown = sorted(set(d) - {"versions", "weight"})
+    unknown = sorted(set(d) - {"versions", "weight", "twin_ce"})
     if unknown:
-        raise ValueError("noise_pairs: unknown keys %s (known: versions, weight)" % unknown)
+        raise ValueError("noise_pairs: unknown keys %s (known: versions, weight, twin_ce)"
+                         % unknown)
     v = d.get("versions")
     if not (isinstance(v, list) and v and all(isinstance(s, str) for s in v)):
         raise ValueError("noise_pairs: versions must be a non-empty list of version names, got %r"
@@ -43,7 +44,10 @@ def check_noise_pairs(d, versions):
     w = d.get("weight")
     if not (isinstance(w, (int, float)) and not isinstance(w, bool) and 0 <= w < math.inf):
         raise ValueError("noise_pairs: weight must be a finite number >= 0, got %r" % (w,))
-    return {"versions": list(v), "weight": float(w)}
+    ce = d.get("twin_ce", True)
+    if not isinstance(ce, bool):
+        raise ValueError("noise_pairs: twin_ce must be true or false, got %r" % (ce,))
+    return {"versions": list(v), "weight": float(w), "twin_ce": ce}
 
 
 def draw_masks(t, m, rng, sa):

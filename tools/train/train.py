@@ -57,9 +57,11 @@ What a run does (all of it reproducible from the config's seed):
   each other window k' would keep, as checkpoint_select<k'>.pt (run.json "select_compare"), so
   that two rules can be compared on one training run (compare_select.py); early stopping
   follows select_window alone.
-- noise_pairs ({"versions": [noisy versions], "weight": w}; {} = off): every clean crop gets a
-  noisy twin in the same batch (batches.py says how and why) and the twin's loss adds
-  w x KL(clean posteriors || twin's) per supervised step (pair_consistency).
+- noise_pairs ({"versions": [noisy versions], "weight": w, "twin_ce": true}; {} = off): every
+  clean crop gets a noisy twin in the same batch (batches.py says how and why) and the twin's
+  loss adds w x KL(clean posteriors || twin's) per supervised step (pair_consistency). With
+  "twin_ce": false the twins get no cross-entropy: the labels' loss stays the clean rows' (and
+  the batch's other noisy crops'), and the twins learn only to agree with their clean rows.
 
 File-level decision (eval_file; `emotion eval` in C does the same): posteriors = mean of the softmax
 of offline windows of `window` frames at a hop of window/2, the last window aligned to the file's
@@ -291,7 +293,7 @@ def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=
     cross-entropy + a x T^2 KL(soft || step / T). adversary (adversary.SpeakerAdversary) with
     spk [B] speaker indices: + its speaker loss over the same supervised steps. twins
     [(clean row, twin row)] (batches.make_batch, noise_pairs): + weight x the mean over pairs of
-    pair_consistency."""
+    pair_consistency; with twin_ce false the twin rows are left out of the cross-entropy's mean."""
     pooled = model.pooled_all(x)
     logits = model.head(pooled)                        # [B, T2, K]
     b, t2, k = logits.shape
@@ -316,7 +318,12 @@ def step_loss(model, x, lengths, y, cfg, weight, mix=None, soft=None, adversary=
     if w:
         final = ce.gather(1, last - 1).squeeze(1)
         per_step = (1.0 - w) * per_step + w * final
-    loss = per_step.mean()
+    if twins and not cfg["noise_pairs"]["twin_ce"]:
+        keep = torch.ones_like(per_step)
+        keep[[p[1] for p in twins]] = 0.0
+        loss = (per_step * keep).sum() / keep.sum()
+    else:
+        loss = per_step.mean()
     if adversary is not None:
         loss = loss + adversary.loss(pooled, spk, mask)
     if twins:
