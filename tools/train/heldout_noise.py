@@ -15,6 +15,7 @@ model card read); the model id in the JSON must be the model's.
 """
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -34,9 +35,8 @@ KEYS = ("n", "failed", "accuracy", "uar", "macro_f1")
 def ensure_versions(cache, data_root, rows, log=sys.stderr):
     """Makes the white10 / babble10 copies of the listed files that the cache lacks; returns how
     many were made."""
-    missing = [r for r in rows for v in A.TEST_NOISE_VERSIONS
-               if not os.path.isfile(A.wav_path(cache, v, r["path"]))]
-    if not missing:
+    if all(os.path.isfile(A.wav_path(cache, v, r["path"]))
+           for r in rows for v in A.TEST_NOISE_VERSIONS):
         return 0
     corpora = sorted({r["path"].split("/")[0] for r in rows})   # babble10: same corpus
     all_items = [it for c in corpora for it in D.load_corpus(c, data_root)]
@@ -52,10 +52,11 @@ def ensure_versions(cache, data_root, rows, log=sys.stderr):
 
 def write_wav_list(rows, path):
     """The list with each path pointing at the version's WAV (relative to CACHE/wav/VERSION)."""
-    with open(path, "w") as f:
-        f.write("path,label,speaker\n")
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["path", "label", "speaker"])
         for r in rows:
-            f.write("%s.wav,%s,%s\n" % (os.path.splitext(r["path"])[0], r["label"], r["speaker"]))
+            w.writerow([os.path.splitext(r["path"])[0] + ".wav", r["label"], r["speaker"]])
 
 
 def measure(emod, cache=FE.DEFAULT_CACHE, data_root=None, heldout=HELDOUT, clean=None):

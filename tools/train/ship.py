@@ -33,7 +33,7 @@ import model as M  # noqa: E402
 import train as T  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HELDOUT = os.path.join(FE.REPO, "models", "heldout.txt")
+HELDOUT = HN.HELDOUT   # models/heldout.txt
 
 
 def member_record(run_dir):
