@@ -63,7 +63,7 @@ def ship(runs, models, name, cache, data):
         return json.load(f), r.stdout
 
 
-def check_record(rec, emod, runs, cache, data, heldout_rows, n_val):
+def check_record(rec, emod, runs, cache, heldout_rows, n_val):
     check(os.path.isfile(emod) and rec["file_bytes"] == os.path.getsize(emod),
           "model file %s: %r bytes recorded" % (emod, rec.get("file_bytes")))
     check(rec["members"] == len(runs) and len(rec["member_runs"]) == len(runs),
@@ -117,10 +117,10 @@ def main():
         models = os.path.join(tmp, "models")
         one, out = ship(runs[:1], models, "single", cache, data)
         check("white10" in out and "babble10" in out, "ship.py output lacks noise: %s" % out)
-        check_record(one, os.path.join(models, "single.emod"), runs[:1], cache, data, rows, n_val)
+        check_record(one, os.path.join(models, "single.emod"), runs[:1], cache, rows, n_val)
         check(os.path.isfile(os.path.join(models, "single-heldout.png")), "no confusion PNG")
         two, _ = ship(runs, models, "pair", cache, data)
-        check_record(two, os.path.join(models, "pair.emod"), runs, cache, data, rows, n_val)
+        check_record(two, os.path.join(models, "pair.emod"), runs, cache, rows, n_val)
         check(two["model_id"] != one["model_id"], "the ensemble has the single model's id")
         print("ship: %s and %s, held-out clean %.3f / %.3f, white10 %.3f / %.3f"
               % (one["model_id"], two["model_id"], one["heldout_c"]["accuracy"],

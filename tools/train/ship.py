@@ -89,11 +89,12 @@ def main(argv=None):
     items, _ = D.load_items(tc["corpora"], tc["label_set"], a.data)
     val_list = os.path.join(first, "val.csv")
     D.write_list(val_list, T.shipped_split(items)[1])
-    val = FE.c_eval(emod, val_list, D.data_dir(a.data), os.path.join(first, "val_c.json"))
+    data_root = D.data_dir(a.data)
+    val = FE.c_eval(emod, val_list, data_root, os.path.join(first, "val_c.json"))
     png = os.path.join(a.models, a.name + "-heldout.png")
-    c = FE.c_eval(emod, HELDOUT, D.data_dir(a.data), os.path.join(first, "heldout_c.json"),
+    c = FE.c_eval(emod, HELDOUT, data_root, os.path.join(first, "heldout_c.json"),
                   "--png", png)
-    states = {m: FE.c_eval(emod, HELDOUT, D.data_dir(a.data),
+    states = {m: FE.c_eval(emod, HELDOUT, data_root,
                            os.path.join(first, "heldout_c_%s.json" % m), "--speaker-stats", m)
               for m in ("running", "file", "prior")}
     noise = HN.measure(emod, a.cache, a.data, clean=c)   # protocol 3 on the held-out speakers
@@ -125,9 +126,8 @@ def main(argv=None):
         "val_speakers": runs[0]["val_speakers"],
         "heldout_speakers": list(D.HELDOUT_SPEAKERS),
         "val": {"accuracy": val["accuracy"], "uar": val["uar"]},
-        "heldout_c": {k: c[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1", "labels",
-                                        "confusion")},
-        "heldout_c_speaker_stats": {m: {k: s[k] for k in ("n", "failed", "accuracy", "uar", "macro_f1")}
+        "heldout_c": {k: c[k] for k in HN.KEYS + ("labels", "confusion")},
+        "heldout_c_speaker_stats": {m: {k: s[k] for k in HN.KEYS}
                                     for m, s in states.items()},
         "heldout_c_noise": noise,
         "member_runs": list(members),
