@@ -17,6 +17,13 @@ babble     babble at a random SNR in [5, 30] dB, plus a random gain: the sum of 
 whitespk / babblespk  as white / babble, but the SNR and gain are drawn once per SPEAKER (noise
            still per utterance): a steady condition of a speaker, as a noisy room is for the
            speaker normaliser's statistics (configs/stream_steady.json)
+babblesame as babblespk, but the babble is the SAME corpus's speech (5 utterances of other speakers of
+           the utterance's corpus), as protocol 3's babble10 is. Its pool depends on the split: it
+           leaves out the split's validation and test files, so no file a split judges is heard in
+           its training, not even as noise. Each split therefore has its own copies, cached as
+           version "babblesame-<tag>" (split_version: tag = a hash of the left-out files); a run
+           config names "babblesame" and protocols.py / train.py resolve it per split
+           (features.prepare_split_versions).
 white10 / babble10   protocol 3 test sets: exactly 10 dB SNR, no gain change; babble10 is the sum of
            5 utterances of OTHER speakers of the SAME corpus (the issue's definition).
 SNR is measured over the whole utterance (speech power including its pauses) against the whole
@@ -37,6 +44,7 @@ import data as D
 SR = 16000
 TRAIN_VERSIONS = ("orig", "sp09", "sp11", "pu", "pd", "white", "babble", "whitespk", "babblespk")
 TEST_NOISE_VERSIONS = ("white10", "babble10")
+SPLIT_VERSIONS = ("babblesame",)   # made per split (split_version), not once for the cache
 SOX_EFFECTS = {
     "sp09": ["speed", "0.9", "rate", "-h", "16000"],
     "sp11": ["speed", "1.1", "rate", "-h", "16000"],
@@ -98,18 +106,44 @@ def clip_gain(x, gain_db):
     return y.astype(np.float32)
 
 
-def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stderr):
-    """Writes the WAV copies of `items` for `version` (skips files that exist)."""
+def split_version(version, left_out):
+    """The cache name of a per-split version (SPLIT_VERSIONS) whose pool leaves out the items
+    left_out (a split's validation and test files): "<version>-<10 hex digits>"."""
+    if version not in SPLIT_VERSIONS:
+        raise ValueError("%r is not a per-split version (%s)" % (version, ", ".join(SPLIT_VERSIONS)))
+    keys = sorted(D.item_key(it) for it in left_out)
+    return "%s-%s" % (version, hashlib.sha256("\n".join(keys).encode()).hexdigest()[:10])
+
+
+def base_version(version):
+    """"babblesame-0123456789" -> "babblesame"; any other name unchanged."""
+    base = version.split("-", 1)[0]
+    return base if base in SPLIT_VERSIONS and "-" in version else version
+
+
+def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stderr, left_out=None):
+    """Writes the WAV copies of `items` for `version` (skips files that exist). A per-split
+    version (split_version's name) needs left_out, the items its pool must not hold."""
     root = D.data_dir(root)
+    base = base_version(version)
+    if base in SPLIT_VERSIONS:
+        if left_out is None or split_version(base, left_out) != version:
+            raise ValueError("%s: a per-split version is made from its split's left-out files "
+                             "(augment.split_version)" % version)
+    elif left_out is not None:
+        raise ValueError("%s: only per-split versions (%s) take left-out files"
+                         % (version, ", ".join(SPLIT_VERSIONS)))
     todo = [it for it in items if not os.path.exists(wav_path(cache, version, D.item_key(it)))]
     if not todo:
         return 0
     pools = {}
-    if version in ("babble", "babble10", "babblespk"):
+    if base in ("babble", "babble10", "babblespk", "babblesame"):
         heldout = set(D.HELDOUT_SPEAKERS)
+        skip = {D.item_key(it) for it in left_out or ()}
         for c in D.CORPORA:
             pools[c] = [(it["speaker"], read_audio(os.path.join(root, it["corpus"], it["path"])))
-                        for it in all_items if it["corpus"] == c and it["speaker"] not in heldout]
+                        for it in all_items if it["corpus"] == c and it["speaker"] not in heldout
+                        and D.item_key(it) not in skip]
     for i, it in enumerate(todo):
         key = D.item_key(it)
         src = os.path.join(root, it["corpus"], it["path"])
@@ -120,24 +154,27 @@ def make_version(version, items, all_items, root, cache, seed=1234, log=sys.stde
                            + SOX_EFFECTS[version], check=True, stderr=subprocess.PIPE)
             os.replace(dst + ".tmp.wav", dst)
             continue
-        rng = rng_for(seed, version, key)
+        # babblesame draws as babblespk: the same SNR and gain per speaker, in every split, so
+        # the two differ only in the pool the talkers come from.
+        draws = "babblespk" if base == "babblesame" else base
+        rng = rng_for(seed, draws, key)
         x = read_audio(src)
-        if version in ("white", "white10", "whitespk"):
+        if base in ("white", "white10", "whitespk"):
             noise = rng.standard_normal(len(x)).astype(np.float32)
-        elif version in ("babble", "babblespk"):
+        elif base in ("babble", "babblespk"):
             other = "emodb" if it["corpus"] == "ravdess" else "ravdess"
             noise = babble(rng, [a for _, a in pools[other]], len(x))
-        elif version == "babble10":
+        elif base in ("babble10", "babblesame"):
             noise = babble(rng, [a for s, a in pools[it["corpus"]] if s != it["speaker"]], len(x))
         else:
             raise ValueError("unknown version %r" % version)
-        if version.endswith("10"):
+        if base.endswith("10"):
             y = mix_at_snr(x, noise, 10.0)
             peak = float(np.max(np.abs(y)))
             if peak > 0.999:
                 y = (y * (0.999 / peak)).astype(np.float32)
-        elif version.endswith("spk"):
-            cond = rng_for(seed, version, it["speaker"])   # one condition per speaker
+        elif base.endswith("spk") or base == "babblesame":
+            cond = rng_for(seed, draws, it["speaker"])   # one condition per speaker
             y = mix_at_snr(x, noise, float(cond.uniform(5.0, 30.0)))
             y = clip_gain(y, float(cond.uniform(-10.0, 10.0)))
         else:

@@ -10,6 +10,7 @@ CACHE/feat-denoiseN/ instead; each version dir's emotion-features.json stamp (wr
 `emotion` is found via $EMOTION_BIN, else <repo>/build-train/tools/emotion, else PATH.
 """
 
+import copy
 import json
 import os
 import shutil
@@ -79,6 +80,30 @@ def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr, denoise_db=
         cmd += ["--denoise-db", str(denoise_db)]
     print("features: " + " ".join(cmd), file=log, flush=True)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def prepare_split_versions(cfg, items, left_out, denoise_db=0, root=None, cache=DEFAULT_CACHE,
+                           log=sys.stderr):
+    """A run config for one split: every per-split version it names (augment.SPLIT_VERSIONS, in
+    "versions", "version_weights" or "noise_pairs") becomes this split's cache name, whose WAV
+    copies of `items` (every file a speaker's statistics may read) are made with a pool that
+    leaves out `left_out` (the split's validation and test files), then their features. A config
+    naming none comes back unchanged (the same object)."""
+    names = {v: A.split_version(v, left_out) for v in A.SPLIT_VERSIONS
+             if v in (cfg.get("versions") or ())}
+    if not names:
+        return cfg
+    for v, name in names.items():
+        n = A.make_version(name, items, items, root, cache, log=log, left_out=left_out)
+        print("%s for this split: %s (%d copies made)" % (v, name, n), file=log, flush=True)
+        extract(name, cache, root, log, denoise_db)
+    out = copy.deepcopy(cfg)
+    out["versions"] = [names.get(v, v) for v in cfg["versions"]]
+    if out.get("version_weights"):
+        out["version_weights"] = {names.get(v, v): w for v, w in out["version_weights"].items()}
+    if out.get("noise_pairs"):
+        out["noise_pairs"]["versions"] = [names.get(v, v) for v in out["noise_pairs"]["versions"]]
+    return out
 
 
 class FeatureStore:

@@ -93,6 +93,10 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
             D.write_list(os.path.join(fdir, "lists", "extra.csv"), extra)
         fcfg = dict(cfg)
         fcfg["name"] = "%s-%s-%s" % (protocol, corpus, name)
+        # Per-split versions (augment.SPLIT_VERSIONS) leave this fold's validation and test files
+        # out of their pools.
+        fcfg = FE.prepare_split_versions(fcfg, items + extra, va + te, full["denoise_db"],
+                                         data_root, cache, log)
         if full["distill"]:
             fcfg["distill"] = DI.resolve(full["distill"], name)
             DI.check_lists(fcfg["distill"]["teachers"], fdir)

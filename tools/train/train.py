@@ -10,7 +10,9 @@ What a run does (all of it reproducible from the config's seed):
   the validation (early stopping) set; protocols pass explicit train/val lists instead.
 - each epoch visits every training utterance once, in a version drawn at random ("orig" with
   probability p_orig, else one of the augmented versions: speed, pitch, noise: augment.py;
-  uniformly, or in proportion to version_weights);
+  uniformly, or in proportion to version_weights); a per-split version ("babblesame",
+  augment.SPLIT_VERSIONS) becomes the split's own copies before training
+  (features.prepare_split_versions; protocols.py per fold, main() for the shipped split);
 - crops (batches.py): one length per batch drawn uniformly in [crop_min, crop_max] frames
   (1.5-3 s: what the streaming runner's older lane has seen when it publishes), each utterance
   cropped at a random offset (shorter utterances taken whole, right-padded by wrapping and
@@ -360,6 +362,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     torch.manual_seed(cfg["seed"])
     rng = np.random.default_rng(cfg["seed"])
     versions = list(cfg["versions"])
+    unresolved = [v for v in versions if v in FE.A.SPLIT_VERSIONS]
+    if unresolved:
+        raise ValueError("version %s is made per split: features.prepare_split_versions names "
+                         "this split's copies (protocols.py and train.py call it)" % unresolved[0])
     store.check(train_items, versions)
     store.check(val_items, ["orig"])
     model = M.make_model(cfg["model"], labels)
@@ -576,6 +582,7 @@ def main(argv=None):
                          "the shipped split trains on every corpus in 'corpora' already")
     items, labels = D.load_items(cfg["corpora"], cfg["label_set"], a.data)
     tr, val, held = shipped_split(items)
+    cfg = FE.prepare_split_versions(cfg, items, val + held, cfg["denoise_db"], a.data, a.cache)
     os.makedirs(a.out, exist_ok=True)
     MX.save_json(os.path.join(a.out, "config.json"), cfg)
     store = speaker_store(FE.FeatureStore(a.cache, cfg["versions"], cfg["denoise_db"]), cfg, items)
