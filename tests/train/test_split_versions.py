@@ -10,7 +10,8 @@ number of cycles long, so the babble's spectrum says exactly which files talk in
 - the cache name depends on the left-out set only (not its order); a wrong set, a missing one,
   or a set given to another version is refused;
 - protocols.py trains each fold on its own copies (the fold's validation and test files left out),
-  with the twins' list renamed alike; train() refuses the unresolved name.
+  with the twins' list renamed alike, and train.py the shipped split on copies without its
+  validation and held-out speakers' files; train() refuses the unresolved name.
 
     test_split_versions.py EMOTION_BIN
 """
@@ -166,6 +167,25 @@ def check_protocol(data, cache, items):
         check(not os.path.exists(os.path.join(out, "fold1")), "only the folds asked for")
 
 
+def check_shipped(data, cache, items):
+    """train.py's shipped split: its copies leave out the validation and held-out speakers' files."""
+    left_out = [it for it in items if it["speaker"] in D.SHIPPED_VAL_SPEAKERS + D.HELDOUT_SPEAKERS]
+    want = A.split_version("babblesame", left_out)
+    with tempfile.TemporaryDirectory() as out:
+        cfg = os.path.join(out, "cfg.json")
+        with open(cfg, "w") as f:
+            json.dump({"corpora": ["emodb"], "epochs": 1, "batch": 8, "crop_min": 40,
+                       "crop_max": 60, "versions": ["orig", "babblesame"],
+                       "noise_pairs": {"versions": ["babblesame"], "weight": 1.0},
+                       "model": dict(TT.TINY_NET, cmvn="speaker")}, f)
+        with contextlib.redirect_stdout(io.StringIO()):
+            T.main(["--config", cfg, "--out", os.path.join(out, "run"), "--cache", cache,
+                    "--data", data])
+        got = load_json(os.path.join(out, "run", "run.json"))["train_config"]
+        check(got["versions"] == ["orig", want] and got["noise_pairs"]["versions"] == [want],
+              "shipped split trained on %s, want %s" % (got["versions"], want))
+
+
 def main():
     os.environ["EMOTION_BIN"] = sys.argv[1]
     torch.set_num_threads(1)
@@ -174,6 +194,7 @@ def main():
         items = write_corpus(data)
         check_pool(data, cache, items)
         check_protocol(data, cache, items)
+        check_shipped(data, cache, items)
     print("ok: per-split babble versions")
 
 
