@@ -178,7 +178,11 @@ async def test():
                     % (x['t'], y['t']))
         times = [t for t, m in mic_col.of('posteriors')]
         gaps = [b - a for a, b in zip(times, times[1:])]
-        h.check(max(gaps) < 0.5, 'mic subscriber waited %.2f s for a message' % max(gaps))
+        # A stall, not scheduling: the mic stream publishes every 0.1 s, and a daemon loop held up
+        # by the sidecars' audio would keep it waiting for seconds. One client process drives all
+        # three streams, and on the 2-core machine with other tests beside it the longest wait
+        # seen with nothing wrong was 0.61 s (CI, 2026-12-06), so the bound is 1 s.
+        h.check(max(gaps) < 1.0, 'mic subscriber waited %.2f s for a message' % max(gaps))
 
 
 h.main(test)
