@@ -65,10 +65,8 @@ def write_corpus(data):
 
 def talkers(y, n_files):
     """Which files' tones a copy holds (bins with over 1 % of the strongest's magnitude)."""
-    mag = np.abs(np.fft.rfft(y.astype(np.float64)))
-    present = [i for i in range(n_files) if mag[tone_bin(i)] > 0]
-    top = max(mag[tone_bin(i)] for i in present)
-    return {i for i in present if mag[tone_bin(i)] > 0.01 * top}
+    mag = np.abs(np.fft.rfft(y.astype(np.float64)))[[tone_bin(i) for i in range(n_files)]]
+    return set(np.flatnonzero(mag > 0.01 * mag.max()).tolist())
 
 
 def load_json(path):
