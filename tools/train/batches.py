@@ -7,10 +7,11 @@ noisy versions (uniformly): the same file, offset, length, gain and SpecAugment 
 rows differ only by the noise the version added. train.step_loss gives both rows their
 cross-entropy (the twin none with "twin_ce": false) and the twin also w x KL(clean posteriors,
 held fixed || twin's) per supervised step. Why: noisy crops alone moved protocol 3's drops by
-under a point (BENCHMARKS.md "more noisy crops"); a twin asks the network for the same answer with and without the noise, on the same
-speech, rather than only for the right label on each. The listed versions must add noise to
-the clean waveform without moving it in time (augment.py's white*, babble*), so that frame t of
-the twin is frame t of the clean crop: a version of another length is refused when drawn.
+under a point (BENCHMARKS.md "more noisy crops"); a twin asks the network for the same answer
+with and without the noise, on the same speech, rather than only for the right label on each.
+The listed versions must add noise to the clean waveform without moving it in time (augment.py's
+white*, babble*), so that frame t of the twin is frame t of the clean crop: a version of another
+length is refused when drawn.
 """
 
 import math
