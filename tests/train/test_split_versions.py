@@ -11,7 +11,9 @@ number of cycles long, so the babble's spectrum says exactly which files talk in
   or a set given to another version is refused;
 - protocols.py trains each fold on its own copies (the fold's validation and test files left out),
   with the twins' list renamed alike, and train.py the shipped split on copies without its
-  validation and held-out speakers' files; train() refuses the unresolved name.
+  validation and held-out speakers' files; train() refuses the unresolved name;
+- features.py --prune-split-versions removes every split's copies (WAV and features) and keeps
+  every other version.
 
     test_split_versions.py EMOTION_BIN
 """
@@ -184,6 +186,29 @@ def check_shipped(data, cache, items):
               "shipped split trained on %s, want %s" % (got["versions"], want))
 
 
+def check_prune(cache):
+    """features.py --prune-split-versions removes the per-split copies everywhere, nothing else."""
+    def listing(top):
+        return sorted(os.listdir(os.path.join(cache, top)))
+    # a version made once and a suppressor's feature tree stand beside the copies
+    for d in ("wav/babble10", "feat-denoise15/orig", "feat-denoise15/babblesame-0123456789"):
+        os.makedirs(os.path.join(cache, d))
+        open(os.path.join(cache, d, "x.npy"), "wb").close()
+    made = [v for top in ("wav", "feat") for v in listing(top) if v.startswith("babblesame-")]
+    check(len(made) >= 4, "copies to prune: %s" % made)
+    orig = sorted(os.listdir(os.path.join(cache, "feat", "orig", "emodb")))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        FE.main(["--cache", cache, "--prune-split-versions"])
+    check("removed %d per-split" % (len(made) + 1) in err.getvalue(), "says what: %s" % err.getvalue())
+    for top in ("wav", "feat", "feat-denoise15"):
+        check(not [v for v in listing(top) if v.startswith("babblesame")],
+              "%s: copies left %s" % (top, listing(top)))
+    check(listing("wav") == ["babble10"] and listing("feat-denoise15") == ["orig"]
+          and sorted(os.listdir(os.path.join(cache, "feat", "orig", "emodb"))) == orig,
+          "other versions kept: %s %s" % (listing("wav"), listing("feat-denoise15")))
+
+
 def main():
     os.environ["EMOTION_BIN"] = sys.argv[1]
     torch.set_num_threads(1)
@@ -193,6 +218,7 @@ def main():
         check_pool(data, cache, items)
         check_protocol(data, cache, items)
         check_shipped(data, cache, items)
+        check_prune(cache)
     print("ok: per-split babble versions")
 
 

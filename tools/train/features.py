@@ -106,6 +106,31 @@ def prepare_split_versions(cfg, items, left_out, denoise_db=0, root=None, cache=
     return out
 
 
+def prune_split_versions(cache=DEFAULT_CACHE, log=sys.stderr):
+    """Removes every per-split version's copies (augment.SPLIT_VERSIONS: WAV and features, with
+    and without noise suppression) from the cache: about 150 MB per EMO-DB fold, and nothing
+    else removes them. The versions made once for the cache stay. prepare_split_versions remakes
+    a split's copies byte for byte when a run needs them again; so prune between runs, never
+    under one. Returns the directories removed."""
+    removed, size = [], 0
+    tops = ["wav"] + sorted(d for d in (os.listdir(cache) if os.path.isdir(cache) else ())
+                            if d == "feat" or d.startswith("feat-denoise"))
+    for top in (os.path.join(cache, t) for t in tops):
+        if not os.path.isdir(top):
+            continue
+        for name in sorted(os.listdir(top)):
+            d = os.path.join(top, name)
+            if A.base_version(name) == name or not os.path.isdir(d):
+                continue
+            for dirpath, _, files in os.walk(d):
+                size += sum(os.path.getsize(os.path.join(dirpath, f)) for f in files)
+            shutil.rmtree(d)
+            removed.append(d)
+    print("features: removed %d per-split version directories (%.1f MB) from %s"
+          % (len(removed), size / 1e6, cache), file=log, flush=True)
+    return removed
+
+
 class FeatureStore:
     """Memory-mapped view of the cached features: get(key, version) -> [T, M] float32."""
 
@@ -295,7 +320,13 @@ def main(argv=None):
     ap.add_argument("--versions", default=",".join(A.TRAIN_VERSIONS + A.TEST_NOISE_VERSIONS))
     ap.add_argument("--denoise-db", type=int, default=0,
                     help="front-end noise suppression (dsp_params.denoise_db, -90..0; 0 = off)")
+    ap.add_argument("--prune-split-versions", action="store_true",
+                    help="remove every per-split version's copies (%s-*) and nothing else"
+                    % "-*, ".join(A.SPLIT_VERSIONS))
     a = ap.parse_args(argv)
+    if a.prune_split_versions:
+        prune_split_versions(a.cache, log=sys.stderr)
+        return
     for v in a.versions.split(","):
         extract(v, a.cache, a.data, denoise_db=a.denoise_db)
     items = []
