@@ -243,6 +243,39 @@ def t_step():
         check(ck["dsp_params"]["denoise_db"] == -15, "checkpoint dsp_params: %r" % ck["dsp_params"])
 
 
+def t_seed():
+    """A config's seed makes a training run repeatable on one machine: the same seed gives the
+    same weights and the same history, step for step, and another seed other weights. (The
+    paired comparisons of BENCHMARKS.md rest on it; across machines PyTorch's kernels may
+    differ, and the runs with them.)"""
+    import tempfile
+    import torch
+    import train as T
+    labels = ["a", "b", "c"]
+    items = fake_items("emodb", 4, 2, labels)
+    store = SyntheticStore()
+    for it in items:   # every frame made before the runs, so they read the same store
+        for v in ("orig", "x"):
+            store.get(D.item_key(it), v)
+
+    def run(seed):
+        with tempfile.TemporaryDirectory() as d:
+            cfg = tiny_run_config(epochs=3, versions=["orig", "x"], seed=seed, lr=0.02)
+            model, meta = T.train(cfg, items[:16], items[16:], labels, store, d,
+                                  log=open(os.devnull, "w"))
+        hist = [{k: v for k, v in h.items() if "second" not in k and k != "time"}
+                for h in meta["history"]]
+        return model.state_dict(), hist
+
+    w1, h1 = run(5)
+    w2, h2 = run(5)
+    w3, _ = run(6)
+    check(h1 == h2, "same seed, another history: %s / %s" % (h1, h2))
+    check(all(torch.equal(w1[k], w2[k]) for k in w1), "same seed, other weights")
+    check(any(not torch.equal(w1[k], w3[k]) for k in w1 if w1[k].is_floating_point()),
+          "another seed, the same weights")
+
+
 def t_config_base():
     """A config's "base" chain: keys inherited, overridden, dicts merged key by key; a loop and
     an unknown key are refused."""
@@ -555,7 +588,7 @@ def t_heldout():
 
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
          "crops": t_crops, "versions": t_versions, "step": t_step, "regularise": t_regularise,
-         "loss": t_loss, "select": t_select, "blas": t_blas, "heldout": t_heldout,
+         "loss": t_loss, "select": t_select, "seed": t_seed, "blas": t_blas, "heldout": t_heldout,
          "frontend": t_frontend, "config_base": t_config_base,
          "valnoise": t_valnoise}
 
