@@ -200,7 +200,8 @@ def check_prune(cache):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         FE.main(["--cache", cache, "--prune-split-versions"])
-    check("removed %d per-split" % (len(made) + 1) in err.getvalue(), "says what: %s" % err.getvalue())
+    check("removed %d per-split" % (len(made) + 1) in err.getvalue(),
+          "says what: %s" % err.getvalue())
     for top in ("wav", "feat", "feat-denoise15"):
         check(not [v for v in listing(top) if v.startswith("babblesame")],
               "%s: copies left %s" % (top, listing(top)))

@@ -263,8 +263,7 @@ def t_seed():
             cfg = tiny_run_config(epochs=3, versions=["orig", "x"], seed=seed, lr=0.02)
             model, meta = T.train(cfg, items[:16], items[16:], labels, store, d,
                                   log=open(os.devnull, "w"))
-        hist = [{k: v for k, v in h.items() if "second" not in k and k != "time"}
-                for h in meta["history"]]
+        hist = [{k: v for k, v in h.items() if k != "seconds"} for h in meta["history"]]
         return model.state_dict(), hist
 
     w1, h1 = run(5)
