@@ -113,11 +113,10 @@ def prune_split_versions(cache=DEFAULT_CACHE, log=sys.stderr):
     prepare_split_versions remakes a split's copies byte for byte when a run needs them again;
     so prune between runs, never under one. Returns the directories removed."""
     removed, size = [], 0
-    tops = ["wav"] + sorted(d for d in (os.listdir(cache) if os.path.isdir(cache) else ())
-                            if d == "feat" or d.startswith("feat-denoise"))
-    for top in (os.path.join(cache, t) for t in tops):
-        if not os.path.isdir(top):
-            continue
+    names = sorted(os.listdir(cache)) if os.path.isdir(cache) else []
+    tops = [os.path.join(cache, d) for d in names
+            if d in ("wav", "feat") or d.startswith("feat-denoise")]
+    for top in (t for t in tops if os.path.isdir(t)):
         for name in sorted(os.listdir(top)):
             d = os.path.join(top, name)
             if A.base_version(name) == name or not os.path.isdir(d):
