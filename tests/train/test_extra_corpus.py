@@ -32,6 +32,16 @@ def write_corpus(data, corpus, speakers, labels, per_label=1):
                             for r in range(per_label)])
 
 
+def fake_features(cache, data, corpora, rng):
+    """Cached "orig" features (70 random frames of 128 bands) for every utterance of corpora."""
+    import features as FE
+    for c in corpora:
+        for it in D.load_corpus(c, data):
+            path = FE.feat_path(cache, "orig", D.item_key(it), 0)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            np.save(path, rng.standard_normal((70, 128)).astype(np.float32))
+
+
 def t_labels():
     """Only the classes both corpora name alike cross over, each to the target's own label
     name, and always to the same unified label as its source; calm, surprised and boredom stay
@@ -190,7 +200,6 @@ def t_protocol():
     and test lists hold the target corpus alone, and the speaker normaliser has statistics for
     the extra speakers."""
     import torch
-    import features as FE
     import protocols as P
     torch.set_num_threads(1)
     emodb_spk = [s.split(":")[1] for f in D.speaker_folds("emodb") for s in f]
@@ -199,11 +208,7 @@ def t_protocol():
         data, cache, out = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
         write_corpus(data, "emodb", emodb_spk, D.EMODB_NATIVE)
         write_corpus(data, "ravdess", ["01", "02", "03", "04"], D.RAVDESS_NATIVE)
-        for c in ("emodb", "ravdess"):
-            for it in D.load_corpus(c, data):
-                path = FE.feat_path(cache, "orig", D.item_key(it), 0)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                np.save(path, rng.standard_normal((70, 128)).astype(np.float32))
+        fake_features(cache, data, ("emodb", "ravdess"), rng)
         cfg = {"epochs": 1, "batch": 8, "versions": ["orig"], "crop_min": 40, "crop_max": 60,
                "model": dict(TINY_NET, cmvn="speaker"), "extra_corpora": ["ravdess"]}
         log = io.StringIO()

@@ -8,7 +8,8 @@ figures, and summarises mean ± std over folds plus the pooled confusion matrix.
 Per fold: OUT/<fold>/{checkpoint.pt, run.json, test.json, lists/*.csv}; OUT/summary.json and
 OUT/confusion.png. Folds whose test.json exists are skipped (resume after a stop), so a long
 protocol can run in pieces. Model selection (early stopping) only ever sees the fold's validation
-speakers (splits.py); the test part is touched once, after training.
+speakers (splits.py); the test part is touched once, after training. A config with "validation":
+"train" trains on the validation speakers too and keeps the final epoch (lists/val.csv is empty).
 
 --c-eval: also exports each fold's checkpoint (export.py) and evaluates it with the C runtime
 (`emotion eval`), recording both figures (folds done earlier are measured then; bidirectional
@@ -73,6 +74,7 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
                             items + extra)
     results = []
     for k, (name, tr, va, te) in enumerate(S.folds(protocol, items)):
+        tr, va = T.training_parts(full, tr, va)
         fdir = os.path.join(out, name)
         tfile = os.path.join(fdir, "test.json")
         if os.path.exists(tfile):

@@ -59,6 +59,11 @@ What a run does (all of it reproducible from the config's seed):
   each other window k' would keep, as checkpoint_select<k'>.pt (run.json "select_compare"), so
   that two rules can be compared on one training run (compare_select.py); early stopping
   follows select_window alone.
+- validation ("select" | "train"): "train" moves the validation part into the training part and
+  keeps the final epoch (no early stopping: the cosine schedule ends at zero after `epochs`).
+  Why: on p2 EMO-DB two of the nine non-test voices only ever judged epochs, and more voices is
+  what speaker independence lacks; the epoch count is then fixed in the config, never picked on
+  the fold (protocols.py only: ship.py measures the shipped split's validation voices);
 - noise_pairs ({"versions": [noisy versions], "weight": w, "twin_ce": true}; {} = off): every
   clean crop gets a noisy twin in the same batch (batches.py says how and why) and the twin's
   loss adds w x KL(clean posteriors || twin's) per supervised step (pair_consistency). With
@@ -125,6 +130,7 @@ DEFAULTS = {
     "extra_corpora": [],
     "extra_ratio": 1.0,
     "noise_pairs": {},
+    "validation": "select",
     "threads": 1,
 }
 
@@ -182,6 +188,14 @@ def full_config(cfg):
             and len(set(sc)) == len(sc) and out["select_window"] not in sc):
         raise ValueError("select_compare must be a list of distinct integers >= 1 other than "
                          "select_window (%d), got %r" % (out["select_window"], sc))
+    if out["validation"] not in ("select", "train"):
+        raise ValueError("validation must be \"select\" (early stopping on the validation part) "
+                         "or \"train\" (it joins training; the final epoch is kept), got %r"
+                         % (out["validation"],))
+    if out["validation"] == "train" and (out["select_window"] != 1 or sc or out["distill"]):
+        raise ValueError("validation \"train\" keeps the final epoch: select_window, "
+                         "select_compare and distill (whose teachers name a validation part) "
+                         "do not apply")
     if out["mixup"] < 0.0:
         raise ValueError("mixup must be >= 0 (0 = off), got %r" % out["mixup"])
     if not (isinstance(out["denoise_db"], int) and -90 <= out["denoise_db"] <= 0):
@@ -238,6 +252,30 @@ class EpochPick:
         self.best = {"score": score, "uar": h["val_uar"], "acc": h["val_acc"], "epoch": h["epoch"]}
         self.state = copy.deepcopy(kept.state_dict())
         return True
+
+
+class FinalEpoch:
+    """validation "train": nothing judges the epochs; the final one is kept (EpochPick's
+    interface, with no validation figures)."""
+
+    def __init__(self):
+        self.best = {"score": None, "uar": None, "acc": None, "epoch": 0}
+        self.state = None
+
+    def update(self, history, final, kept):
+        if not final:
+            return None
+        self.best = {"score": None, "uar": None, "acc": None, "epoch": history[-1]["epoch"]}
+        self.state = copy.deepcopy(kept.state_dict())
+        return True
+
+
+def training_parts(cfg, train_items, val_items):
+    """The (training, validation) parts a run with cfg uses: the validation part joins training
+    under validation "train"."""
+    if full_config(cfg)["validation"] == "train":
+        return list(train_items) + list(val_items), []
+    return train_items, val_items
 
 
 # ---- file-level inference (the rule `emotion eval` implements in C) ----
@@ -366,6 +404,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     if unresolved:
         raise ValueError("version %s is made per split: features.prepare_split_versions names "
                          "this split's copies (protocols.py and train.py call it)" % unresolved[0])
+    if (cfg["validation"] == "train") != (not val_items):
+        raise ValueError("validation %r with %d validation utterances: training_parts() gives "
+                         "the parts" % (cfg["validation"], len(val_items)))
     store.check(train_items, versions)
     store.check(val_items, ["orig"])
     model = M.make_model(cfg["model"], labels)
@@ -410,7 +451,7 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     y_all = torch.tensor([it["label"] for it in train_items])
-    pick = EpochPick(cfg["select_window"])
+    pick = FinalEpoch() if cfg["validation"] == "train" else EpochPick(cfg["select_window"])
     compared = [EpochPick(k) for k in cfg["select_compare"]]
     history = []
     t0 = time.time()
@@ -469,9 +510,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             if ema:
                 ema.update_parameters(model)
             tl += float(loss)
-        vfig, _ = evaluate(kept, val_items, store, labels)
-        rec = {"epoch": epoch, "loss": tl / n_batches, "val_acc": vfig["accuracy"],
-               "val_uar": vfig["uar"], "seconds": time.time() - te}
+        vfig = evaluate(kept, val_items, store, labels)[0] if val_items else None
+        rec = {"epoch": epoch, "loss": tl / n_batches,
+               "val_acc": vfig["accuracy"] if vfig else None,
+               "val_uar": vfig["uar"] if vfig else None, "seconds": time.time() - te}
         if adversary:
             # Near chance (1 / training speakers) = the embedding no longer names the speaker.
             rec["adv_speaker_acc"] = adversary.reset_counts()
@@ -486,9 +528,11 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             other.update(history, epoch == cfg["epochs"], kept)
         adv = ("  speaker acc %.1f %%" % (100 * rec["adv_speaker_acc"])
                if rec.get("adv_speaker_acc") is not None else "")
-        print("  epoch %2d  loss %.3f  val acc %.1f %% UAR %.1f %%%s  %.0f s%s"
-              % (epoch, rec["loss"], 100 * vfig["accuracy"], 100 * vfig["uar"], adv,
-                 rec["seconds"], "  *" if improved else ""), file=log, flush=True)
+        val = ("val acc %.1f %% UAR %.1f %%" % (100 * vfig["accuracy"], 100 * vfig["uar"])
+               if vfig else "no validation part")
+        print("  epoch %2d  loss %.3f  %s%s  %.0f s%s"
+              % (epoch, rec["loss"], val, adv, rec["seconds"], "  *" if improved else ""),
+              file=log, flush=True)
         if bad >= cfg["patience"]:
             break
     best = pick.best
@@ -526,8 +570,10 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                                     selection_score=other.best["score"], select_window=other.k))
         meta["select_compare"][str(other.k)] = dict(other.best, checkpoint=name)
     MX.save_json(os.path.join(out_dir, "run.json"), meta)
-    print("train %s: best epoch %d (val UAR %.1f %%), %.0f s" % (cfg["name"], best["epoch"],
-          100 * best["uar"], elapsed), file=log, flush=True)
+    print("train %s: %s epoch %d%s, %.0f s" % (
+        cfg["name"], "best" if val_items else "final", best["epoch"],
+        " (val UAR %.1f %%)" % (100 * best["uar"]) if val_items else "", elapsed),
+        file=log, flush=True)
     return model, meta
 
 
@@ -574,6 +620,10 @@ def main(argv=None):
         cfg["epochs"] = a.epochs
     if a.seed is not None:
         cfg["seed"] = a.seed
+    if cfg["validation"] != "select":
+        raise SystemExit("train.py: validation %r: the shipped split keeps its validation voices "
+                         "(ship.py measures them); protocols.py runs the others"
+                         % cfg["validation"])
     if cfg["split"] != "shipped":
         raise SystemExit("train.py: split %r: only 'shipped' from the command line; protocols.py "
                          "runs the others" % cfg["split"])
