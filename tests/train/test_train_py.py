@@ -6,7 +6,7 @@ regularisers (mixup, weight averaging).
 With the corpora present, also checks the held-out list against data.HELDOUT_SPEAKERS.
 
     test_train_py.py CASE      CASE: labels | splits | metrics | windows | crops | step | regularise | blas |
-                                     frontend | config_base | valnoise | heldout
+                                     kernels | frontend | config_base | valnoise | heldout
 """
 
 import csv
@@ -507,6 +507,49 @@ def t_blas():
     check(out[0] == "2", "an explicit OPENBLAS_NUM_THREADS=2 was overridden: %s" % out)
 
 
+def t_kernels():
+    """Importing train pins OpenBLAS, PyTorch and oneDNN to their AVX2 kernels on a CPU that has
+    AVX2 and FMA (same_kernels.py), keeps a value the caller set, and pins nothing on a CPU
+    without them; kernel_fingerprint.py repeats its hash under the same kernels and changes it
+    under others."""
+    import subprocess
+    import same_kernels as SK
+    check(SK.pins({"sse2", "avx", "avx2", "fma"}) == SK.PINS, "AVX2 + FMA: pinned")
+    check(SK.pins({"sse2", "avx", "avx2"}) == {} and SK.pins(set()) == {},
+          "without FMA or flags: nothing pinned")
+    check(SK.cpu_flags("/nonexistent") == set(), "unreadable cpuinfo: no flags")
+    names = sorted(SK.PINS)
+    env = {k: v for k, v in os.environ.items() if k not in SK.PINS}
+    probe = ("import os, sys; sys.path.insert(0, %r); import train; "
+             "print(' '.join(os.environ.get(k, '-') for k in %r))"
+             % (os.path.join(SRC, "tools", "train"), names))
+    got = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    want = [SK.pins(SK.cpu_flags()).get(k, "-") for k in names]
+    check(got == want, "importing train set %s, want %s" % (got, want))
+    env["ATEN_CPU_CAPABILITY"] = "default"
+    got = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    check(got[names.index("ATEN_CPU_CAPABILITY")] == "default",
+          "an explicit ATEN_CPU_CAPABILITY was overridden: %s" % got)
+    if not SK.pins(SK.cpu_flags()):
+        print("no AVX2 + FMA here: kernel_fingerprint.py not compared")
+        return
+    # What the pins guard against: PyTorch's generic kernels train other weights than its AVX2
+    # ones (kernel_fingerprint.py prints a hash of the weights after one epoch).
+    tool = [sys.executable, os.path.join(SRC, "tools", "train", "kernel_fingerprint.py"),
+            "--epochs", "1"]
+    runs = []
+    for capability in ("avx2", "avx2", "default"):
+        env["ATEN_CPU_CAPABILITY"] = capability
+        out = subprocess.run(tool, env=env, capture_output=True, text=True, check=True).stdout
+        check(out.startswith("weights ") and "ATEN_CPU_CAPABILITY=%s " % capability in out,
+              "kernel_fingerprint output: %r" % out)
+        runs.append(out.split()[1])
+    check(runs[0] == runs[1], "the same kernels trained other weights: %s" % runs)
+    check(runs[2] != runs[0], "generic and AVX2 kernels trained the same weights: %s" % runs)
+
+
 def t_valnoise():
     """valnoise.py rebuilds each fold's validation figure from the checkpoint alone: its clean
     accuracy equals what training measured on the same utterances (same list, speaker
@@ -588,7 +631,7 @@ def t_heldout():
 CASES = {"labels": t_labels, "splits": t_splits, "metrics": t_metrics, "windows": t_windows,
          "crops": t_crops, "versions": t_versions, "step": t_step, "regularise": t_regularise,
          "loss": t_loss, "select": t_select, "seed": t_seed, "blas": t_blas, "heldout": t_heldout,
-         "frontend": t_frontend, "config_base": t_config_base,
+         "kernels": t_kernels, "frontend": t_frontend, "config_base": t_config_base,
          "valnoise": t_valnoise}
 
 def run_case(cases, argv=None):

@@ -18,6 +18,7 @@ labels (RAVDESS 8 classes, EMO-DB 7), as the literature reports them.
 """
 
 import one_blas_thread  # noqa: F401  (before numpy/torch)
+import same_kernels  # noqa: F401  (before numpy/torch)
 import argparse
 import json
 import os

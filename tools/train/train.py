@@ -76,6 +76,7 @@ end; a file shorter than one window is one window.
 """
 
 import one_blas_thread  # noqa: F401  (before numpy/torch)
+import same_kernels  # noqa: F401  (before numpy/torch)
 import copy
 import json
 import math
