@@ -453,15 +453,16 @@ def t_loss():
 def t_select():
     """select_window k: an epoch is judged by the mean validation UAR of its last k epochs, so a
     one-epoch spike does not pick the weights; before epoch k nothing can be kept."""
+    import epoch_pick as EP
     import train as T
-    check(T.selection_score([0.5, 0.9, 0.4], 1) == 0.4, "k 1: the epoch's own UAR")
-    check(abs(T.selection_score([0.5, 0.9, 0.4], 3) - 0.6) < 1e-12, "k 3: mean of the last 3")
-    check(abs(T.selection_score([0.2, 0.5, 0.9, 0.4], 2) - 0.65) < 1e-12, "k 2: last 2 only")
-    check(T.selection_score([0.5, 0.9], 3) is None, "before epoch k: no score")
+    check(EP.selection_score([0.5, 0.9, 0.4], 1) == 0.4, "k 1: the epoch's own UAR")
+    check(abs(EP.selection_score([0.5, 0.9, 0.4], 3) - 0.6) < 1e-12, "k 3: mean of the last 3")
+    check(abs(EP.selection_score([0.2, 0.5, 0.9, 0.4], 2) - 0.65) < 1e-12, "k 2: last 2 only")
+    check(EP.selection_score([0.5, 0.9], 3) is None, "before epoch k: no score")
     # A spike at epoch 2 wins alone, not in a window of 3.
     uars = [0.3, 0.9, 0.3, 0.6, 0.7, 0.7]
     for k, want in ((1, 2), (3, 6)):
-        scores = [T.selection_score(uars[:e], k) for e in range(1, len(uars) + 1)]
+        scores = [EP.selection_score(uars[:e], k) for e in range(1, len(uars) + 1)]
         got = max((s, -e) for e, s in enumerate(scores, 1) if s is not None)
         check(-got[1] == want, "k %d keeps epoch %d, got %d" % (k, want, -got[1]))
     check_refused("select_window", 0, 1.5, "3")
@@ -481,10 +482,10 @@ def t_select():
             check(meta["best_epoch"] == epochs,
                   "a run shorter than the window keeps its last epoch")
         else:
-            best = max(range(k, epochs + 1), key=lambda e: (T.selection_score(u[:e], k), -e))
+            best = max(range(k, epochs + 1), key=lambda e: (EP.selection_score(u[:e], k), -e))
             check(meta["best_epoch"] == best and meta["best_epoch"] >= k,
                   "kept epoch %d, the trailing means say %d" % (meta["best_epoch"], best))
-            check(abs(meta["selection_score"] - T.selection_score(u[:best], k)) < 1e-12,
+            check(abs(meta["selection_score"] - EP.selection_score(u[:best], k)) < 1e-12,
                   "selection_score recorded")
 
 

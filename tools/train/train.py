@@ -93,6 +93,7 @@ import adversary as AD  # noqa: E402
 import batches as B  # noqa: E402
 import data as D  # noqa: E402
 import distill as DI  # noqa: E402
+import epoch_pick as EP  # noqa: E402
 import features as FE  # noqa: E402
 import metrics as MX  # noqa: E402
 import model as M  # noqa: E402
@@ -221,54 +222,6 @@ def full_config(cfg):
         raise ValueError("speaker_adversary and mixup together are not supported (a mixed crop "
                          "has two speakers)")
     return out
-
-
-def selection_score(val_uars, k):
-    """What early stopping compares after epoch len(val_uars): the mean validation UAR of the
-    last k epochs, or None before the k-th epoch (which then cannot be kept)."""
-    if len(val_uars) < k:
-        return None
-    return sum(val_uars[-k:]) / k
-
-
-class EpochPick:
-    """The epoch the select_window k rule keeps so far, and a copy of its weights."""
-
-    def __init__(self, k):
-        self.k = k
-        self.best = {"score": -1.0}
-        self.state = None
-
-    def update(self, history, final, kept):
-        """After an epoch: True if it is the new pick, False if not, None if the rule cannot
-        judge it yet (before the k-th epoch; the final epoch of a shorter run is judged alone)."""
-        score = selection_score([h["val_uar"] for h in history], self.k)
-        if score is None and final:
-            score = history[-1]["val_uar"]
-        if score is None:
-            return None
-        if score <= self.best["score"]:
-            return False
-        h = history[-1]
-        self.best = {"score": score, "uar": h["val_uar"], "acc": h["val_acc"], "epoch": h["epoch"]}
-        self.state = copy.deepcopy(kept.state_dict())
-        return True
-
-
-class FinalEpoch:
-    """validation "train": nothing judges the epochs; the final one is kept (EpochPick's
-    interface, with no validation figures)."""
-
-    def __init__(self):
-        self.best = {"score": None, "uar": None, "acc": None, "epoch": 0}
-        self.state = None
-
-    def update(self, history, final, kept):
-        if not final:
-            return None
-        self.best = {"score": None, "uar": None, "acc": None, "epoch": history[-1]["epoch"]}
-        self.state = copy.deepcopy(kept.state_dict())
-        return True
 
 
 def training_parts(cfg, train_items, val_items):
@@ -452,8 +405,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps)))
     y_all = torch.tensor([it["label"] for it in train_items])
-    pick = FinalEpoch() if cfg["validation"] == "train" else EpochPick(cfg["select_window"])
-    compared = [EpochPick(k) for k in cfg["select_compare"]]
+    pick = (EP.FinalEpoch() if cfg["validation"] == "train"
+            else EP.EpochPick(cfg["select_window"]))
+    compared = [EP.EpochPick(k) for k in cfg["select_compare"]]
     history = []
     t0 = time.time()
     print("train %s: %d train (%d extra, %d per epoch) / %d val utterances, %d params, "
