@@ -358,9 +358,6 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
     if unresolved:
         raise ValueError("version %s is made per split: features.prepare_split_versions names "
                          "this split's copies (protocols.py and train.py call it)" % unresolved[0])
-    if (cfg["validation"] == "train") != (not val_items):
-        raise ValueError("validation %r with %d validation utterances: training_parts() gives "
-                         "the parts" % (cfg["validation"], len(val_items)))
     store.check(train_items, versions)
     store.check(val_items, ["orig"])
     model = M.make_model(cfg["model"], labels)
@@ -374,6 +371,9 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             raise ValueError("distill, speaker_adversary and noise_pairs: only streaming "
                              "(unidirectional) models")
         cfg["supervise_from"] = 10 ** 9  # offline variant: only the full-crop logits exist
+    if (cfg["validation"] == "train") != (not val_items):
+        raise ValueError("validation %r with %d validation utterances: training_parts() gives "
+                         "the parts" % (cfg["validation"], len(val_items)))
     teachers = None
     if cfg["distill"]:
         teachers = DI.Teachers(cfg["distill"], labels, model.config, store, train_items,
