@@ -6,8 +6,9 @@ CPU offers. A variable already set is kept.
 Why: each library picks its kernels by CPU at load time, and kernels of another width sum in
 another order, so one config and seed trained different weights on different machines (single
 p2 RAVDESS folds moved by up to 7.5 points; BENCHMARKS.md "Runs across machines"). AVX2 is what
-the 2026 training machines run by default, so pinning it changes nothing there (same weights,
-bit for bit) and makes a machine with AVX-512 train the same network. A CPU without AVX2 keeps
+the training machine of 2026-12-06 (AMD EPYC without AVX-512) runs by default, so pinning it
+changes nothing there (same weights, bit for bit) and makes a machine with AVX-512 train the
+same network. A CPU without AVX2 keeps
 the libraries' own choice (pinning would stop it with an illegal instruction)."""
 
 import os
