@@ -41,14 +41,7 @@ class RandomStore:
 
 
 def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return same_kernels.cpuinfo_field("model name") or platform.processor() or "unknown"
 
 
 def fingerprint(epochs):

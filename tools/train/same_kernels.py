@@ -21,15 +21,20 @@ def pins(cpu_flags):
     return dict(PINS) if {"avx2", "fma"} <= set(cpu_flags) else {}
 
 
-def cpu_flags(path="/proc/cpuinfo"):
+def cpuinfo_field(name, path="/proc/cpuinfo"):
+    """The first core's value of a /proc/cpuinfo field, or None (no such field or file)."""
     try:
         with open(path) as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.split(":", 1)[0].strip() == name:
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags(path="/proc/cpuinfo"):
+    return set((cpuinfo_field("flags", path) or "").split())
 
 
 for _name, _value in pins(cpu_flags()).items():
