@@ -4,6 +4,8 @@ random networks (checkpoint.pt + run.json as train.py leaves them) shipped alone
 ensemble into a temporary models dir. The model's JSON must record what `emotion eval` measures
 on the validation and held-out lists, every normaliser state, and the held-out noise figures
 (checked against an independent eval of the noisy copies); the commands must name the runs.
+The ensemble's second member trained on the validation speakers (validation "train"), so the
+ensemble records no validation figure and names that member.
 
     test_ship.py EMOTION_BIN
 """
@@ -33,9 +35,10 @@ check = TT.check   # exits on the first failure
 SHIP = os.path.join(FE.REPO, "tools", "train", "ship.py")
 
 
-def fake_run(run_dir, labels, seed):
+def fake_run(run_dir, labels, seed, validation="select"):
     """A run dir as train.py leaves it, of a random network of the shipped shape (seeds 1 and 2:
-    their decisions vary from file to file, where the tiny test network's do not)."""
+    their decisions vary from file to file, where the tiny test network's do not); validation
+    "train" as a run that trained on the validation speakers records it."""
     with open(os.path.join(FE.REPO, "tools", "train", "configs", "default.json")) as f:
         shape = json.load(f)["model"]
     net = make_tiny_model.random_model(shape, labels, seed)
@@ -46,7 +49,8 @@ def fake_run(run_dir, labels, seed):
     model_lib.save_checkpoint(os.path.join(run_dir, "checkpoint.pt"), net, labels, None,
                               "emotiond-test", {})
     MX.save_json(os.path.join(run_dir, "run.json"), {
-        "train_config": {"corpora": list(D.CORPORA), "label_set": "unified7", "seed": seed},
+        "train_config": {"corpora": list(D.CORPORA), "label_set": "unified7", "seed": seed,
+                         "validation": validation},
         "config_file": "tools/train/configs/default.json", "epochs_run": 1, "best_epoch": 1,
         "train_seconds": 1.0, "val_acc": 0.0, "val_uar": 0.0, "history": [], "n_train": 0,
         "n_val": 0, "train_speakers": [], "val_speakers": []})
@@ -68,7 +72,7 @@ def check_record(rec, emod, runs, cache, heldout_rows, n_val):
           "model file %s: %r bytes recorded" % (emod, rec.get("file_bytes")))
     check(rec["members"] == len(runs) and len(rec["member_runs"]) == len(runs),
           "members %r for %d runs" % (rec["members"], len(runs)))
-    check(rec["val"] is not None and rec["heldout_c"]["n"] == len(heldout_rows)
+    check(rec["heldout_c"]["n"] == len(heldout_rows)
           and rec["heldout_c"]["failed"] == 0, "held-out clean %r" % rec["heldout_c"])
     check(sorted(rec["heldout_c_speaker_stats"]) == ["file", "prior", "running"],
           "normaliser states %r" % sorted(rec["heldout_c_speaker_stats"]))
@@ -89,6 +93,11 @@ def check_record(rec, emod, runs, cache, heldout_rows, n_val):
             check(r["drop_points"] == want, "%s drop %r, want %r" % (v, r["drop_points"], want))
     check(rec["commands"][-1] == "/usr/bin/python3 tools/train/ship.py " + " ".join(
         "--run " + os.path.relpath(r, FE.REPO) for r in runs), "command %r" % rec["commands"][-1])
+    if n_val is None:   # a member trained on the validation speakers: no validation figure
+        check(rec["val"] is None and rec["val_trained_by"] == [os.path.relpath(runs[-1], FE.REPO)],
+              "validation %r, trained by %r" % (rec["val"], rec["val_trained_by"]))
+        return
+    check(rec["val"] is not None and rec["val_trained_by"] == [], "validation %r" % rec["val"])
     with open(os.path.join(runs[0], "val_c.json")) as f:
         val = json.load(f)
     check(val["n"] == n_val and val["accuracy"] == rec["val"]["accuracy"],
@@ -112,15 +121,17 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         cache = FE.DEFAULT_CACHE if TH.has_noise_copies(FE.DEFAULT_CACHE, HN.HELDOUT) else tmp
         runs = [os.path.join(tmp, "run%d" % s) for s in (1, 2)]
-        for s, r in zip((1, 2), runs):
-            fake_run(r, labels, s)
+        fake_run(runs[0], labels, 1)
+        fake_run(runs[1], labels, 2, validation="train")
         models = os.path.join(tmp, "models")
         one, out = ship(runs[:1], models, "single", cache, data)
         check("white10" in out and "babble10" in out, "ship.py output lacks noise: %s" % out)
         check_record(one, os.path.join(models, "single.emod"), runs[:1], cache, rows, n_val)
         check(os.path.isfile(os.path.join(models, "single-heldout.png")), "no confusion PNG")
-        two, _ = ship(runs, models, "pair", cache, data)
-        check_record(two, os.path.join(models, "pair.emod"), runs, cache, rows, n_val)
+        two, out = ship(runs, models, "pair", cache, data)
+        check("validation (C runtime) none: the validation speakers trained" in out,
+              "ship.py output on a member trained on them: %s" % out)
+        check_record(two, os.path.join(models, "pair.emod"), runs, cache, rows, None)
         check(two["model_id"] != one["model_id"], "the ensemble has the single model's id")
         print("ship: %s and %s, held-out clean %.3f / %.3f, white10 %.3f / %.3f"
               % (one["model_id"], two["model_id"], one["heldout_c"]["accuracy"],

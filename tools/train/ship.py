@@ -7,7 +7,8 @@ ensemble.py), measures it on the validation and the held-out speakers with the C
         [--models models] [--name emotiond-default]
 
 Writes MODELS/emotiond-default.emod, MODELS/emotiond-default.json (config, seeds, epochs, training
-times, validation and held-out figures, clean and at 10 dB white / babble noise
+times, validation figures (none when a run trained on the validation speakers: train.py
+validation "train") and held-out figures, clean and at 10 dB white / babble noise
 (heldout_noise.py), model id, and per member for an ensemble) and
 MODELS/emotiond-default-heldout.png. The held-out list is always the repository's
 models/heldout.txt.
@@ -84,13 +85,18 @@ def main(argv=None):
     # Validation speakers (they chose each member's epoch) and held-out speakers, in C; the
     # held-out speakers also in the other states of the speaker normaliser (docs/nn.md): causal
     # (each file judged with the speaker's earlier files only, from the prior, as the daemon
-    # runs), one file's statistics, and none (the prior: a voice not heard yet).
+    # runs), one file's statistics, and none (the prior: a voice not heard yet). A member
+    # trained on the validation speakers (validation "train") leaves no validation figure.
     tc = runs[0]["train_config"]
-    items, _ = D.load_items(tc["corpora"], tc["label_set"], a.data)
-    val_list = os.path.join(first, "val.csv")
-    D.write_list(val_list, T.shipped_split(items)[1])
     data_root = D.data_dir(a.data)
-    val = FE.c_eval(emod, val_list, data_root, os.path.join(first, "val_c.json"))
+    trained_on_val = [m["run"] for r, m in zip(runs, members)
+                      if r["train_config"].get("validation", "select") == "train"]
+    val = None
+    if not trained_on_val:
+        items, _ = D.load_items(tc["corpora"], tc["label_set"], a.data)
+        val_list = os.path.join(first, "val.csv")
+        D.write_list(val_list, T.shipped_split(items)[1])
+        val = FE.c_eval(emod, val_list, data_root, os.path.join(first, "val_c.json"))
     png = os.path.join(a.models, a.name + "-heldout.png")
     c = FE.c_eval(emod, HELDOUT, data_root, os.path.join(first, "heldout_c.json"),
                   "--png", png)
@@ -125,7 +131,8 @@ def main(argv=None):
         "train_speakers": runs[0]["train_speakers"],
         "val_speakers": runs[0]["val_speakers"],
         "heldout_speakers": list(D.HELDOUT_SPEAKERS),
-        "val": {"accuracy": val["accuracy"], "uar": val["uar"]},
+        "val": {"accuracy": val["accuracy"], "uar": val["uar"]} if val else None,
+        "val_trained_by": trained_on_val,
         "heldout_c": {k: c[k] for k in HN.KEYS + ("labels", "confusion")},
         "heldout_c_speaker_stats": {m: {k: s[k] for k in HN.KEYS}
                                     for m, s in states.items()},
@@ -140,7 +147,9 @@ def main(argv=None):
     }
     MX.save_json(os.path.join(a.models, a.name + ".json"), out)
     print("shipped %s (%d member%s): validation (C runtime) %s" % (
-        c["model"], len(a.run), "s" if len(a.run) > 1 else "", MX.fmt(val)))
+        c["model"], len(a.run), "s" if len(a.run) > 1 else "",
+        MX.fmt(val) if val else "none: the validation speakers trained %s"
+        % ", ".join(trained_on_val)))
     print("  held-out (C runtime) %s" % MX.fmt(c))
     for m, s in states.items():
         print("  --speaker-stats %-7s %s" % (m, MX.fmt(s)))
