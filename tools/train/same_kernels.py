@@ -8,8 +8,8 @@ another order, so one config and seed trained different weights on different mac
 p2 RAVDESS folds moved by up to 7.5 points; BENCHMARKS.md "Runs across machines"). AVX2 is what
 the training machine of 2026-12-06 (AMD EPYC without AVX-512) runs by default, so pinning it
 changes nothing there (same weights, bit for bit) and makes a machine with AVX-512 train the
-same network. A CPU without AVX2 keeps
-the libraries' own choice (pinning would stop it with an illegal instruction)."""
+same network. A CPU without AVX2 keeps the libraries' own choice (pinning would stop it with an
+illegal instruction)."""
 
 import os
 
