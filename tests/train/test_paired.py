@@ -3,7 +3,7 @@
 JSON the test writes with known figures: the means, differences and fold counts it must print,
 only the folds every column holds, and a clear error for each bad column.
 
-    test_paired.py CASE      CASE: runs | select | refusals
+    test_paired.py CASE      CASE: runs | select | shipped | refusals
 """
 
 import json
@@ -88,6 +88,48 @@ def t_select():
         check(rc != 0 and "k1, k60" in err, "an unknown rule names the rules: " + err)
 
 
+def write_ship(root, name, seed, clean, running, white, babble):
+    """A ship.py measurement file; UAR = accuracy - 0.1, prior / file rows fixed."""
+    def row(acc):
+        return {"accuracy": acc, "uar": acc - 0.1, "macro_f1": acc, "n": 247, "failed": 0}
+    path = os.path.join(root, name + ".json")
+    with open(path, "w") as f:
+        json.dump({"seed": seed, "heldout_c": dict(row(clean), labels=["a"], confusion=[[1]]),
+                   "heldout_c_speaker_stats": {"running": row(running), "prior": row(0.4),
+                                               "file": row(0.3)},
+                   "heldout_c_noise": {"white10": row(white), "babble10": row(babble)}}, f)
+    return path
+
+
+def t_shipped():
+    with tempfile.TemporaryDirectory() as tmp:
+        r1 = write_ship(tmp, "r1", 1, 0.70, 0.70, 0.60, 0.50)
+        r2 = write_ship(tmp, "r2", 2, 0.60, 0.70, 0.50, 0.50)
+        n1 = write_ship(tmp, "n1", 1, 0.80, 0.70, 0.60, 0.60)
+        n2 = write_ship(tmp, "n2", 2, 0.50, 0.80, 0.50, 0.60)
+        rc, out, err = paired("R=%s,%s" % (r1, r2), "N=%s,%s" % (n1, n2))
+        check(rc == 0, "exit %d: %s" % (rc, err))
+        check(out.startswith("2 folds: seed1 seed2\n"), "seeds as folds:\n" + out)
+        check("R  orig 65.0 / 55.0  running 70.0 / 60.0  prior 40.0 / 30.0  file 30.0 / 20.0  "
+              "white10 55.0 / 45.0  babble10 50.0 / 40.0  drop white10 10.0  drop babble10 15.0"
+              in out, "R's held-out rows, drops from noise only:\n" + out)
+        check("N - R: orig acc +0.0 (1 up, 1 down)" in out and
+              "running acc +5.0 (1 up, 0 down)" in out and "babble10 acc +10.0 (2 up, 0 down)" in out,
+              "N against R, seed by seed:\n" + out)
+        # An ensemble pairs with an ensemble of the same seeds, not with a network.
+        for name, seeds in (("e_old", [1, 2]), ("e_new", [1, 2])):
+            path = write_ship(tmp, name, 1, 0.7 if name == "e_old" else 0.75, 0.7, 0.6, 0.5)
+            res = json.load(open(path))
+            res["seed"] = seeds
+            json.dump(res, open(path, "w"))
+        rc, out, err = paired("old=" + os.path.join(tmp, "e_old.json"),
+                              "new=" + os.path.join(tmp, "e_new.json"))
+        check(rc == 0 and out.startswith("1 folds: seed1+2\n") and
+              "new - old: orig acc +5.0 (1 up, 0 down)" in out, "ensembles:\n" + out + err)
+        rc, _, err = paired("R=%s,%s" % (r1, r1), "N=%s,%s" % (n1, n2))
+        check(rc != 0 and "seed1 given twice" in err, "a seed twice in a column: " + err)
+
+
 def t_refusals():
     with tempfile.TemporaryDirectory() as tmp:
         a = write_run(tmp, "a", {"fold0": (0.5, 0.4, 0.4, 0.3)})
@@ -99,7 +141,10 @@ def t_refusals():
             f.write("{not json")
         cases = [((a, b), "share no fold"), ((a, empty), "no <fold>/test.json"),
                  ((a, junk + "#k1"), "not JSON"), ((a, os.path.join(tmp, "nope")), "neither"),
-                 ((a, a + "#k1"), "takes no #rule")]
+                 ((a, a + "#k1"), "takes no #rule"),
+                 ((a, junk + "," + junk), "not JSON"),
+                 ((a, os.path.join(tmp, "gone.json")), "No such file"),
+                 ((a, os.path.join(tmp, "a", "fold0", "test.json")), "not a ship.py measurement")]
         for args, want in cases:
             rc, _, err = paired(*args)
             check(rc != 0 and "paired.py: " in err and want in err,
@@ -108,7 +153,7 @@ def t_refusals():
         check(rc == 2 and "at least two columns" in err, "one column: %d %r" % (rc, err))
 
 
-CASES = {"runs": t_runs, "select": t_select, "refusals": t_refusals}
+CASES = {"runs": t_runs, "select": t_select, "shipped": t_shipped, "refusals": t_refusals}
 
 if __name__ == "__main__":
     run_case(CASES)

@@ -4,11 +4,14 @@
                                            [--json OUT]
 
 A COLUMN is [NAME=]SOURCE, where SOURCE is a protocol run directory (protocols.py --out; its
-<fold>/test.json) or a compare_select.py --json file with one of its rules (FILE.json#k60: the
-epoch that rule kept, from the same training histories). Only the folds every column holds are
-compared, and they are named in the output. Per column: mean accuracy / UAR per condition
-(clean; white10 / babble10 where every column has them) and the noise drops (clean accuracy
-minus noisy accuracy, points). Per later column: its difference from the first column (or,
+<fold>/test.json), a compare_select.py --json file with one of its rules (FILE.json#k60: the
+epoch that rule kept, from the same training histories), or shipped-split models: ship.py's
+measurement files (models/emotiond-default.json and the like) joined by commas, one per seed,
+where the seeds take the folds' place ("seed1", "seed2"; an ensemble "seed1+2") and the held-out rows the conditions'
+(orig = speaker statistics from all files; running, prior, file = the other normaliser
+states). Only the folds every column holds are compared, and they are named in the output.
+Per column: mean accuracy / UAR per condition (those every column has) and the noise drops
+(clean accuracy minus white10 / babble10 accuracy, points). Per later column: its difference from the first column (or,
 with --against previous, from the one before it), with the folds better and worse.
 Why: two recipes differ by run-to-run spread as well; the same folds side by side, and how many
 of them move each way, say more than two means recorded apart.
@@ -20,11 +23,41 @@ import json
 import os
 import sys
 
-CONDITIONS = ("orig", "white10", "babble10")
+CONDITIONS = ("orig", "running", "prior", "file", "white10", "babble10")
+NOISE = ("white10", "babble10")
+
+
+def read_shipped(paths):
+    """{seedN: {condition: (accuracy, uar)}} from ship.py measurement files, one per seed."""
+    out = {}
+    for path in paths:
+        try:
+            with open(path) as f:
+                res = json.load(f)
+        except OSError as e:
+            raise ValueError("%s: %s" % (path, e.strerror))
+        except ValueError as e:
+            raise ValueError("%s: not JSON (%s)" % (path, e))
+        if not isinstance(res, dict) or "heldout_c" not in res or "seed" not in res:
+            raise ValueError("%s: not a ship.py measurement (no heldout_c / seed)" % path)
+        # An ensemble's unit is its seed set, so a new ensemble pairs with the old one.
+        seeds = res["seed"] if isinstance(res["seed"], list) else [res["seed"]]
+        fold = "seed" + "+".join(str(s) for s in seeds)
+        if fold in out:
+            raise ValueError("%s: %s given twice in one column" % (path, fold))
+        rows = {"orig": res["heldout_c"]}
+        rows.update(res.get("heldout_c_speaker_stats") or {})
+        for v in NOISE:
+            if v in (res.get("heldout_c_noise") or {}):
+                rows[v] = res["heldout_c_noise"][v]
+        out[fold] = {v: (rows[v]["accuracy"], rows[v]["uar"]) for v in CONDITIONS if v in rows}
+    return out
 
 
 def read_column(source):
     """{fold: {condition: (accuracy, uar)}} from a run directory or FILE.json#rule."""
+    if "," in source or (source.endswith(".json") and "#" not in source):
+        return read_shipped([p for p in source.split(",") if p])
     path, _, rule = source.partition("#")
     if os.path.isdir(path):
         if rule:
@@ -70,7 +103,7 @@ def compare(columns, against="first"):
     out = {"folds": folds, "conditions": conds, "against": against, "columns": [], "diff": []}
     for name, col in columns:
         m = {v: [100 * mean([col[f][v][i] for f in folds]) for i in (0, 1)] for v in conds}
-        drops = {v: m["orig"][0] - m[v][0] for v in conds if v != "orig"}
+        drops = {v: m["orig"][0] - m[v][0] for v in conds if v in NOISE}
         out["columns"].append({"name": name, "mean": m, "drops": drops})
     for k in range(1, len(columns)):
         base_name, base = columns[0 if against == "first" else k - 1]
@@ -92,7 +125,7 @@ def render(res, log=sys.stdout):
     for c in res["columns"]:
         print("%-*s  %s%s" % (width, c["name"], "  ".join(
             "%s %.1f / %.1f" % (v, *c["mean"][v]) for v in conds),
-            "".join("  drop %s %.1f" % (v, c["drops"][v]) for v in conds if v != "orig")),
+            "".join("  drop %s %.1f" % (v, c["drops"][v]) for v in conds if v in NOISE)),
             file=log)
     for d in res["diff"]:
         print("%s - %s: %s" % (d["name"], d["base"], "  ".join(
@@ -104,7 +137,8 @@ def render(res, log=sys.stdout):
 def main(argv=None):
     ap = argparse.ArgumentParser(description="protocol runs compared fold by fold")
     ap.add_argument("columns", nargs="+", metavar="[NAME=]SOURCE",
-                    help="a protocols.py --out directory or compare_select.py JSON#rule")
+                    help="a protocols.py --out directory, compare_select.py JSON#rule, or "
+                         "ship.py measurement files joined by commas (one per seed)")
     ap.add_argument("--against", choices=("first", "previous"), default="first",
                     help="each later column's difference from the first column (default) or "
                          "from the column before it")
