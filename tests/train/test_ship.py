@@ -68,6 +68,7 @@ def ship(runs, models, name, cache, data):
 
 
 def check_record(rec, emod, runs, cache, heldout_rows, n_val):
+    name = os.path.splitext(os.path.basename(emod))[0]
     check(os.path.isfile(emod) and rec["file_bytes"] == os.path.getsize(emod),
           "model file %s: %r bytes recorded" % (emod, rec.get("file_bytes")))
     check(rec["members"] == len(runs) and len(rec["member_runs"]) == len(runs),
@@ -91,8 +92,10 @@ def check_record(rec, emod, runs, cache, heldout_rows, n_val):
                   "%s: the same decisions as on clean speech" % v)
             want = round(100 * (rec["heldout_c"]["accuracy"] - got["accuracy"]), 2)
             check(r["drop_points"] == want, "%s drop %r, want %r" % (v, r["drop_points"], want))
+    # The recorded command must rebuild this file, not overwrite the default model.
     check(rec["commands"][-1] == "/usr/bin/python3 tools/train/ship.py " + " ".join(
-        "--run " + os.path.relpath(r, FE.REPO) for r in runs), "command %r" % rec["commands"][-1])
+        "--run " + os.path.relpath(r, FE.REPO) for r in runs) + " --name " + name,
+        "command %r" % rec["commands"][-1])
     if n_val is None:   # a member trained on the validation speakers: no validation figure
         check(rec["val"] is None and rec["val_trained_by"] == [os.path.relpath(runs[-1], FE.REPO)],
               "validation %r, trained by %r" % (rec["val"], rec["val_trained_by"]))

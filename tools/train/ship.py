@@ -142,7 +142,8 @@ def main(argv=None):
         "commands": [
             "/usr/bin/python3 tools/train/augment.py --cache /var/tmp/emotiond-cache",
             "/usr/bin/python3 tools/train/features.py",
-        ] + train_cmds + ["/usr/bin/python3 tools/train/ship.py %s" % runs_rel],
+        ] + train_cmds + ["/usr/bin/python3 tools/train/ship.py %s%s" % (
+            runs_rel, "" if a.name == "emotiond-default" else " --name " + a.name)],
         "torch": torch.__version__,
     }
     MX.save_json(os.path.join(a.models, a.name + ".json"), out)
