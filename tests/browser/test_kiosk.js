@@ -31,6 +31,9 @@ const DAEMON_EVENTS = L.eventArgs(['--event-on', '0.19', '--event-off', '0.16', 
 // onset of any label, and the first state shown.
 const ALERT = (process.env.EMOTIOND_TEST_ALERT || '').split(',').filter(Boolean);
 const STATE = process.env.EMOTIOND_TEST_STATE || '';
+// ...and only once the state's line names this label (the label of the audio's calm part), so the
+// shot does not show the first second of a new voice, before the speaker normaliser has heard it.
+const STATE_LABEL = process.env.EMOTIOND_TEST_STATE_LABEL || '';
 const VIEW = { width: 1280, height: 720 };
 
 function learnEvents(wav) {
@@ -83,8 +86,10 @@ async function realDaemon(browser) {
   await L.sleep(400);   // let the 300 ms colour transition finish
   await page.screenshot({ path: path.join(shots, 'kiosk-nospeech.png') });
 
-  const speaking = await L.waitUntil(async () => { const b = await body(); return !['no-speech', 'offline', 'no-input'].includes(b.state) && (!STATE || b.state === STATE) && b; },
-    STATE ? Math.max(6, runStart) * 1000 : 6000, STATE ? 'state "' + STATE + '" before the alert' : 'a state once speech plays');
+  const speaking = await L.waitUntil(async () => { const b = await body(); return !['no-speech', 'offline', 'no-input'].includes(b.state) && (!STATE || b.state === STATE) &&
+    (!STATE_LABEL || b.detail.endsWith('· ' + STATE_LABEL)) && b; },
+    STATE ? Math.max(6, runStart) * 1000 : 6000,
+    STATE ? 'state "' + STATE + '"' + (STATE_LABEL ? ' showing ' + STATE_LABEL : '') + ' before the alert' : 'a state once speech plays');
   L.log('speech state:', speaking.state, '/', speaking.detail);
   L.check(speaking.alert === '0', 'alert before the hold time');
   await L.sleep(400);
