@@ -119,9 +119,11 @@ def t_shipped():
         # An ensemble pairs with an ensemble of the same seeds, not with a network.
         for name, seeds in (("e_old", [1, 2]), ("e_new", [1, 2])):
             path = write_ship(tmp, name, 1, 0.7 if name == "e_old" else 0.75, 0.7, 0.6, 0.5)
-            res = json.load(open(path))
+            with open(path) as f:
+                res = json.load(f)
             res["seed"] = seeds
-            json.dump(res, open(path, "w"))
+            with open(path, "w") as f:
+                json.dump(res, f)
         rc, out, err = paired("old=" + os.path.join(tmp, "e_old.json"),
                               "new=" + os.path.join(tmp, "e_new.json"))
         check(rc == 0 and out.startswith("1 folds: seed1+2\n") and
@@ -143,8 +145,10 @@ def t_refusals():
                  ((a, junk + "#k1"), "not JSON"), ((a, os.path.join(tmp, "nope")), "neither"),
                  ((a, a + "#k1"), "takes no #rule"),
                  ((a, junk + "," + junk), "not JSON"),
-                 ((a, os.path.join(tmp, "gone.json")), "No such file"),
-                 ((a, os.path.join(tmp, "a", "fold0", "test.json")), "not a ship.py measurement")]
+                 ((a, os.path.join(tmp, "gone.json") + ","), "No such file"),
+                 ((a, os.path.join(tmp, "a", "fold0", "test.json")), "nor a ship.py measurement"),
+                 ((a, os.path.join(tmp, "a", "fold0", "test.json") + ","),
+                  "not a ship.py measurement")]
         for args, want in cases:
             rc, _, err = paired(*args)
             check(rc != 0 and "paired.py: " in err and want in err,

@@ -7,12 +7,13 @@ A COLUMN is [NAME=]SOURCE, where SOURCE is a protocol run directory (protocols.p
 <fold>/test.json), a compare_select.py --json file with one of its rules (FILE.json#k60: the
 epoch that rule kept, from the same training histories), or shipped-split models: ship.py's
 measurement files (models/emotiond-default.json and the like) joined by commas, one per seed,
-where the seeds take the folds' place ("seed1", "seed2"; an ensemble "seed1+2") and the held-out rows the conditions'
-(orig = speaker statistics from all files; running, prior, file = the other normaliser
-states). Only the folds every column holds are compared, and they are named in the output.
-Per column: mean accuracy / UAR per condition (those every column has) and the noise drops
-(clean accuracy minus white10 / babble10 accuracy, points). Per later column: its difference from the first column (or,
-with --against previous, from the one before it), with the folds better and worse.
+where the seeds take the folds' place ("seed1", "seed2"; an ensemble "seed1+2") and the
+held-out rows the conditions' (orig = speaker statistics from all files; running, prior, file =
+the other normaliser states). Only the folds every column holds are compared, and they are
+named in the output. Per column: mean accuracy / UAR per condition (those every column has) and
+the noise drops (clean accuracy minus white10 / babble10 accuracy, points). Per later column:
+its difference from the first column (or, with --against previous, from the one before it),
+with the folds better and worse.
 Why: two recipes differ by run-to-run spread as well; the same folds side by side, and how many
 of them move each way, say more than two means recorded apart.
 """
@@ -56,7 +57,7 @@ def read_shipped(paths):
 
 def read_column(source):
     """{fold: {condition: (accuracy, uar)}} from a run directory or FILE.json#rule."""
-    if "," in source or (source.endswith(".json") and "#" not in source):
+    if "," in source:
         return read_shipped([p for p in source.split(",") if p])
     path, _, rule = source.partition("#")
     if os.path.isdir(path):
@@ -78,8 +79,11 @@ def read_column(source):
             res = json.load(f)
         except ValueError as e:
             raise ValueError("%s: not JSON (%s)" % (path, e))
+    if isinstance(res, dict) and "heldout_c" in res and not rule:
+        return read_shipped([path])
     if not isinstance(res, dict) or "rules" not in res or "folds" not in res:
-        raise ValueError("%s: not compare_select.py --json output (no rules / folds)" % path)
+        raise ValueError("%s: neither compare_select.py --json output (no rules / folds) nor a "
+                         "ship.py measurement (no heldout_c)" % path)
     if rule not in res["rules"]:
         raise ValueError("%s: name one of its rules as %s#RULE (%s)"
                          % (path, path, ", ".join(res["rules"])))
