@@ -55,21 +55,6 @@ def build(out, members, name=None, meta=None):
     return "%s@sha256:%s" % (name, digest[:16])
 
 
-def list_lines(fdir, part):
-    with open(os.path.join(fdir, "lists", part + ".csv")) as f:
-        return f.read().splitlines()
-
-
-def check_same_split(fdir, first):
-    """The same test part, and the same files outside it. A member may have trained on its
-    validation part ("validation": "train": its val list is empty, its train list the union)."""
-    if list_lines(fdir, "test") != list_lines(first, "test"):
-        raise ValueError("%s: test list differs from %s's" % (fdir, first))
-    rest = [sorted(list_lines(d, "train")[1:] + list_lines(d, "val")[1:]) for d in (fdir, first)]
-    if rest[0] != rest[1]:
-        raise ValueError("%s: train + val list differs from %s's (another split)" % (fdir, first))
-
-
 def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.stderr):
     sums = []
     for r in member_runs:
@@ -94,8 +79,12 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
         os.makedirs(odir, exist_ok=True)
         shutil.copytree(os.path.join(fdirs[0], "lists"), os.path.join(odir, "lists"),
                         dirs_exist_ok=True)
-        for d in fdirs[1:]:
-            check_same_split(d, fdirs[0])
+        for d in fdirs[1:]:   # same split in every member run
+            for part in ("train", "val", "test"):
+                with open(os.path.join(d, "lists", part + ".csv")) as f, \
+                        open(os.path.join(odir, "lists", part + ".csv")) as g:
+                    if f.read() != g.read():
+                        raise ValueError("%s: %s list differs from %s's" % (d, part, fdirs[0]))
         emod = os.path.join(odir, "model.emod")
         build(emod, [os.path.join(d, "model.emod") for d in fdirs],
               "%s-%s-%s-x%d" % (proto, corpus, fold, len(fdirs)))
