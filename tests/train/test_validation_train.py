@@ -137,7 +137,45 @@ def t_protocol():
               "fold result: final epoch, no validation speakers: %r" % res)
 
 
-CASES = {"config": t_config, "final": t_final, "protocol": t_protocol}
+def t_lanes():
+    """Two lanes of protocols.run on one OUT: a fold another lane finishes while this one trains
+    (after this lane passed it) is in this lane's summary.json, in fold order."""
+    import shutil
+    import torch
+    import protocols as P
+    torch.set_num_threads(1)
+    emodb_spk = [s.split(":")[1] for f in D.speaker_folds("emodb") for s in f]
+    with tempfile.TemporaryDirectory() as tmp:
+        data, cache, out = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
+        write_corpus(data, "emodb", emodb_spk, D.EMODB_NATIVE)
+        fake_features(cache, data, ("emodb",), np.random.default_rng(3))
+        cfg = {"epochs": 1, "batch": 8, "versions": ["orig"], "crop_min": 40, "crop_max": 60,
+               "model": dict(TINY_NET, cmvn="speaker")}
+        with contextlib.redirect_stdout(io.StringIO()):
+            P.run("p2", "emodb", cfg, out, {0}, data, cache, noise=False, log=QUIET)
+        train = P.T.train
+
+        def other_lane_finishes_fold1(*args, **kw):
+            # fold1 was passed (not wanted, no test.json yet) before fold2 trains
+            shutil.copytree(os.path.join(out, "fold0"), os.path.join(out, "fold1"))
+            with open(os.path.join(out, "fold1", "test.json")) as f:
+                res = json.load(f)
+            res["fold"] = "fold1"
+            with open(os.path.join(out, "fold1", "test.json"), "w") as f:
+                json.dump(res, f)
+            return train(*args, **kw)
+        P.T.train = other_lane_finishes_fold1
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                P.run("p2", "emodb", cfg, out, {2}, data, cache, noise=False, log=QUIET)
+        finally:
+            P.T.train = train
+        with open(os.path.join(out, "summary.json")) as f:
+            done = json.load(f)["folds_done"]
+        check(done == ["fold0", "fold1", "fold2"], "summary folds %r" % done)
+
+
+CASES = {"config": t_config, "final": t_final, "protocol": t_protocol, "lanes": t_lanes}
 
 if __name__ == "__main__":
     run_case(CASES)

@@ -118,6 +118,16 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
         print("%s %s %s: %s%s" % (protocol, corpus, name, MX.fmt(res["orig"]),
               "".join("  %s acc %.1f %%" % (v, 100 * res[v]["accuracy"]) for v in NOISE_VERSIONS
                       if v in res)), file=log, flush=True)
+    # Another lane on the same OUT may have finished a fold while this one trained: the summary
+    # takes every fold whose test.json exists now, in fold order.
+    order = [name for name, _, _, _ in S.folds(protocol, items)]
+    have = {r["fold"] for r in results}
+    for name in order:
+        tfile = os.path.join(out, name, "test.json")
+        if name not in have and os.path.exists(tfile):
+            with open(tfile) as f:
+                results.append(json.load(f))
+    results.sort(key=lambda r: order.index(r["fold"]))
     summary = summarise(results, labels)
     summary.update({"protocol": protocol, "corpus": corpus, "config": cfg,
                     "folds_total": len(list(S.folds(protocol, items)))})
