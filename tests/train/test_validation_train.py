@@ -103,6 +103,16 @@ def t_final():
               if v.dtype.is_floating_point), "two epochs' weights equal three's")
 
 
+def fake_emodb_run(tmp):
+    """A fake EMO-DB (every speaker of the p2 folds) with cached random features, and a run
+    directory: (data, cache, out)."""
+    emodb_spk = [s.split(":")[1] for f in D.speaker_folds("emodb") for s in f]
+    data, cache, out = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
+    write_corpus(data, "emodb", emodb_spk, D.EMODB_NATIVE)
+    fake_features(cache, data, ("emodb",), np.random.default_rng(3))
+    return data, cache, out
+
+
 def t_protocol():
     """protocols.run with validation "train" on a fake EMO-DB: the fold's validation speakers
     are in its training list, its validation list is empty, the test speaker stays out of
@@ -111,11 +121,8 @@ def t_protocol():
     import protocols as P
     import splits as S
     torch.set_num_threads(1)
-    emodb_spk = [s.split(":")[1] for f in D.speaker_folds("emodb") for s in f]
     with tempfile.TemporaryDirectory() as tmp:
-        data, cache, out = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
-        write_corpus(data, "emodb", emodb_spk, D.EMODB_NATIVE)
-        fake_features(cache, data, ("emodb",), np.random.default_rng(3))
+        data, cache, out = fake_emodb_run(tmp)
         cfg = {"epochs": 2, "batch": 8, "versions": ["orig"], "crop_min": 40, "crop_max": 60,
                "model": dict(TINY_NET, cmvn="speaker"), "validation": "train"}
         with contextlib.redirect_stdout(io.StringIO()):
@@ -144,11 +151,8 @@ def t_lanes():
     import torch
     import protocols as P
     torch.set_num_threads(1)
-    emodb_spk = [s.split(":")[1] for f in D.speaker_folds("emodb") for s in f]
     with tempfile.TemporaryDirectory() as tmp:
-        data, cache, out = (os.path.join(tmp, x) for x in ("data", "cache", "run"))
-        write_corpus(data, "emodb", emodb_spk, D.EMODB_NATIVE)
-        fake_features(cache, data, ("emodb",), np.random.default_rng(3))
+        data, cache, out = fake_emodb_run(tmp)
         cfg = {"epochs": 1, "batch": 8, "versions": ["orig"], "crop_min": 40, "crop_max": 60,
                "model": dict(TINY_NET, cmvn="speaker")}
         with contextlib.redirect_stdout(io.StringIO()):
