@@ -28,17 +28,21 @@ CONDITIONS = ("orig", "running", "prior", "file", "white10", "babble10")
 NOISE = ("white10", "babble10")
 
 
-def read_shipped(paths):
-    """{seedN: {condition: (accuracy, uar)}} from ship.py measurement files, one per seed."""
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError as e:
+        raise ValueError("%s: %s" % (path, e.strerror))
+    except ValueError as e:
+        raise ValueError("%s: not JSON (%s)" % (path, e))
+
+
+def shipped_column(docs):
+    """{seedN: {condition: (accuracy, uar)}} from ship.py measurements [(path, JSON)], one per
+    seed."""
     out = {}
-    for path in paths:
-        try:
-            with open(path) as f:
-                res = json.load(f)
-        except OSError as e:
-            raise ValueError("%s: %s" % (path, e.strerror))
-        except ValueError as e:
-            raise ValueError("%s: not JSON (%s)" % (path, e))
+    for path, res in docs:
         if not isinstance(res, dict) or "heldout_c" not in res or "seed" not in res:
             raise ValueError("%s: not a ship.py measurement (no heldout_c / seed)" % path)
         # An ensemble's unit is its seed set, so a new ensemble pairs with the old one.
@@ -58,7 +62,7 @@ def read_shipped(paths):
 def read_column(source):
     """{fold: {condition: (accuracy, uar)}} from a run directory or FILE.json#rule."""
     if "," in source:
-        return read_shipped([p for p in source.split(",") if p])
+        return shipped_column([(p, load_json(p)) for p in source.split(",") if p])
     path, _, rule = source.partition("#")
     if os.path.isdir(path):
         if rule:
@@ -74,13 +78,9 @@ def read_column(source):
         return out
     if not os.path.isfile(path):
         raise ValueError("%s: neither a run directory nor a file" % path)
-    with open(path) as f:
-        try:
-            res = json.load(f)
-        except ValueError as e:
-            raise ValueError("%s: not JSON (%s)" % (path, e))
+    res = load_json(path)
     if isinstance(res, dict) and "heldout_c" in res and not rule:
-        return read_shipped([path])
+        return shipped_column([(path, res)])
     if not isinstance(res, dict) or "rules" not in res or "folds" not in res:
         raise ValueError("%s: neither compare_select.py --json output (no rules / folds) nor a "
                          "ship.py measurement (no heldout_c)" % path)

@@ -73,8 +73,8 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
     extra = D.extra_items(full["extra_corpora"], corpus, labels, data_root)
     store = T.speaker_store(FE.FeatureStore(cache, full["versions"], full["denoise_db"]), full,
                             items + extra)
-    results = []
-    for k, (name, tr, va, te) in enumerate(S.folds(protocol, items)):
+    folds = list(S.folds(protocol, items))
+    for k, (name, tr, va, te) in enumerate(folds):
         tr, va = T.training_parts(full, tr, va)
         fdir = os.path.join(out, name)
         tfile = os.path.join(fdir, "test.json")
@@ -85,7 +85,6 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
                 # A fold trained earlier without --c-eval: measure its model in C now.
                 res["c_runtime"] = c_eval(os.path.join(fdir, "checkpoint.pt"), fdir, te, data_root)
                 MX.save_json(tfile, res)
-            results.append(res)
             continue
         if folds_wanted is not None and k not in folds_wanted:
             continue
@@ -114,23 +113,20 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
         if with_c:
             res["c_runtime"] = c_eval(os.path.join(fdir, "checkpoint.pt"), fdir, te, data_root)
         MX.save_json(tfile, res)
-        results.append(res)
         print("%s %s %s: %s%s" % (protocol, corpus, name, MX.fmt(res["orig"]),
               "".join("  %s acc %.1f %%" % (v, 100 * res[v]["accuracy"]) for v in NOISE_VERSIONS
                       if v in res)), file=log, flush=True)
-    # Another lane on the same OUT may have finished a fold while this one trained: the summary
-    # takes every fold whose test.json exists now, in fold order.
-    order = [name for name, _, _, _ in S.folds(protocol, items)]
-    have = {r["fold"] for r in results}
-    for name in order:
+    # The summary reads every fold's result back when the run ends, not only this run's: another
+    # lane on the same OUT may have finished a fold while this one trained.
+    results = []
+    for name, _, _, _ in folds:
         tfile = os.path.join(out, name, "test.json")
-        if name not in have and os.path.exists(tfile):
+        if os.path.exists(tfile):
             with open(tfile) as f:
                 results.append(json.load(f))
-    results.sort(key=lambda r: order.index(r["fold"]))
     summary = summarise(results, labels)
     summary.update({"protocol": protocol, "corpus": corpus, "config": cfg,
-                    "folds_total": len(list(S.folds(protocol, items)))})
+                    "folds_total": len(folds)})
     MX.save_json(os.path.join(out, "summary.json"), summary)
     if results:
         MX.plot_confusion(summary["orig"]["pooled"], os.path.join(out, "confusion.png"),
