@@ -145,6 +145,17 @@ def check_speaker(emotion, src, d, lst, rows):
     one = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
     check(np.abs(one["a0.wav"] - prior["a0.wav"]).max() <= 1e-6, "running: the first file is not the prior")
     check(np.abs(one["a3.wav"] - prior["a3.wav"]).max() > 1e-4, "running: the 4th file heard nothing")
+    # Training's partial statistics (train config partial_speaker_stats) are this estimate: file k
+    # normalised after hearing files 0..k-1 (SpeakerNormStore.get_heard, the daemon's prior
+    # weight and variance floor) gives C's posteriors.
+    names = [r.split(",")[0] for r in rows]
+    store = FE.SpeakerNormStore(FE.MemoryStore({"x/" + k: v for k, v in feats.items()}),
+                                [{"corpus": "x", "path": k, "speaker": "one"} for k in names],
+                                eps, False)
+    w_run = max(float(np.abs(T.eval_file(m, store.get_heard(
+        "x/" + k, "orig", ["x/" + h for h in names[:i]], (pm, pv))) - one[k]).max())
+        for i, k in enumerate(names))
+    check(w_run <= 1e-4, "--speaker-stats running: C vs get_heard %.3g" % w_run)
     # --speaker-files: a0 evaluated alone, its speaker's other file (a2) only as statistics.
     one_l, extra_l = os.path.join(os.path.dirname(lst), "one.csv"), os.path.join(os.path.dirname(lst), "extra.csv")
     with open(one_l, "w") as f:
@@ -157,8 +168,8 @@ def check_speaker(emotion, src, d, lst, rows):
     check(np.abs(p0 - got["a0.wav"]).max() <= 1e-6, "--speaker-files: a0 alone + extra != the full list")
     r = run(emotion, ["--model", model, "--list", lst, "--speaker-stats", "bogus"])
     check(r.returncode == 2, "--speaker-stats bogus: exit %d, expected 2" % r.returncode)
-    print("speaker model: C eval vs PyTorch %.2e (per speaker), %.2e (per file), %.2e (prior)"
-          % (worst, w_file, w_prior))
+    print("speaker model: C eval vs PyTorch %.2e (per speaker), %.2e (per file), %.2e (prior), "
+          "%.2e (running)" % (worst, w_file, w_prior, w_run))
 
 
 def check_context(emotion, model, d, lst):

@@ -1,5 +1,6 @@
 """Training batches for train.py: crops of cached features, in a version drawn per crop, with
-gain, SpecAugment masks, mixup, and noisy twins (noise_pairs). No I/O beyond the store's reads.
+gain, SpecAugment masks, mixup, noisy twins (noise_pairs) and partial speaker statistics
+(partial_speaker_stats). No I/O beyond the store's reads.
 
 Noisy twins (train config "noise_pairs": {"versions": [noisy versions], "weight": w}; {} = off):
 every crop drawn in the clean version also enters the batch as a twin in one of the listed
@@ -103,6 +104,20 @@ def draw_augmented(versions, weights, rng):
     return versions[1 + int(rng.choice(len(w), p=w / w.sum()))]
 
 
+def draw_heard(store, key, rng):
+    """The utterances of key's speaker (store.by_speaker, key itself excluded) that the partial
+    speaker statistics of one crop have heard: k of the K others, in a random choice, with
+    k = floor((K + 2)^u) - 1, u uniform (0 <= k <= K). Why that law: the estimate moves most over
+    a voice's first utterances (k = 0, the prior alone, has probability ln 2 / ln(K + 2), 17 %
+    at K = 60), and a uniform k would draw mostly near-converged statistics."""
+    others = [o for o in store.by_speaker[store.speaker[key]] if o != key]
+    k = int(math.floor((len(others) + 2) ** float(rng.random()))) - 1
+    k = min(max(k, 0), len(others))
+    if not k:
+        return []
+    return [others[i] for i in rng.choice(len(others), k, replace=False)]
+
+
 def _crop(x, off, L, gain, masks):
     c = np.array(x[off:off + L], dtype=np.float32)
     if gain:
@@ -113,15 +128,24 @@ def _crop(x, off, L, gain, masks):
     return apply_masks(c, masks) if masks else c
 
 
-def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=None, twins=None):
+def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=None, twins=None,
+               prior=None):
     """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step).
     chosen: a list that receives each row's (item key, version).
     twins: with cfg["noise_pairs"] set and train, a list that receives (clean row, twin row)
     for each noisy twin; twin rows follow the items' own rows, in the order of their clean rows
     (so row len(items) + j belongs to the j-th pair). Without twins the draws are the ones runs
-    always made."""
+    always made.
+    prior: the model's speaker prior (mean, var), needed with cfg["partial_speaker_stats"] p > 0
+    in training: each crop is then, with probability p, normalised with the statistics of a part
+    of its speaker's other utterances (draw_heard, store.get_heard) instead of all of them, and
+    its twin with the same part in the twin's version. With p = 0 no draw is added, so runs
+    without the key repeat."""
     tp = time_pool
     pairs = cfg.get("noise_pairs") if (train and twins is not None) else None
+    p_heard = cfg.get("partial_speaker_stats", 0.0) if train else 0.0
+    if p_heard and prior is None:
+        raise ValueError("partial_speaker_stats: make_batch needs the model's speaker prior")
     L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
     L -= L % tp
     crops, lengths, extra, extra_chosen = [], [], [], []
@@ -133,7 +157,13 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
         key = D.item_key(it)
         if chosen is not None:
             chosen.append((key, v))
-        x = store.get(key, v)
+        heard = draw_heard(store, key, rng) if p_heard and rng.random() < p_heard else None
+
+        def features(version):
+            if heard is None:
+                return store.get(key, version)
+            return store.get_heard(key, version, heard, prior)
+        x = features(v)
         n = x.shape[0]
         off, Lc = 0, n
         if n > L:
@@ -147,7 +177,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
         lengths.append(Lc - Lc % tp)
         if pairs and v == versions[0]:
             nv = pairs["versions"][int(rng.integers(0, len(pairs["versions"])))]
-            xn = store.get(key, nv)
+            xn = features(nv)
             if xn.shape != x.shape:
                 raise ValueError("noise_pairs: %s in version %r has %d frames, the clean one %d: "
                                  "a twin's version must not move the audio in time"

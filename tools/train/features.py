@@ -189,6 +189,10 @@ class FeatureStore:
 
 # ---- speaker normalisation (model cmvn "speaker"; nn_speaker in C does the same) ----
 
+# The daemon's speaker normaliser defaults (nn/nn.h: NN_SPEAKER_DEFAULT_PRIOR_S x 100 frames/s and
+# NN_SPEAKER_DEFAULT_VAR_FLOOR; a test reads them from the header), for SpeakerNormStore.get_heard.
+DAEMON_PRIOR_FRAMES = 300
+DAEMON_VAR_FLOOR = 0.5
 SPEECH_RANGE = 5.0  # nats: a frame is speech when its mean ln-energy is within this of the utterance's peak
 
 
@@ -267,6 +271,7 @@ class SpeakerNormStore:
         for it in items:
             self.by_speaker.setdefault(it["speaker"], []).append(D.item_key(it))
         self._stats = {}
+        self._moments = {}
 
     def stats(self, speaker, version="orig"):
         """(mean, var, ln floor or None) of the speaker in that version."""
@@ -297,6 +302,42 @@ class SpeakerNormStore:
         x = np.asarray(self.store.get(key, version), dtype=np.float64)
         if ln_floor is not None:
             x = apply_floor(x, ln_floor)
+        if self.mean_only:
+            return (x - mean).astype(np.float32)
+        return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)
+
+    def moments(self, key, version="orig"):
+        """speaker_moments of one utterance (cached; no level floor)."""
+        k = (key, version)
+        if k not in self._moments:
+            self._moments[k] = speaker_moments([self.store.get(key, version)])
+        return self._moments[k]
+
+    def get_heard(self, key, version, heard, prior, prior_frames=DAEMON_PRIOR_FRAMES,
+                  var_floor=DAEMON_VAR_FLOOR):
+        """The utterance normalised with the estimate the daemon's normaliser (nn_speaker) holds
+        when it has heard only the utterances `heard` (keys, in this version) of the voice: the
+        prior (mean, var) weighted as prior_frames frames plus their speech frames, the variance
+        at least var_floor x the prior's (nn__k_speaker_estimate). Neither the utterance itself
+        nor forgetting enters: `emotion eval --speaker-stats running`, file by file.
+        Why: get() gives the converged statistics of all of a speaker's audio, a state the
+        daemon reaches only after minutes of one voice; training on this estimate as well shows
+        the network the inputs of a voice's first seconds and minutes (partial_speaker_stats)."""
+        if self.level_floor > 0:
+            raise ValueError("get_heard: not with a level floor (the prior's shift with the "
+                             "voice's level is not modelled here)")
+        pm = np.asarray(prior[0], dtype=np.float64)
+        pv = np.asarray(prior[1], dtype=np.float64)
+        w, s1, s2 = float(prior_frames), prior_frames * pm, prior_frames * (pv + pm * pm)
+        for h in heard:
+            n, a1, a2 = self.moments(h, version)
+            w, s1, s2 = w + n, s1 + a1, s2 + a2
+        if w == 0:
+            mean, var = pm, pv
+        else:
+            mean = s1 / w
+            var = np.maximum(s2 / w - mean * mean, var_floor * pv)
+        x = np.asarray(self.store.get(key, version), dtype=np.float64)
         if self.mean_only:
             return (x - mean).astype(np.float32)
         return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)

@@ -69,7 +69,15 @@ What a run does (all of it reproducible from the config's seed):
   clean crop gets a noisy twin in the same batch (batches.py says how and why) and the twin's
   loss adds w x KL(clean posteriors || twin's) per supervised step (pair_consistency). With
   "twin_ce": false the twins get no cross-entropy: the labels' loss stays the clean rows' (and
-  the batch's other noisy crops'), and the twins learn only to agree with their clean rows.
+  the batch's other noisy crops'), and the twins learn only to agree with their clean rows;
+- partial_speaker_stats p in [0, 1] (0 = off; cmvn "speaker"/"speaker-mean" without a level
+  floor): each crop is, with probability p, normalised with the estimate the daemon's
+  normaliser holds after hearing only some of its speaker's other utterances (none to all,
+  batches.draw_heard), starting from the model's prior (features.SpeakerNormStore.get_heard),
+  instead of the statistics of all of them. Why: the protocols and the converged held-out row
+  judge with a voice's full statistics, the daemon with what it has heard so far; the end-only
+  loss gained on the first and lost on the second (BENCHMARKS.md, "The end-only loss with the
+  validation actors"), i.e. the network can lean on statistics the daemon lacks.
 
 File-level decision (eval_file; `emotion eval` in C does the same): posteriors = mean of the softmax
 of offline windows of `window` frames at a hop of window/2, the last window aligned to the file's
@@ -133,6 +141,7 @@ DEFAULTS = {
     "extra_corpora": [],
     "extra_ratio": 1.0,
     "noise_pairs": {},
+    "partial_speaker_stats": 0.0,
     "validation": "select",
     "threads": 1,
 }
@@ -219,6 +228,10 @@ def full_config(cfg):
     if out["noise_pairs"] and out["mixup"]:
         raise ValueError("noise_pairs and mixup together are not supported (a mixed row is no "
                          "longer its twin's clean crop)")
+    x = out["partial_speaker_stats"]
+    if not (isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0):
+        raise ValueError("partial_speaker_stats must be a probability in [0, 1] (0 = off), got %r"
+                         % (x,))
     if out["speaker_adversary"] and out["mixup"]:
         raise ValueError("speaker_adversary and mixup together are not supported (a mixed crop "
                          "has two speakers)")
@@ -367,6 +380,14 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             raise ValueError("cmvn %r needs a features.SpeakerNormStore (speaker_store())"
                              % model.config["cmvn"])
         model.set_speaker_prior(*store.prior(D.speakers(train_items)))
+    if cfg["partial_speaker_stats"] and (model.config["cmvn"] not in M.SPEAKER_CMVN
+                                         or model.config["level_floor"]):
+        raise ValueError("partial_speaker_stats needs cmvn \"speaker\" or \"speaker-mean\" "
+                         "without a level floor (model: cmvn %r, level_floor %r)"
+                         % (model.config["cmvn"], model.config["level_floor"]))
+    prior = None
+    if cfg["partial_speaker_stats"]:
+        prior = (model.spk_prior_mean.double().numpy(), model.spk_prior_var.double().numpy())
     if model.config["bidirectional"]:
         if cfg["distill"] or cfg["speaker_adversary"] or cfg["noise_pairs"]:
             raise ValueError("distill, speaker_adversary and noise_pairs: only streaming "
@@ -432,7 +453,7 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             twins = [] if cfg["noise_pairs"] else None
             rows = [train_items[i] for i in idx]
             x, lengths = B.make_batch(rows, store, cfg, rng, versions, model.config["time_pool"],
-                                      chosen=chosen, twins=twins)
+                                      chosen=chosen, twins=twins, prior=prior)
             y = y_all[idx]
             if twins:
                 src = [a for a, _ in twins]
