@@ -20,6 +20,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_train_py import (SRC, TINY_NET, SyntheticStore, check, check_refused,  # noqa: E402
                            fake_items, run_case, tiny_run_config)
+from test_noise_pairs import TwinStore  # noqa: E402  ("n1" = clean + 1: noise that keeps time)
 
 import batches as B  # noqa: E402  (test_train_py put tools/train on the path)
 import data as D  # noqa: E402
@@ -93,23 +94,6 @@ def t_draw():
           "a voice with one utterance has heard nothing else")
 
 
-class NoiseStore:
-    """Random clean frames per utterance (32 frames of 128 bands: shorter than any crop, so a
-    row is its whole utterance); "n1" = clean + 1 in every cell (noise that keeps time)."""
-
-    def __init__(self):
-        self.rng = np.random.default_rng(6)
-        self.m = {}
-
-    def check(self, *a):
-        pass
-
-    def get(self, key, v="orig"):
-        if key not in self.m:
-            self.m[key] = self.rng.standard_normal((32, 128)).astype(np.float32)
-        return self.m[key] + (1.0 if v == "n1" else 0.0)
-
-
 def t_batch():
     """get_heard by hand (prior weighted 300 frames, the heard utterances' speech frames, the
     variance floored at half the prior's; nothing heard = the prior; a level floor refused);
@@ -119,7 +103,7 @@ def t_batch():
     items = fake_items("emodb", 2, 4, LABELS)
     pm, pv = np.linspace(-1.0, 1.0, 128), np.linspace(0.5, 4.0, 128)
     for mean_only in (False, True):
-        store = FE.SpeakerNormStore(NoiseStore(), items, 1e-5, mean_only)
+        store = FE.SpeakerNormStore(TwinStore(), items, 1e-5, mean_only)
         keys = store.by_speaker[items[0]["speaker"]]
         x = store.store.get(keys[0]).astype(np.float64)
         heard = keys[1:4]
@@ -139,7 +123,7 @@ def t_batch():
         check(np.abs(got - want).max() < 1e-4, "nothing heard: the prior (mean_only %s)"
               % mean_only)
     try:
-        FE.SpeakerNormStore(NoiseStore(), items, 1e-5, False, 0.3).get_heard(
+        FE.SpeakerNormStore(TwinStore(), items, 1e-5, False, 0.3).get_heard(
             keys[0], "orig", heard, (pm, pv))
     except ValueError as e:
         check("level floor" in str(e), "a level floor refused: %s" % e)
@@ -147,7 +131,7 @@ def t_batch():
         check(False, "get_heard with a level floor accepted")
 
     versions = ["orig", "n1"]
-    store = FE.SpeakerNormStore(NoiseStore(), items, 1e-5)
+    store = FE.SpeakerNormStore(TwinStore(), items, 1e-5)
     calls = []
     real = store.get_heard
 
@@ -156,7 +140,8 @@ def t_batch():
         return real(key, version, heard, prior)
     store.get_heard = spy
     prior = (pm, pv)
-    cfg = T.full_config({"versions": versions, "p_orig": 0.5, "crop_min": 40, "crop_max": 80,
+    # Crops of at least 200 frames: every row is its whole utterance (TwinStore: < 200 frames).
+    cfg = T.full_config({"versions": versions, "p_orig": 0.5, "crop_min": 200, "crop_max": 240,
                          "specaug": {}, "partial_speaker_stats": 0.3,
                          "noise_pairs": {"versions": ["n1"], "weight": 1}})
     rows = partial = 0
@@ -168,18 +153,21 @@ def t_batch():
         twin_of = {a: b for a, b in twins}
         for i, (key, v) in enumerate(chosen[:len(items)]):
             mine = [c for c in calls if c[0] == key]
+            n = int(lengths[i])
             rows += 1
             if not mine:
-                check(np.array_equal(x[i, :32].numpy(), store.get(key, v)),
+                check(np.array_equal(x[i, :n].numpy(), store.get(key, v)[:n]),
                       "a row without partial statistics has the converged ones")
                 continue
             partial += 1
-            check(mine[0][1] == v and np.allclose(x[i, :32].numpy(), real(key, v, mine[0][2], prior)),
+            check(mine[0][1] == v and
+                  np.allclose(x[i, :n].numpy(), real(key, v, mine[0][2], prior)[:n]),
                   "the row is the utterance with the statistics it heard")
             if i in twin_of:
                 check(len(mine) == 2 and mine[1][1] == "n1" and mine[1][2] == mine[0][2],
                       "a twin hears what its clean row heard: %r" % mine)
-                check(np.allclose(x[twin_of[i], :32].numpy(), real(key, "n1", mine[0][2], prior)),
+                check(np.allclose(x[twin_of[i], :n].numpy(),
+                                  real(key, "n1", mine[0][2], prior)[:n]),
                       "the twin row is its utterance in n1 with those statistics")
             else:
                 check(len(mine) == 1, "one estimate per row without a twin: %r" % mine)
