@@ -118,6 +118,14 @@ def draw_heard(store, key, rng):
     return [others[i] for i in rng.choice(len(others), k, replace=False)]
 
 
+def _features(store, key, version, heard, prior):
+    """key's frames in version: with the speaker's full statistics (heard None), else with the
+    estimate after hearing `heard` (draw_heard)."""
+    if heard is None:
+        return store.get(key, version)
+    return store.get_heard(key, version, heard, prior)
+
+
 def _crop(x, off, L, gain, masks):
     c = np.array(x[off:off + L], dtype=np.float32)
     if gain:
@@ -158,12 +166,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
         if chosen is not None:
             chosen.append((key, v))
         heard = draw_heard(store, key, rng) if p_heard and rng.random() < p_heard else None
-
-        def features(version):
-            if heard is None:
-                return store.get(key, version)
-            return store.get_heard(key, version, heard, prior)
-        x = features(v)
+        x = _features(store, key, v, heard, prior)
         n = x.shape[0]
         off, Lc = 0, n
         if n > L:
@@ -177,7 +180,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
         lengths.append(Lc - Lc % tp)
         if pairs and v == versions[0]:
             nv = pairs["versions"][int(rng.integers(0, len(pairs["versions"])))]
-            xn = features(nv)
+            xn = _features(store, key, nv, heard, prior)
             if xn.shape != x.shape:
                 raise ValueError("noise_pairs: %s in version %r has %d frames, the clean one %d: "
                                  "a twin's version must not move the audio in time"

@@ -302,6 +302,9 @@ class SpeakerNormStore:
         x = np.asarray(self.store.get(key, version), dtype=np.float64)
         if ln_floor is not None:
             x = apply_floor(x, ln_floor)
+        return self._normalise(x, mean, var)
+
+    def _normalise(self, x, mean, var):
         if self.mean_only:
             return (x - mean).astype(np.float32)
         return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)
@@ -337,10 +340,8 @@ class SpeakerNormStore:
         else:
             mean = s1 / w
             var = np.maximum(s2 / w - mean * mean, var_floor * pv)
-        x = np.asarray(self.store.get(key, version), dtype=np.float64)
-        if self.mean_only:
-            return (x - mean).astype(np.float32)
-        return ((x - mean) / np.sqrt(var + self.eps)).astype(np.float32)
+        return self._normalise(np.asarray(self.store.get(key, version), dtype=np.float64),
+                               mean, var)
 
     def has(self, key, version="orig"):
         return self.store.has(key, version)
