@@ -1,6 +1,17 @@
 """Training batches for train.py: crops of cached features, in a version drawn per crop, with
-gain, SpecAugment masks, mixup, noisy twins (noise_pairs) and partial speaker statistics
-(partial_speaker_stats). No I/O beyond the store's reads.
+gain, SpecAugment masks, mixup, noisy twins (noise_pairs), partial speaker statistics
+(partial_speaker_stats) and vocal tract length perturbation (vtlp). No I/O beyond the store's
+reads.
+
+VTLP (train config "vtlp": {"p": p, "alpha": a}; {} = off): with probability p a crop's mel
+bands are resampled as if its speaker's vocal tract were shorter or longer: band i takes the
+value the crop has at frequency g(f_i), f_i its centre, g the piecewise-linear warp of Jaitly &
+Hinton (2013) (alpha * f up to a knee near F_HI, then a line that keeps f_max in place), alpha
+uniform in [1 - a, 1 + a]; linear interpolation between neighbouring bands. Why: speaker
+variation is the largest loss here (p2 is 15-30 points below p1) and the corpora have 10 and 24
+voices; a warp of the frequency axis moves formants as another vocal tract would, which the
+sox speed / pitch versions do not (they move formants and pitch together). It is applied to the
+speaker-normalised frames, a twin gets its clean row's warp, and inference never warps.
 
 Noisy twins (train config "noise_pairs": {"versions": [noisy versions], "weight": w}; {} = off):
 every crop drawn in the clean version also enters the batch as a twin in one of the listed
@@ -23,6 +34,7 @@ import torch
 import data as D
 
 LOG_FLOOR = math.log(1e-10)  # dsp_params.log_floor of the default front end
+VTLP_F_HI = 4800.0  # Hz: the warp's knee for alpha = 1 (Jaitly & Hinton's boundary frequency)
 
 
 def check_noise_pairs(d, versions):
@@ -50,6 +62,60 @@ def check_noise_pairs(d, versions):
     if not isinstance(ce, bool):
         raise ValueError("noise_pairs: twin_ce must be true or false, got %r" % (ce,))
     return {"versions": list(v), "weight": float(w), "twin_ce": ce}
+
+
+def check_vtlp(d):
+    """The vtlp config checked ({} = off)."""
+    if not isinstance(d, dict):
+        raise ValueError("vtlp must be a dict ({} = off), got %r" % (d,))
+    if not d:
+        return {}
+    unknown = sorted(set(d) - {"p", "alpha"})
+    if unknown:
+        raise ValueError("vtlp: unknown keys %s (known: p, alpha)" % unknown)
+    p, a = d.get("p"), d.get("alpha")
+    if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0.0 < p <= 1.0):
+        raise ValueError("vtlp: p must be a probability in (0, 1], got %r" % (p,))
+    if not (isinstance(a, (int, float)) and not isinstance(a, bool) and 0.0 < a <= 0.3):
+        raise ValueError("vtlp: alpha must be in (0, 0.3] (warp factors 1 - alpha .. 1 + alpha), "
+                         "got %r" % (a,))
+    return {"p": float(p), "alpha": float(a)}
+
+
+def hz_to_mel(f, scale):
+    """dsp/'s mel scales: 0 = Slaney (linear below 1 kHz, then 27 mels per factor 6.4), 1 = HTK."""
+    f = np.asarray(f, dtype=np.float64)
+    if scale == 1:
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+    return np.where(f < 1000.0, f * 3.0 / 200.0,
+                    15.0 + np.log(np.maximum(f, 1e-12) / 1000.0) * 27.0 / math.log(6.4))
+
+
+def mel_to_hz(m, scale):
+    m = np.asarray(m, dtype=np.float64)
+    if scale == 1:
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+    return np.where(m < 15.0, m * 200.0 / 3.0, 1000.0 * np.exp((m - 15.0) * math.log(6.4) / 27.0))
+
+
+def vtlp_sources(alpha, n_mels, f_min, f_max, scale):
+    """For each of n_mels output bands, the fractional input band (0 .. n_mels - 1) that the warp
+    by alpha reads it from. Band centres are dsp/'s (mel points equally spaced from f_min to
+    f_max, n_mels + 2 of them, the inner ones)."""
+    pts = np.linspace(hz_to_mel(f_min, scale), hz_to_mel(f_max, scale), n_mels + 2)
+    f = mel_to_hz(pts[1:-1], scale)
+    knee = VTLP_F_HI * min(alpha, 1.0)
+    g = np.where(f <= knee / alpha, alpha * f,
+                 f_max - (f_max - knee) / (f_max - knee / alpha) * (f_max - f))
+    return np.clip((hz_to_mel(g, scale) - pts[0]) / (pts[1] - pts[0]) - 1.0, 0.0, n_mels - 1.0)
+
+
+def warp_bands(x, src):
+    """x [t, m] with band i read at fractional band src[i] (vtlp_sources), a new array."""
+    i0 = np.floor(src).astype(np.int64)
+    i1 = np.minimum(i0 + 1, x.shape[1] - 1)
+    w = (src - i0).astype(np.float32)
+    return x[:, i0] * (1.0 - w) + x[:, i1] * w
 
 
 def draw_masks(t, m, rng, sa):
@@ -126,8 +192,10 @@ def _features(store, key, version, heard, prior):
     return store.get_heard(key, version, heard, prior)
 
 
-def _crop(x, off, L, gain, masks):
+def _crop(x, off, L, gain, masks, warp=None):
     c = np.array(x[off:off + L], dtype=np.float32)
+    if warp is not None:
+        c = warp_bands(c, warp)
     if gain:
         # A gain of g dB adds 0.2303 * g to every ln-energy: exact in the feature domain
         # (down to the front end's log floor). Level must not carry the label: RAVDESS is
@@ -137,7 +205,7 @@ def _crop(x, off, L, gain, masks):
 
 
 def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=None, twins=None,
-               prior=None):
+               prior=None, dsp=None):
     """Crops [B, T, M] and their lengths, multiples of time_pool (the model's frames per step).
     chosen: a list that receives each row's (item key, version).
     twins: with cfg["noise_pairs"] set and train, a list that receives (clean row, twin row)
@@ -148,12 +216,17 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
     in training: each crop is then, with probability p, normalised with the statistics of a part
     of its speaker's other utterances (draw_heard, store.get_heard) instead of all of them, and
     its twin with the same part in the twin's version. With p = 0 no draw is added, so runs
-    without the key repeat."""
+    without the key repeat.
+    dsp: the front end's parameters (f_min, f_max, mel_scale), needed with cfg["vtlp"] in
+    training: a crop is then warped with probability p (the module's text), its twin alike."""
     tp = time_pool
     pairs = cfg.get("noise_pairs") if (train and twins is not None) else None
     p_heard = cfg.get("partial_speaker_stats", 0.0) if train else 0.0
     if p_heard and prior is None:
         raise ValueError("partial_speaker_stats: make_batch needs the model's speaker prior")
+    vtlp = cfg.get("vtlp") if train else None
+    if vtlp and dsp is None:
+        raise ValueError("vtlp: make_batch needs the front end's parameters (dsp)")
     L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
     L -= L % tp
     crops, lengths, extra, extra_chosen = [], [], [], []
@@ -174,9 +247,13 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
                       else (0, n - L))
             off, Lc = int(rng.integers(lo, hi + 1)), L
         g = float(rng.uniform(-cfg["gain_db"], cfg["gain_db"])) if train and cfg["gain_db"] else 0.0
+        warp = None
+        if vtlp and rng.random() < vtlp["p"]:
+            alpha = float(rng.uniform(1.0 - vtlp["alpha"], 1.0 + vtlp["alpha"]))
+            warp = vtlp_sources(alpha, x.shape[1], dsp["f_min"], dsp["f_max"], dsp["mel_scale"])
         masks = (draw_masks(Lc, x.shape[1], rng, cfg["specaug"])
                  if train and cfg["specaug"] else [])
-        crops.append(_crop(x, off, Lc, g, masks))
+        crops.append(_crop(x, off, Lc, g, masks, warp))
         lengths.append(Lc - Lc % tp)
         if pairs and v == versions[0]:
             nv = pairs["versions"][int(rng.integers(0, len(pairs["versions"])))]
@@ -186,7 +263,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
                                  "a twin's version must not move the audio in time"
                                  % (key, nv, xn.shape[0], n))
             twins.append((i, len(items) + len(extra)))
-            extra.append(_crop(xn, off, Lc, g, masks))
+            extra.append(_crop(xn, off, Lc, g, masks, warp))
             extra_chosen.append((key, nv))
     for c in extra:
         crops.append(c)

@@ -77,7 +77,9 @@ What a run does (all of it reproducible from the config's seed):
   instead of the statistics of all of them. Why: the protocols and the converged held-out row
   judge with a voice's full statistics, the daemon with what it has heard so far; the end-only
   loss gained on the first and lost on the second (BENCHMARKS.md, "The end-only loss with the
-  validation actors"), i.e. the network can lean on statistics the daemon lacks.
+  validation actors"), i.e. the network can lean on statistics the daemon lacks;
+- vtlp ({"p": p, "alpha": a}; {} = off): with probability p a crop's mel bands are warped as a
+  vocal tract 1 - a .. 1 + a times as long would move them (batches.py says how and why).
 
 File-level decision (eval_file; `emotion eval` in C does the same): posteriors = mean of the softmax
 of offline windows of `window` frames at a hop of window/2, the last window aligned to the file's
@@ -142,6 +144,7 @@ DEFAULTS = {
     "extra_ratio": 1.0,
     "noise_pairs": {},
     "partial_speaker_stats": 0.0,
+    "vtlp": {},
     "validation": "select",
     "threads": 1,
 }
@@ -232,6 +235,7 @@ def full_config(cfg):
     if not (isinstance(x, (int, float)) and not isinstance(x, bool) and 0.0 <= x <= 1.0):
         raise ValueError("partial_speaker_stats must be a probability in [0, 1] (0 = off), got %r"
                          % (x,))
+    out["vtlp"] = B.check_vtlp(out["vtlp"])
     if out["speaker_adversary"] and out["mixup"]:
         raise ValueError("speaker_adversary and mixup together are not supported (a mixed crop "
                          "has two speakers)")
@@ -453,7 +457,8 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
             twins = [] if cfg["noise_pairs"] else None
             rows = [train_items[i] for i in idx]
             x, lengths = B.make_batch(rows, store, cfg, rng, versions, model.config["time_pool"],
-                                      chosen=chosen, twins=twins, prior=prior)
+                                      chosen=chosen, twins=twins, prior=prior,
+                                      dsp=M.DEFAULT_DSP_PARAMS)
             y = y_all[idx]
             if twins:
                 src = [a for a, _ in twins]
