@@ -36,8 +36,8 @@ if [ ! -x "$emotion" ] || [ ! -x "$build/daemon/emotiond" ]; then echo "build $b
 # path in the corpus dir, label
 clips="emodb/16b02Lb.flac neutral
 emodb/16a04Lc.flac neutral
-emodb/16b01Wb.flac angry
-emodb/16a07Wa.flac angry
+emodb/16a05Wc.flac angry
+emodb/16b09Wb.flac angry
 emodb/16b02Wb.flac angry"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/emotiond-shots-XXXXXX")
