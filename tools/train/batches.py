@@ -8,7 +8,7 @@ bands are resampled as if its speaker's vocal tract were shorter or longer: band
 value the crop has at frequency g(f_i), f_i its centre, g the piecewise-linear warp of Jaitly &
 Hinton (2013) (alpha * f up to a knee near F_HI, then a line that keeps f_max in place), alpha
 uniform in [1 - a, 1 + a]; linear interpolation between neighbouring bands. Why: speaker
-variation is the largest loss here (p2 is 15-30 points below p1) and the corpora have 10 and 24
+variation is the largest loss here (p2 is 6-25 points below p1) and the corpora have 10 and 24
 voices; a warp of the frequency axis moves formants as another vocal tract would, which the
 sox speed / pitch versions do not (they move formants and pitch together). It is applied to the
 speaker-normalised frames, a twin gets its clean row's warp, and inference never warps.
