@@ -193,9 +193,9 @@ def _features(store, key, version, heard, prior):
 
 
 def _crop(x, off, L, gain, masks, warp=None):
-    c = np.array(x[off:off + L], dtype=np.float32)
-    if warp is not None:
-        c = warp_bands(c, warp)
+    # warp_bands returns a new array, so the warped crop needs no copy of its own.
+    c = (np.array(x[off:off + L], dtype=np.float32) if warp is None
+         else warp_bands(np.asarray(x[off:off + L], dtype=np.float32), warp))
     if gain:
         # A gain of g dB adds 0.2303 * g to every ln-energy: exact in the feature domain
         # (down to the front end's log floor). Level must not carry the label: RAVDESS is
