@@ -1,4 +1,4 @@
-/* dsp: streaming log-mel front end and resampler for emotiond.
+/* dsp: streaming log-mel front end, pitch tracker and resampler for emotiond.
  *
  * Promises: push audio in any chunking (down to one sample at a time) and get exactly the frames
  * that one batch call over the same samples gives, bit for bit. No I/O, no global state; every
@@ -99,6 +99,34 @@ int64_t dsp_logmel_frame_count(const dsp_params *p, size_t n_samples);
  * index * hop_length + win_length, one hop earlier with the suppressor, whose output lags its
  * input by one hop. Timestamps of frames and of what is computed from them use this. */
 int64_t dsp_logmel_frame_end(const dsp_params *p, int64_t index);
+
+/* ---- streaming pitch (YIN), one estimate per log-mel frame ---- */
+/* Frame i of a dsp_pitch holds DSP_PITCH_DIM floats: [ln F0 in Hz, periodicity in 0..1]. F0 is
+ * searched in DSP_PITCH_F0_MIN..DSP_PITCH_F0_MAX over the 2 x sample_rate / F0_MIN raw samples
+ * (before any denoising; zeros before the stream's start) that end where log-mel frame i ends
+ * (dsp_logmel_frame_end). Where the frame is not voiced (periodicity under 0.65, or silence,
+ * which gives periodicity 0) ln F0 holds the last voiced value, ln DSP_PITCH_F0_START before
+ * any. A stream of n samples yields the same count as the log-mel, dsp_logmel_frame_count;
+ * pushing yields frame i once its end has been pushed (with denoise_db a hop before the log-mel
+ * frame). Same promises as dsp_logmel: any chunking gives the batch's frames bit for bit, no
+ * allocation after _new, NaN/Inf refused whole. */
+#define DSP_PITCH_DIM 2
+#define DSP_PITCH_F0_MIN 60.0
+#define DSP_PITCH_F0_MAX 500.0
+#define DSP_PITCH_F0_START 150.0
+typedef struct dsp_pitch dsp_pitch;
+
+/* On success *out is owned by the caller: dsp_pitch_free. */
+int dsp_pitch_new(const dsp_params *p, dsp_pitch **out, char *err, size_t errlen);
+void dsp_pitch_free(dsp_pitch *s);
+/* Forgets the stream and the held F0; the next frame has index 0. Does not allocate. */
+void dsp_pitch_reset(dsp_pitch *s);
+/* Pushes n samples; cb (may be NULL) gets each completed frame (DSP_PITCH_DIM floats, valid
+ * during the call). Returns 0 or a DSP_E* code. */
+int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void *user);
+/* Batch: dsp_logmel_frame_count(p, n) frames into out ([frames][DSP_PITCH_DIM]); out NULL asks
+ * for the count; max_frames smaller than it is DSP_EINVAL with nothing written. */
+int64_t dsp_pitch_batch(const dsp_params *p, const float *x, size_t n, float *out, size_t max_frames);
 
 /* ---- streaming resampler (libsoxr) with channel downmix ---- */
 typedef struct dsp_resampler dsp_resampler;

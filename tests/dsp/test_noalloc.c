@@ -205,6 +205,26 @@ int main(void)
     fprintf(stderr, "logmel push with denoiser, %d pushes from creation: %ld allocs, %ld frees\n",
             hops, n_alloc, n_free);
 
+    /* 1b. the pitch tracker, from creation, in odd chunks, and after a reset */
+    dsp_pitch *pt;
+    if (dsp_pitch_new(&pd, &pt, err, sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        return 1;
+    }
+    n_alloc = n_free = 0;
+    counting = 1;
+    for (int round = 0; round < 2; round++) {
+        for (int h = 0; h < hops; h++)
+            CHECK(dsp_pitch_push(pt, x + (size_t)h * 97, 97, on_frame, NULL) == 0, "push pitch");
+        dsp_pitch_reset(pt);
+    }
+    counting = 0;
+    CHECK(n_alloc == 0 && n_free == 0, "dsp_pitch_push / reset: %ld allocations, %ld frees",
+          n_alloc, n_free);
+    fprintf(stderr, "pitch push, 2 x %d pushes from creation with a reset: %ld allocs, %ld frees\n",
+            hops, n_alloc, n_free);
+    dsp_pitch_free(pt);
+
     /* 2. resampler + log-mel, from the first hop after creation (soxr's FIFOs are sized by
      * the priming in dsp_resampler_new), for several input rates */
     const double rates[] = {44100, 8000, 22050, 96000, 192000};

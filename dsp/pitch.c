@@ -1,0 +1,205 @@
+/* Streaming pitch: YIN (de Cheveigné & Kawahara 2002, steps 1-5) on the raw model-rate samples,
+ * one estimate per log-mel frame, ending where that frame ends (dsp_logmel_frame_end).
+ *
+ * Why YIN in the time domain: the span is ~530 samples and the lags 32..266 at 16 kHz, ~70 k
+ * multiply-adds per hop (tens of microseconds), no FFT plan, and the cumulative-mean normalised
+ * difference gives a periodicity in [0, 1] for free. Why a held F0: the network reads ln F0
+ * normalised per speaker; an unvoiced frame has no F0, and a value that jumps to a constant
+ * there would dominate the speaker's statistics, so the last voiced value is held instead (the
+ * periodicity column says whether it is fresh).
+ *
+ * Streaming and batch share frame_compute over `span` contiguous samples; samples before the
+ * stream's start are zeros in both, so they agree bit for bit whatever the chunking. */
+#include "dsp_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PITCH_THRESHOLD 0.15   /* YIN's absolute threshold on the normalised difference */
+#define PITCH_VOICED 0.35      /* normalised difference below which F0 is taken as voiced */
+#define PITCH_SILENCE 1e-9     /* mean square below this (-90 dBFS): no estimate at all */
+
+struct dsp_pitch {
+    dsp_params p;
+    int min_lag, max_lag;      /* lag range for DSP_PITCH_F0_MAX .. DSP_PITCH_F0_MIN */
+    int span;                  /* samples one estimate reads: integration window + max_lag */
+    int cap;                   /* capacity of buf */
+    int len;                   /* samples in buf (the first `span` are zeros before the stream) */
+    int64_t seen;              /* real samples pushed since creation or reset */
+    int64_t index;             /* index of the next frame */
+    float held;                /* ln F0 of the last voiced frame */
+    float *buf;                /* cap samples, is malloc'd */
+    double *diff;              /* max_lag + 1, the difference function, is malloc'd */
+    float frame[DSP_PITCH_DIM];
+};
+
+__attribute__((noinline)) static void frame_compute(dsp_pitch *s, const float *x, float *dst)
+{
+    const int w = s->max_lag, max_lag = s->max_lag;
+    double *d = s->diff;
+    double energy = 0;
+    for (int j = 0; j < s->span; j++)
+        energy += (double)x[j] * x[j];
+    if (energy < PITCH_SILENCE * s->span) {
+        dst[0] = s->held;
+        dst[1] = 0.0f;
+        return;
+    }
+    /* Steps 2-3: difference function, then cumulative-mean normalisation in place. */
+    d[0] = 1.0;
+    double running = 0;
+    for (int tau = 1; tau <= max_lag; tau++) {
+        double acc = 0;
+        for (int j = 0; j < w; j++) {
+            double e = (double)x[j] - x[j + tau];
+            acc += e * e;
+        }
+        running += acc;
+        d[tau] = running > 0 ? acc * tau / running : 1.0;
+    }
+    /* Step 4: the first dip under the threshold, followed to its minimum; else the global one. */
+    int best = -1;
+    for (int tau = s->min_lag; tau <= max_lag; tau++) {
+        if (d[tau] < PITCH_THRESHOLD) {
+            while (tau + 1 <= max_lag && d[tau + 1] < d[tau])
+                tau++;
+            best = tau;
+            break;
+        }
+    }
+    if (best < 0) {
+        best = s->min_lag;
+        for (int tau = s->min_lag + 1; tau <= max_lag; tau++)
+            if (d[tau] < d[best])
+                best = tau;
+    }
+    /* Step 5: parabolic interpolation of the dip (only between two neighbours in range). */
+    double lag = best, dip = d[best];
+    if (best > s->min_lag && best < max_lag) {
+        double a = d[best - 1], b = d[best], c = d[best + 1], den = a - 2 * b + c;
+        if (den > 0) {
+            double shift = 0.5 * (a - c) / den;
+            lag += shift;
+            dip = b - 0.25 * (a - c) * shift;
+        }
+    }
+    if (dip < 0)
+        dip = 0;
+    if (dip < PITCH_VOICED)
+        s->held = (float)log(s->p.sample_rate / lag);
+    dst[0] = s->held;
+    dst[1] = (float)(dip < 1 ? 1 - dip : 0);
+}
+
+static void pitch_clear(dsp_pitch *s)
+{
+    memset(s->buf, 0, sizeof(float) * (size_t)s->span);
+    s->len = s->span;
+    s->seen = 0;
+    s->index = 0;
+    s->held = (float)log(DSP_PITCH_F0_START);
+}
+
+int dsp_pitch_new(const dsp_params *p, dsp_pitch **out, char *err, size_t errlen)
+{
+    int rc = dsp_params_check(p, err, errlen);
+    if (rc)
+        return rc;
+    dsp_pitch *s = calloc(1, sizeof *s);
+    if (!s)
+        return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_pitch: out of memory");
+    s->p = *p;
+    s->min_lag = (int)ceil(p->sample_rate / DSP_PITCH_F0_MAX);
+    s->max_lag = (int)floor(p->sample_rate / DSP_PITCH_F0_MIN);
+    s->span = 2 * s->max_lag;
+    /* The first frame may need up to win_length new samples, later ones hop_length. */
+    s->cap = s->span + (p->win_length > p->hop_length ? p->win_length : p->hop_length);
+    s->buf = malloc(sizeof(float) * (size_t)s->cap);
+    s->diff = malloc(sizeof(double) * (size_t)(s->max_lag + 1));
+    if (!s->buf || !s->diff) {
+        dsp_pitch_free(s);
+        return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_pitch: out of memory");
+    }
+    pitch_clear(s);
+    *out = s;
+    return DSP_OK;
+}
+
+void dsp_pitch_free(dsp_pitch *s)
+{
+    if (!s)
+        return;
+    free(s->buf);
+    free(s->diff);
+    free(s);
+}
+
+void dsp_pitch_reset(dsp_pitch *s)
+{
+    pitch_clear(s);
+}
+
+int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
+{
+    if (n && !x)
+        return DSP_EINVAL;
+    if (n && !dsp__all_finite(x, n))
+        return DSP_ENONFINITE;
+    while (n > 0) {
+        int64_t end = dsp_logmel_frame_end(&s->p, s->index);
+        size_t want = (size_t)(end - s->seen), k = n < want ? n : want;
+        if (s->len + (int)k > s->cap) { /* keep the newest span samples at the front */
+            memmove(s->buf, s->buf + s->len - s->span, sizeof(float) * (size_t)s->span);
+            s->len = s->span;
+        }
+        memcpy(s->buf + s->len, x, sizeof(float) * k);
+        s->len += (int)k;
+        s->seen += (int64_t)k;
+        x += k;
+        n -= k;
+        if (s->seen == end) {
+            frame_compute(s, s->buf + s->len - s->span, s->frame);
+            if (cb)
+                cb(user, s->frame, s->index);
+            s->index++;
+        }
+    }
+    return DSP_OK;
+}
+
+struct batch_out {
+    float *out;
+    int64_t frames;
+};
+
+static void batch_frame(void *user, const float *frame, int64_t index)
+{
+    struct batch_out *o = user;
+    if (index < o->frames)
+        memcpy(o->out + (size_t)index * DSP_PITCH_DIM, frame, sizeof(float) * DSP_PITCH_DIM);
+}
+
+int64_t dsp_pitch_batch(const dsp_params *p, const float *x, size_t n, float *out,
+                        size_t max_frames)
+{
+    int64_t frames = dsp_logmel_frame_count(p, n);
+    if (frames < 0 || !out)
+        return frames;
+    if ((size_t)frames > max_frames || (!x && n))
+        return DSP_EINVAL;
+    if (n && !dsp__all_finite(x, n))
+        return DSP_ENONFINITE;
+    if (frames == 0)
+        return 0;
+    dsp_pitch *s;
+    int rc = dsp_pitch_new(p, &s, NULL, 0);
+    if (rc)
+        return rc;
+    /* Only the samples up to the last frame's end: with denoise_db the log-mel count stops a
+     * hop short of what the pitch could already estimate. */
+    struct batch_out o = {out, frames};
+    rc = dsp_pitch_push(s, x, (size_t)dsp_logmel_frame_end(p, frames - 1), batch_frame, &o);
+    dsp_pitch_free(s);
+    return rc ? rc : frames;
+}
