@@ -165,6 +165,8 @@ def case_usage(tmp):
         (["--bogus"], ["unknown option", "--bogus"]),
         (["-z"], ["unknown option", "-z"]),
         (["--quiet=yes"], ["--quiet=yes"]),
+        (["--pitch", "--pitch-only"], ["--pitch", "--pitch-only", "exclude"]),
+        (["--pitch=1"], ["--pitch=1"]),
     ]
     for opts, needles in bad_values:
         expect_error(["features", *opts, wav, "-o", out], 2, *needles,
@@ -253,6 +255,25 @@ def case_features(tmp):
     r8 = np.load(tmp / "r8.npy") if p.returncode == 0 else np.zeros((0, 0))
     check(p.returncode == 0 and r8.shape == (1 + (len(xq) // 2 - 200) // 80, 128),
           f"--sample-rate 8000 (fmax follows Nyquist): {p.stderr} {r8.shape}")
+
+    # pitch columns: --pitch appends ln F0 and periodicity to the same frames, --pitch-only gives
+    # them alone; a 150 Hz harmonic series (at 48 kHz, resampled) reads 150 Hz where it sounds
+    run(["features", wav, "-o", tmp / "p.npy", "--pitch"])
+    run(["features", wav, "-o", tmp / "po.npy", "--pitch-only"])
+    pm, po = np.load(tmp / "p.npy"), np.load(tmp / "po.npy")
+    check(pm.shape == (a.shape[0], 130) and np.array_equal(pm[:, :128], a)
+          and np.array_equal(pm[:, 128:], po), f"--pitch {pm.shape}, --pitch-only {po.shape}")
+    t = np.arange(48000) / 48000.0
+    tone = 0.2 * sum(np.sin(2 * np.pi * h * 150.0 * t) / h for h in range(1, 15))
+    write_wav16(tmp / "t48.wav", np.concatenate([np.zeros(24000), tone]), 48000)
+    p = run(["features", tmp / "t48.wav", "-o", tmp / "t48.npy", "--pitch-only"])
+    f = np.load(tmp / "t48.npy") if p.returncode == 0 else np.zeros((0, 2))
+    check(f.shape == (1 + (24000 - 400) // 160, 2), f"--pitch-only of 1.5 s at 48 kHz: {f.shape} {p.stderr}")
+    if len(f) > 100:
+        check(np.all(f[:40, 1] == 0) and np.allclose(np.exp(f[-50:, 0]), 150, rtol=0.01)
+              and f[-50:, 1].min() > 0.9,
+              f"silence then 150 Hz: F0 {np.exp(f[-50:, 0]).min():.1f}..{np.exp(f[-50:, 0]).max():.1f}, "
+              f"periodicity {f[-50:, 1].min():.3f}")
 
     # progress: a long input gives percentages with --progress, nothing with --quiet
     long_wav = tmp / "long.wav"
@@ -355,6 +376,14 @@ def case_batch(tmp):
     check(len(a_plain) == 1 + (n - 400) // 160 and len(a_dn) == 1 + (n - n % 160 - 400) // 160
           and np.abs(a_plain[:len(a_dn)] - a_dn).max() > 0.5,
           f"denoised frames: {a_plain.shape} {a_dn.shape}")
+
+    # the columns are in the stamp: --pitch-only into the same OUTDIR recomputes
+    p = run(["features", "--batch", src, "-o", out, "--skip-existing", "--denoise-db", "-15",
+             "--pitch-only"])
+    stamp = json.loads((out / "emotion-features.json").read_text())
+    check(p.returncode == 0 and "3 written, 0 failed" in p.stderr and "ln F0" in stamp["layout"]
+          and np.load(out / "Actor_01" / "a.npy").shape == (len(a_dn), 2),
+          f"--pitch-only recomputes and is stamped: {p.stderr!r} {stamp}")
 
     # two inputs mapping to one output
     sox(src / "Actor_01" / "a.wav", src / "Actor_01" / "a.flac")

@@ -1,4 +1,5 @@
-/* `emotion features`: log-mel frames of audio files as float32 .npy, one file or a batch. */
+/* `emotion features`: log-mel (and pitch) frames of audio files as float32 .npy, one file or a
+ * batch. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -43,6 +44,12 @@ static void usage(FILE *out)
 "                        shows the same parameters (a feature cache)\n"
 "  --progress            show progress even when stderr is not a terminal\n"
 "  -q, --quiet           no progress output (errors and the batch summary still print)\n"
+"Columns:\n"
+"  --pitch               append the pitch tracker's 2 columns to each frame: ln F0 (Hz; YIN,\n"
+"                        60..500 Hz, the last voiced value held through unvoiced frames) and\n"
+"                        periodicity (0..1), over the 33 ms of raw audio that end where the\n"
+"                        frame ends: [frames, n_mels + 2]\n"
+"  --pitch-only          only those 2 columns: [frames, 2] (same frame count)\n"
 "Feature parameters (defaults: the model's front end):\n"
 "  --sample-rate HZ      rate the features are computed at, 8000..192000 (16000)\n"
 "  --n-mels N            mel bands, 1..1024 (128)\n"
@@ -66,7 +73,8 @@ static void usage(FILE *out)
 
 enum {
     OPT_BATCH = 256, OPT_ROOT, OPT_SKIP, OPT_PROGRESS, OPT_RATE, OPT_MELS, OPT_FMIN, OPT_FMAX,
-    OPT_NFFT, OPT_WIN_MS, OPT_WIN_LEN, OPT_HOP_MS, OPT_HOP_LEN, OPT_SCALE, OPT_FLOOR, OPT_DENOISE
+    OPT_NFFT, OPT_WIN_MS, OPT_WIN_LEN, OPT_HOP_MS, OPT_HOP_LEN, OPT_SCALE, OPT_FLOOR, OPT_DENOISE,
+    OPT_PITCH, OPT_PITCH_ONLY
 };
 
 static const struct option g_long[] = {
@@ -89,6 +97,8 @@ static const struct option g_long[] = {
     {"mel-scale", required_argument, NULL, OPT_SCALE},
     {"log-floor", required_argument, NULL, OPT_FLOOR},
     {"denoise-db", required_argument, NULL, OPT_DENOISE},
+    {"pitch", no_argument, NULL, OPT_PITCH},
+    {"pitch-only", no_argument, NULL, OPT_PITCH_ONLY},
     {NULL, 0, NULL, 0},
 };
 
@@ -151,7 +161,8 @@ int cmd_features(int argc, char **argv)
     features_opts o;
     memset(&o, 0, sizeof o);
     dsp_params_default(&o.params);
-    int force_progress = 0, quiet = 0;
+    o.columns = FEATURES_MEL;
+    int force_progress = 0, quiet = 0, pitch = 0, pitch_only = 0;
     /* Values that depend on others are resolved after parsing: -1 = not given. */
     double win_ms = -1, hop_ms = -1, fmax = -1;
     long win_len = -1, hop_len = -1, n_fft = -1, rate = o.params.sample_rate;
@@ -229,6 +240,8 @@ int cmd_features(int argc, char **argv)
                 return CLI_EXIT_USAGE;
             o.params.denoise_db = (int32_t)lv;
             break;
+        case OPT_PITCH: pitch = 1; break;
+        case OPT_PITCH_ONLY: pitch_only = 1; break;
         case ':':
             cli_usage_error(CMD, "option %s needs a value", bad_option_name(argv, optopt));
             return CLI_EXIT_USAGE;
@@ -238,6 +251,11 @@ int cmd_features(int argc, char **argv)
         }
     }
 
+    if (pitch && pitch_only) {
+        cli_usage_error(CMD, "options --pitch and --pitch-only exclude each other");
+        return CLI_EXIT_USAGE;
+    }
+    o.columns = pitch_only ? FEATURES_PITCH : pitch ? FEATURES_MEL | FEATURES_PITCH : FEATURES_MEL;
     if (win_ms >= 0 && win_len >= 0) {
         cli_usage_error(CMD, "options --win-ms and --win-length exclude each other");
         return CLI_EXIT_USAGE;
@@ -356,9 +374,10 @@ int features_one(const features_opts *o, const char *in, const char *out, const 
     cli_progress *prog = NULL;
     if (o->progress.enabled && (ai->frames < 0 || ai->frames > 60LL * ai->rate))
         prog = (cli_progress *)&o->progress;
-    if (features_compute(f, &o->params, prog, label, &frames, &n, err, errlen) != 0)
+    if (features_compute(f, &o->params, o->columns, prog, label, &frames, &n, err, errlen) != 0)
         goto out;
-    if (npy_write_f32(out, frames, n, (size_t)o->params.n_mels, err, errlen) != 0) {
+    if (npy_write_f32(out, frames, n, (size_t)features_width(&o->params, o->columns), err,
+                      errlen) != 0) {
         *err_is_out = 1;
         goto out;
     }

@@ -13,6 +13,7 @@ typedef struct features_opts {
     const char *root;       /* --root: base of relative paths in a list */
     const char *input;      /* the positional input (single mode) */
     int skip_existing;
+    int columns;            /* FEATURES_MEL and/or FEATURES_PITCH (feature_file.h) */
     cli_progress progress;
 } features_opts;
 

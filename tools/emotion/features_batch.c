@@ -210,12 +210,15 @@ static int up_to_date(const char *in, const char *out)
 }
 
 /* The cache stamp: the parameters the outputs in OUTDIR were made with. */
-static void stamp_text(const dsp_params *p, char *buf, size_t cap)
+static void stamp_text(const dsp_params *p, int columns, char *buf, size_t cap)
 {
     char pj[512];
     features_params_json(p, pj, sizeof pj);
-    snprintf(buf, cap, "{\"emotion\": \"%s\", \"dtype\": \"float32\", \"layout\": \"frames x n_mels\", "
-             "\"features\": %s}\n", EMOTIOND_VERSION, pj);
+    const char *layout = columns == FEATURES_MEL ? "frames x n_mels"
+                         : columns == FEATURES_PITCH ? "frames x (ln F0, periodicity)"
+                                                     : "frames x (n_mels, ln F0, periodicity)";
+    snprintf(buf, cap, "{\"emotion\": \"%s\", \"dtype\": \"float32\", \"layout\": \"%s\", "
+             "\"features\": %s}\n", EMOTIOND_VERSION, layout, pj);
 }
 
 static int stamp_matches(const char *path, const char *want)
@@ -336,7 +339,7 @@ int features_batch_run(features_opts *o)
         goto out;
     }
     char want[1024];
-    stamp_text(&o->params, want, sizeof want);
+    stamp_text(&o->params, o->columns, want, sizeof want);
     stamp = cli_path_join(o->out, STAMP_NAME);
     if (!stamp) {
         cli_error(NULL, "out of memory");
