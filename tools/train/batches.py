@@ -192,15 +192,23 @@ def _features(store, key, version, heard, prior):
     return store.get_heard(key, version, heard, prior)
 
 
-def _crop(x, off, L, gain, masks, warp=None):
-    # warp_bands returns a new array, so the warped crop needs no copy of its own.
-    c = (np.array(x[off:off + L], dtype=np.float32) if warp is None
-         else warp_bands(np.asarray(x[off:off + L], dtype=np.float32), warp))
+def _crop(x, off, L, gain, masks, warp=None, extra=0):
+    """Frames off..off+L of x as a new float32 array, warped, shifted by the gain and masked.
+    extra: columns after the log-mel bands (pitch), which warp and gain leave alone."""
+    bands = x.shape[1] - extra
+    if warp is None:
+        c = np.array(x[off:off + L], dtype=np.float32)
+    elif extra:
+        c = np.array(x[off:off + L], dtype=np.float32)
+        c[:, :bands] = warp_bands(c[:, :bands], warp)
+    else:  # warp_bands returns a new array, so the warped crop needs no copy of its own
+        c = warp_bands(np.asarray(x[off:off + L], dtype=np.float32), warp)
     if gain:
         # A gain of g dB adds 0.2303 * g to every ln-energy: exact in the feature domain
         # (down to the front end's log floor). Level must not carry the label: RAVDESS is
         # recorded ~22 dB quieter than EMO-DB.
-        c = np.maximum(c + np.float32(gain * math.log(10.0) / 10.0), np.float32(LOG_FLOOR))
+        c[:, :bands] = np.maximum(c[:, :bands] + np.float32(gain * math.log(10.0) / 10.0),
+                                  np.float32(LOG_FLOOR))
     return apply_masks(c, masks) if masks else c
 
 
@@ -218,7 +226,9 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
     its twin with the same part in the twin's version. With p = 0 no draw is added, so runs
     without the key repeat.
     dsp: the front end's parameters (f_min, f_max, mel_scale), needed with cfg["vtlp"] in
-    training: a crop is then warped with probability p (the module's text), its twin alike."""
+    training: a crop is then warped with probability p (the module's text), its twin alike.
+    A store with extra_columns (features.FeatureStore pitch=True) gives rows of bands, then
+    those columns: warp, gain and frequency masks touch only the bands, time masks all."""
     tp = time_pool
     pairs = cfg.get("noise_pairs") if (train and twins is not None) else None
     p_heard = cfg.get("partial_speaker_stats", 0.0) if train else 0.0
@@ -229,6 +239,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
         raise ValueError("vtlp: make_batch needs the front end's parameters (dsp)")
     L = int(rng.integers(cfg["crop_min"], cfg["crop_max"] + 1))
     L -= L % tp
+    n_extra = getattr(store, "extra_columns", 0)
     crops, lengths, extra, extra_chosen = [], [], [], []
     for i, it in enumerate(items):
         if train and len(versions) > 1 and rng.random() >= cfg["p_orig"]:
@@ -250,10 +261,11 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
         warp = None
         if vtlp and rng.random() < vtlp["p"]:
             alpha = float(rng.uniform(1.0 - vtlp["alpha"], 1.0 + vtlp["alpha"]))
-            warp = vtlp_sources(alpha, x.shape[1], dsp["f_min"], dsp["f_max"], dsp["mel_scale"])
-        masks = (draw_masks(Lc, x.shape[1], rng, cfg["specaug"])
+            warp = vtlp_sources(alpha, x.shape[1] - n_extra, dsp["f_min"], dsp["f_max"],
+                                dsp["mel_scale"])
+        masks = (draw_masks(Lc, x.shape[1] - n_extra, rng, cfg["specaug"])
                  if train and cfg["specaug"] else [])
-        crops.append(_crop(x, off, Lc, g, masks, warp))
+        crops.append(_crop(x, off, Lc, g, masks, warp, n_extra))
         lengths.append(Lc - Lc % tp)
         if pairs and v == versions[0]:
             nv = pairs["versions"][int(rng.integers(0, len(pairs["versions"])))]
@@ -263,7 +275,7 @@ def make_batch(items, store, cfg, rng, versions, time_pool, train=True, chosen=N
                                  "a twin's version must not move the audio in time"
                                  % (key, nv, xn.shape[0], n))
             twins.append((i, len(items) + len(extra)))
-            extra.append(_crop(xn, off, Lc, g, masks, warp))
+            extra.append(_crop(xn, off, Lc, g, masks, warp, n_extra))
             extra_chosen.append((key, nv))
     for c in extra:
         crops.append(c)

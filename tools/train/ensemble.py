@@ -99,8 +99,9 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
             denoise_db = cfg.get("denoise_db", 0)   # runs older than the key lack it
             key = json.dumps([cfg["versions"], denoise_db, cfg["model"]], sort_keys=True)
             if key not in stores:
-                stores[key] = T.speaker_store(FE.FeatureStore(cache, cfg["versions"], denoise_db),
-                                              cfg, items)
+                stores[key] = T.speaker_store(
+                    FE.FeatureStore(cache, cfg["versions"], denoise_db,
+                                    pitch=bool(cfg["model"].get("prosody", 0))), cfg, items)
             store = stores[key]
             for v in ("orig",) + P.NOISE_VERSIONS:
                 probs.setdefault(v, []).append(T.evaluate(model, te, store, labels, v)[1])

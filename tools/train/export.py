@@ -222,6 +222,9 @@ def emod_contents(model, labels, dsp_params, name, meta):
         raise ValueError("this model is the offline bidirectional variant (bidirectional=True): "
                          "it cannot run as a stream, so it has no .emod export; train the "
                          "unidirectional model (bidirectional=False) for the runtime")
+    if cfg["prosody"]:
+        raise ValueError("this model reads the pitch tracker's columns (prosody %d): the C runtime "
+                         "has no such input yet, so it has no .emod export" % cfg["prosody"])
     for bn in (model.bn1, model.bn2, model.bn3):
         if abs(bn.eps - 1e-5) > 1e-12:
             raise ValueError("batch norm eps %g, exporter folds with 1e-5" % bn.eps)

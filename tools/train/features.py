@@ -7,6 +7,10 @@ Layout: CACHE/feat/<version>/<corpus>/<path>.npy (float32 [frames, n_mels]), mir
 With the front end's noise suppression (dsp_params.denoise_db = -N) the features live in
 CACHE/feat-denoiseN/ instead; each version dir's emotion-features.json stamp (written by
 `emotion features`) is checked against the setting the store was opened with.
+The pitch tracker's columns (ln F0, periodicity; `emotion features --pitch-only`, float32
+[frames, 2], the log-mel's frame count) live alike in CACHE/pitch/ or CACHE/pitch-denoiseN/ (the
+noise suppression moves the frames by a hop, so they differ); a store opened with pitch=True
+returns [frames, n_mels + 2], the model key `prosody` reads them (model.py).
 `emotion` is found via $EMOTION_BIN, else <repo>/build-train/tools/emotion, else PATH.
 """
 
@@ -58,6 +62,18 @@ def feat_path(cache, version, key, denoise_db=0):
     return os.path.join(feat_dir(cache, version, denoise_db), os.path.splitext(key)[0] + ".npy")
 
 
+PITCH_COLUMNS = 2  # dsp/dsp.h DSP_PITCH_DIM: ln F0, periodicity
+
+
+def pitch_dir(cache, version, denoise_db=0):
+    """Where one version's pitch columns for the frames of that noise suppression live."""
+    return os.path.join(cache, "pitch-denoise%d" % -denoise_db if denoise_db else "pitch", version)
+
+
+def pitch_path(cache, version, key, denoise_db=0):
+    return os.path.join(pitch_dir(cache, version, denoise_db), os.path.splitext(key)[0] + ".npy")
+
+
 def stamp_denoise_db(directory):
     """The denoise_db a feature dir was made with (its emotion-features.json; absent key = 0),
     or None without a stamp."""
@@ -68,22 +84,26 @@ def stamp_denoise_db(directory):
         return None
 
 
-def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr, denoise_db=0):
-    """Runs the C front end over one whole version (all corpora), skipping existing outputs."""
+def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr, denoise_db=0, pitch=False):
+    """Runs the C front end over one whole version (all corpora), skipping existing outputs;
+    with pitch, also its pitch tracker (`--pitch-only`, into pitch_dir)."""
     src = D.data_dir(root) if version == "orig" else os.path.join(cache, "wav", version)
     if not os.path.isdir(src):
         raise FileNotFoundError("%s: no audio for version %r (run augment.py first)" % (src, version))
-    out = feat_dir(cache, version, denoise_db)
-    os.makedirs(out, exist_ok=True)
-    cmd = [emotion_bin(), "features", "--batch", src, "-o", out, "--skip-existing"]
-    if denoise_db:
-        cmd += ["--denoise-db", str(denoise_db)]
-    print("features: " + " ".join(cmd), file=log, flush=True)
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    outs = [(feat_dir(cache, version, denoise_db), [])]
+    if pitch:
+        outs.append((pitch_dir(cache, version, denoise_db), ["--pitch-only"]))
+    for out, opts in outs:
+        os.makedirs(out, exist_ok=True)
+        cmd = [emotion_bin(), "features", "--batch", src, "-o", out, "--skip-existing"] + opts
+        if denoise_db:
+            cmd += ["--denoise-db", str(denoise_db)]
+        print("features: " + " ".join(cmd), file=log, flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
 def prepare_split_versions(cfg, items, left_out, denoise_db=0, root=None, cache=DEFAULT_CACHE,
-                           log=sys.stderr):
+                           log=sys.stderr, pitch=False):
     """A run config for one split: every per-split version it names (augment.SPLIT_VERSIONS, in
     "versions", "version_weights" or "noise_pairs") becomes this split's cache name, whose WAV
     copies of `items` (every file a speaker's statistics may read) are made with a pool that
@@ -96,7 +116,7 @@ def prepare_split_versions(cfg, items, left_out, denoise_db=0, root=None, cache=
     for v, name in names.items():
         n = A.make_version(name, items, items, root, cache, log=log, left_out=left_out)
         print("%s for this split: %s (%d copies made)" % (v, name, n), file=log, flush=True)
-        extract(name, cache, root, log, denoise_db)
+        extract(name, cache, root, log, denoise_db, pitch)
     out = copy.deepcopy(cfg)
     out["versions"] = [names.get(v, v) for v in cfg["versions"]]
     if out.get("version_weights"):
@@ -115,7 +135,7 @@ def prune_split_versions(cache=DEFAULT_CACHE, log=sys.stderr):
     removed, size = [], 0
     names = sorted(os.listdir(cache)) if os.path.isdir(cache) else []
     tops = [os.path.join(cache, d) for d in names
-            if d in ("wav", "feat") or d.startswith("feat-denoise")]
+            if d in ("wav", "feat", "pitch") or d.startswith(("feat-denoise", "pitch-denoise"))]
     for top in (t for t in tops if os.path.isdir(t)):
         for name in sorted(os.listdir(top)):
             d = os.path.join(top, name)
@@ -131,12 +151,16 @@ def prune_split_versions(cache=DEFAULT_CACHE, log=sys.stderr):
 
 
 class FeatureStore:
-    """Memory-mapped view of the cached features: get(key, version) -> [T, M] float32."""
+    """Memory-mapped view of the cached features: get(key, version) -> [T, M] float32; with
+    pitch, [T, M + PITCH_COLUMNS] (the log-mel, then the pitch columns; held in memory).
+    extra_columns: how many columns follow the log-mel bands (0 or PITCH_COLUMNS)."""
 
-    def __init__(self, cache=DEFAULT_CACHE, versions=("orig",), denoise_db=0):
+    def __init__(self, cache=DEFAULT_CACHE, versions=("orig",), denoise_db=0, pitch=False):
         self.cache = cache
         self.versions = list(versions)
         self.denoise_db = int(denoise_db)
+        self.pitch = bool(pitch)
+        self.extra_columns = PITCH_COLUMNS if pitch else 0
         self._mem = {}
         self._spans = {}
         self._stamped = set()
@@ -154,7 +178,14 @@ class FeatureStore:
         self._stamped.add(version)
 
     def has(self, key, version="orig"):
-        return os.path.exists(feat_path(self.cache, version, key, self.denoise_db))
+        return (os.path.exists(feat_path(self.cache, version, key, self.denoise_db)) and
+                (not self.pitch or os.path.exists(pitch_path(self.cache, version, key,
+                                                             self.denoise_db))))
+
+    def _missing(self, p, version):
+        return FileNotFoundError("%s: missing features (run features.py --versions %s%s%s)"
+                                 % (p, version, " --denoise-db %d" % self.denoise_db
+                                    if self.denoise_db else "", " --pitch" if self.pitch else ""))
 
     def get(self, key, version="orig"):
         k = (key, version)
@@ -163,10 +194,16 @@ class FeatureStore:
             self._check_stamp(version)
             p = feat_path(self.cache, version, key, self.denoise_db)
             if not os.path.exists(p):
-                raise FileNotFoundError("%s: missing features (run features.py --versions %s%s)"
-                                        % (p, version, " --denoise-db %d" % self.denoise_db
-                                           if self.denoise_db else ""))
+                raise self._missing(p, version)
             x = np.load(p, mmap_mode="r")
+            if self.pitch:
+                pp = pitch_path(self.cache, version, key, self.denoise_db)
+                if not os.path.exists(pp):
+                    raise self._missing(pp, version)
+                f0 = np.load(pp)
+                if f0.shape != (x.shape[0], PITCH_COLUMNS):
+                    raise ValueError("%s: pitch %s for %d log-mel frames" % (pp, f0.shape, x.shape[0]))
+                x = np.hstack([x, f0])
             self._mem[k] = x
         return x
 
@@ -175,7 +212,7 @@ class FeatureStore:
         k = (key, version)
         span = self._spans.get(k)
         if span is None:
-            idx = np.flatnonzero(speech_mask(self.get(key, version)))
+            idx = np.flatnonzero(speech_mask(self.get(key, version), self.extra_columns))
             span = self._spans[k] = (int(idx[0]), int(idx[-1]) + 1)
         return span
 
@@ -196,26 +233,33 @@ DAEMON_VAR_FLOOR = 0.5
 SPEECH_RANGE = 5.0  # nats: a frame is speech when its mean ln-energy is within this of the utterance's peak
 
 
-def speech_mask(x):
+def speech_mask(x, extra_columns=0):
     """Which frames of one utterance (raw log-mel) are speech: mean log-mel over the bands within
     SPEECH_RANGE nats (21.7 dB) of the utterance's loudest frame. nn_speaker_add_utterance in C
-    applies the same rule."""
-    e = np.asarray(x, dtype=np.float64).mean(1)
+    applies the same rule. extra_columns: columns after the bands (pitch), not read."""
+    x = np.asarray(x, dtype=np.float64)
+    e = x[:, :x.shape[1] - extra_columns].mean(1)
     return e >= e.max() - SPEECH_RANGE
 
 
-def speech_frames(x):
-    """The frames of one utterance that speaker statistics are taken from (speech_mask)."""
+def speech_frames(x, extra_columns=0):
+    """The frames of one utterance that speaker statistics are taken from (speech_mask), with
+    all their columns."""
     x = np.asarray(x, dtype=np.float64)
-    return x[speech_mask(x)]
+    return x[speech_mask(x, extra_columns)]
 
 
-def speaker_moments(utterances, ln_floor=None):
-    """(frames, sum, sum of squares) per band over the speech frames of the given utterances;
-    with ln_floor, of those frames floored (apply_floor; the speech mask stays the raw frames')."""
+def speaker_moments(utterances, ln_floor=None, extra_columns=0):
+    """(frames, sum, sum of squares) per column over the speech frames of the given utterances;
+    with ln_floor, of those frames floored (apply_floor; the speech mask stays the raw frames').
+    Columns after the bands (extra_columns: pitch) are normalised like a band, so a voice's
+    ln F0 becomes its distance from the voice's mean in the voice's own spread."""
+    if ln_floor is not None and extra_columns:
+        raise ValueError("speaker_moments: a level floor applies to log-mel bands only, not with "
+                         "extra columns")
     n, s1, s2 = 0, 0.0, 0.0
     for u in utterances:
-        f = speech_frames(u)
+        f = speech_frames(u, extra_columns)
         if ln_floor is not None:
             f = apply_floor(f, ln_floor)
         n += len(f)
@@ -266,6 +310,9 @@ class SpeakerNormStore:
         self.eps = float(eps)
         self.mean_only = bool(mean_only)
         self.level_floor = float(level_floor)
+        self.extra_columns = getattr(store, "extra_columns", 0)
+        if self.level_floor > 0 and self.extra_columns:
+            raise ValueError("SpeakerNormStore: level_floor with pitch columns is not supported")
         self.speaker = {D.item_key(it): it["speaker"] for it in items}
         self.by_speaker = {}
         for it in items:
@@ -281,7 +328,7 @@ class SpeakerNormStore:
             ln_floor = None
             if self.level_floor > 0:
                 ln_floor = np.log(self.level_floor) + speaker_level(utts)
-            n, s1, s2 = speaker_moments(utts, ln_floor)
+            n, s1, s2 = speaker_moments(utts, ln_floor, self.extra_columns)
             mean = s1 / n
             var = np.maximum(s2 / n - mean * mean, 0.0)
             self._stats[k] = (mean, var, ln_floor)
@@ -313,7 +360,8 @@ class SpeakerNormStore:
         """speaker_moments of one utterance (cached; no level floor)."""
         k = (key, version)
         if k not in self._moments:
-            self._moments[k] = speaker_moments([self.store.get(key, version)])
+            self._moments[k] = speaker_moments([self.store.get(key, version)], None,
+                                               self.extra_columns)
         return self._moments[k]
 
     def get_heard(self, key, version, heard, prior, prior_frames=DAEMON_PRIOR_FRAMES,
@@ -361,6 +409,8 @@ def main(argv=None):
     ap.add_argument("--versions", default=",".join(A.TRAIN_VERSIONS + A.TEST_NOISE_VERSIONS))
     ap.add_argument("--denoise-db", type=int, default=0,
                     help="front-end noise suppression (dsp_params.denoise_db, -90..0; 0 = off)")
+    ap.add_argument("--pitch", action="store_true",
+                    help="also the pitch tracker's columns (ln F0, periodicity), into pitch[-denoiseN]/")
     ap.add_argument("--prune-split-versions", action="store_true",
                     help="remove every per-split version's copies (%s-*) and nothing else"
                     % "-*, ".join(A.SPLIT_VERSIONS))
@@ -369,11 +419,11 @@ def main(argv=None):
         prune_split_versions(a.cache, log=sys.stderr)
         return
     for v in a.versions.split(","):
-        extract(v, a.cache, a.data, denoise_db=a.denoise_db)
+        extract(v, a.cache, a.data, denoise_db=a.denoise_db, pitch=a.pitch)
     items = []
     for c in D.CORPORA:
         items += D.load_corpus(c, a.data)
-    FeatureStore(a.cache, a.versions.split(","), a.denoise_db).check(items)
+    FeatureStore(a.cache, a.versions.split(","), a.denoise_db, a.pitch).check(items)
     print("features: all %d x %d present" % (len(items), len(a.versions.split(","))),
           file=sys.stderr)
 

@@ -89,6 +89,11 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
   window        int   frames per streaming lane before reset (multiple of time_pool, >= 4) (300)
   min_frames    int   frames the older lane needs before posteriors are reported,
                       time_pool..window/2                                             (50)
+  prosody       int   0, or 2: the input has the pitch tracker's columns (ln F0, periodicity;
+                      features.FeatureStore pitch=True) after the n_mels bands; normalised
+                      with the bands, they skip the convolutions, are averaged over each
+                      LSTM step's time_pool frames and join its input. PyTorch only for now:
+                      export.py refuses such a model (the C runtime has no such input)  (0)
 
 Checkpoint (save_checkpoint / load_checkpoint; what export.py reads), a dict saved by torch.save:
   "format": "emotiond-checkpoint", "version": 1,
@@ -150,6 +155,7 @@ DEFAULT_CONFIG = {
     "min_frames": 50,
     "freq_stride": 2,
     "time_pool": 2,
+    "prosody": 0,
 }
 
 # The cmvn modes normalised by the stream-level speaker normaliser (nn_speaker), outside the net.
@@ -188,6 +194,8 @@ def full_config(config=None):
     if cfg["window"] % cfg["time_pool"] or cfg["min_frames"] < cfg["time_pool"]:
         raise ValueError("window (%r) must be a multiple of time_pool (%r) and min_frames (%r) at "
                          "least time_pool" % (cfg["window"], cfg["time_pool"], cfg["min_frames"]))
+    if cfg["prosody"] not in (0, 2):
+        raise ValueError("prosody must be 0 or 2 (ln F0, periodicity), got %r" % (cfg["prosody"],))
     if cfg["freq_stride"] not in (1, 2):
         raise ValueError("freq_stride must be 1 or 2, got %r" % (cfg["freq_stride"],))
     if conv_out_bins(cfg["n_mels"], cfg["freq_stride"]) < 1:
@@ -217,7 +225,7 @@ class EmotionNet(nn.Module):
         super().__init__()
         cfg = full_config(config)
         self.config = cfg
-        m = cfg["n_mels"]
+        m = self.in_dim = cfg["n_mels"] + cfg["prosody"]  # input columns: bands, then prosody
         self.register_buffer("norm_mean", torch.zeros(m))
         self.register_buffer("norm_std", torch.ones(m))
         if cfg["cmvn"] in SPEAKER_CMVN:
@@ -235,7 +243,7 @@ class EmotionNet(nn.Module):
         for conv in (self.conv1, self.conv2, self.conv3):
             conv.to(memory_format=CONV_MEMORY_FORMAT)
         self.drop = nn.Dropout(cfg["dropout"])
-        self.feat_dim = cfg["c3"] * conv_out_bins(m, cfg["freq_stride"])
+        self.feat_dim = cfg["c3"] * conv_out_bins(cfg["n_mels"], cfg["freq_stride"]) + cfg["prosody"]
         if cfg["lstm"]:
             self.rnn = nn.LSTM(self.feat_dim, cfg["lstm_hidden"], num_layers=cfg["lstm_layers"],
                                batch_first=True, bidirectional=bool(cfg["bidirectional"]),
@@ -257,8 +265,8 @@ class EmotionNet(nn.Module):
         """Global per-band z-score applied after cmvn (see normalisation_stats)."""
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
-        if mean.numel() != self.config["n_mels"] or std.numel() != self.config["n_mels"]:
-            raise ValueError("normalisation stats need %d bands" % self.config["n_mels"])
+        if mean.numel() != self.in_dim or std.numel() != self.in_dim:
+            raise ValueError("normalisation stats need %d columns" % self.in_dim)
         if not torch.all(std > 0):
             raise ValueError("normalisation std must be > 0 in every band")
         self.norm_mean.copy_(mean)
@@ -271,8 +279,8 @@ class EmotionNet(nn.Module):
             raise ValueError("set_speaker_prior: model cmvn is %r, not a speaker mode" % self.config["cmvn"])
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         var = torch.as_tensor(var, dtype=torch.float32).reshape(-1)
-        if mean.numel() != self.config["n_mels"] or var.numel() != self.config["n_mels"]:
-            raise ValueError("speaker prior needs %d bands" % self.config["n_mels"])
+        if mean.numel() != self.in_dim or var.numel() != self.in_dim:
+            raise ValueError("speaker prior needs %d columns" % self.in_dim)
         if not torch.all(var >= 0):
             raise ValueError("speaker prior variance must be >= 0")
         if (level is None) != (not self.config["level_floor"]):
@@ -299,16 +307,23 @@ class EmotionNet(nn.Module):
     def sequence(self, x):
         """x [B, T, M] -> per-step sequence features [B, T//2, seq_dim] (LSTM outputs, or conv
         features for the CNN-only variant)."""
-        if x.dim() != 3 or x.shape[2] != self.config["n_mels"]:
-            raise ValueError("expected x [B, T, %d], got %s" % (self.config["n_mels"], tuple(x.shape)))
-        if x.shape[1] < self.config["time_pool"]:
-            raise ValueError("need at least %d frames, got %d" % (self.config["time_pool"], x.shape[1]))
-        z = self.normalise_input(x).unsqueeze(1)           # [B, 1, T, M]
+        if x.dim() != 3 or x.shape[2] != self.in_dim:
+            raise ValueError("expected x [B, T, %d], got %s" % (self.in_dim, tuple(x.shape)))
+        tp, m = self.config["time_pool"], self.config["n_mels"]
+        if x.shape[1] < tp:
+            raise ValueError("need at least %d frames, got %d" % (tp, x.shape[1]))
+        xn = self.normalise_input(x)
+        z = xn[:, :, :m].unsqueeze(1)                      # [B, 1, T, M]
         z = self._block(z, self.conv1, self.bn1, 2)        # [B, c1, T//2, F1/2]
-        z = self._block(z, self.conv2, self.bn2, self.config["time_pool"] // 2)
+        z = self._block(z, self.conv2, self.bn2, tp // 2)
         z = self._block(z, self.conv3, self.bn3, 1)        # [B, c3, T2, F3]
         b, c, t2, f = z.shape
         z = z.permute(0, 2, 1, 3).reshape(b, t2, c * f)  # index = channel * F3 + freq
+        if self.config["prosody"]:
+            # Step j of the convolutions has read frames up to (j + 1) * tp - 1: the mean of
+            # frames j * tp .. (j + 1) * tp - 1 keeps the step causal.
+            p = xn[:, :t2 * tp, m:].reshape(b, t2, tp, self.config["prosody"]).mean(2)
+            z = torch.cat([z, p], dim=2)
         if self.rnn is not None:
             z, _ = self.rnn(z)
         return z

@@ -71,8 +71,7 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
     full = T.full_config(cfg)
     # Extra corpora only ever join the training part (train.py: extra_corpora).
     extra = D.extra_items(full["extra_corpora"], corpus, labels, data_root)
-    store = T.speaker_store(FE.FeatureStore(cache, full["versions"], full["denoise_db"]), full,
-                            items + extra)
+    store = T.speaker_store(T.feature_store(cache, full), full, items + extra)
     folds = list(S.folds(protocol, items))
     for k, (name, tr, va, te) in enumerate(folds):
         tr, va = T.training_parts(full, tr, va)
@@ -98,7 +97,7 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
         # Per-split versions (augment.SPLIT_VERSIONS) leave this fold's validation and test files
         # out of their pools.
         fcfg = FE.prepare_split_versions(fcfg, items + extra, va + te, full["denoise_db"],
-                                         data_root, cache, log)
+                                         data_root, cache, log, store.extra_columns > 0)
         if full["distill"]:
             fcfg["distill"] = DI.resolve(full["distill"], name)
             DI.check_lists(fcfg["distill"]["teachers"], fdir)

@@ -570,6 +570,13 @@ def epoch_pools(train_items, cfg):
     return np.array(core, dtype=np.int64), np.array(extra, dtype=np.int64)
 
 
+def feature_store(cache, cfg):
+    """The cached features a run config reads: its versions and noise suppression, with the pitch
+    columns when its model takes them (model key prosody)."""
+    return FE.FeatureStore(cache, cfg["versions"], cfg["denoise_db"],
+                           pitch=bool(M.full_config(cfg["model"])["prosody"]))
+
+
 def speaker_store(store, cfg, items):
     """The store the run's model reads: per-speaker normalised features for cmvn "speaker"."""
     mcfg = M.full_config(cfg["model"])
@@ -617,10 +624,11 @@ def main(argv=None):
                          "the shipped split trains on every corpus in 'corpora' already")
     items, labels = D.load_items(cfg["corpora"], cfg["label_set"], a.data)
     tr, val, held = shipped_parts(cfg, items)
-    cfg = FE.prepare_split_versions(cfg, items, val + held, cfg["denoise_db"], a.data, a.cache)
+    cfg = FE.prepare_split_versions(cfg, items, val + held, cfg["denoise_db"], a.data, a.cache,
+                                    pitch=bool(M.full_config(cfg["model"])["prosody"]))
     os.makedirs(a.out, exist_ok=True)
     MX.save_json(os.path.join(a.out, "config.json"), cfg)
-    store = speaker_store(FE.FeatureStore(a.cache, cfg["versions"], cfg["denoise_db"]), cfg, items)
+    store = speaker_store(feature_store(a.cache, cfg), cfg, items)
     model, meta = train(cfg, tr, val, labels, store, a.out)
     fig, _ = evaluate(model, held, store, labels)
     meta["heldout_pytorch"] = fig

@@ -1,0 +1,236 @@
+#!/usr/bin/python3
+"""The pitch tracker's columns in training (model key "prosody", features.FeatureStore pitch=True):
+the cache made by our C front end (`emotion features --pitch-only`) joined to the log-mel, its
+refusals, per-speaker normalisation of the columns with the speech mask of the bands alone,
+batches whose gain, warp and frequency masks leave the columns alone, a network that reads them
+causally, the exporter's refusal, and a run that trains with them.
+
+    test_pitch_features.py EMOTION CASE      CASE: store | norm | batch | model | run
+"""
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_train_py import (TINY_NET, check, fake_items, run_case,  # noqa: E402
+                           tiny_run_config)
+
+import batches as B  # noqa: E402  (test_train_py put tools/train on the path)
+import data as D  # noqa: E402
+import features as FE  # noqa: E402
+import model as M  # noqa: E402
+
+LABELS = ["a", "b", "c"]
+DEVNULL = open(os.devnull, "w")
+DSP = M.DEFAULT_DSP_PARAMS
+EMOTION = None
+
+
+def write_wav(path, x):
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def voice(f0, seconds=1.0, lead=0.3):
+    """lead s of silence, then a harmonic series at f0 Hz."""
+    n = np.arange(int(16000 * seconds))
+    x = sum(np.sin(2 * np.pi * h * f0 * n / 16000.0) / h for h in range(1, 12)) * 0.2
+    return np.concatenate([np.zeros(int(16000 * lead)), x])
+
+
+def make_cache(root, voices):
+    """A cache of version "orig" for {relative path: samples}, made by `emotion features`, plain
+    and --pitch-only, as features.extract does."""
+    src = os.path.join(root, "src")
+    for rel, x in voices.items():
+        os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+        write_wav(os.path.join(src, rel), x)
+    cache = os.path.join(root, "cache")
+    for out, opts in ((FE.feat_dir(cache, "orig"), []), (FE.pitch_dir(cache, "orig"), ["--pitch-only"])):
+        subprocess.run([EMOTION, "features", "--batch", src, "-o", out, "-q"] + opts, check=True,
+                       stdout=subprocess.DEVNULL)
+    return cache
+
+
+def t_store():
+    """get() is the log-mel with ln F0 and periodicity after it (the tone's F0 where it sounds);
+    the columns' frame count is the log-mel's; a missing or misshapen pitch file is refused,
+    naming the fix; speech_span reads the bands alone."""
+    with tempfile.TemporaryDirectory() as root:
+        cache = make_cache(root, {"x/a.wav": voice(220.0), "x/b.wav": voice(110.0)})
+        plain = FE.FeatureStore(cache)
+        store = FE.FeatureStore(cache, pitch=True)
+        check(store.extra_columns == 2 and plain.extra_columns == 0, "extra_columns")
+        for key, f0 in (("x/a.wav", 220.0), ("x/b.wav", 110.0)):
+            m, x = plain.get(key), store.get(key)
+            check(x.shape == (m.shape[0], 130), "%s: %s" % (key, x.shape))
+            check(np.array_equal(x[:, :128], m), "%s: the bands are the plain features" % key)
+            sounding = x[60:, 129] > 0.9
+            check(sounding.mean() > 0.9, "%s: periodic where the tone sounds" % key)
+            check(np.allclose(np.exp(x[60:, 128][sounding]), f0, rtol=0.01),
+                  "%s: ln F0 of %g Hz" % (key, f0))
+            check(np.all(x[:20, 129] == 0), "%s: silence has periodicity 0" % key)
+            check(store.speech_span(key) == plain.speech_span(key), "%s: speech span" % key)
+        pp = FE.pitch_path(cache, "orig", "x/a.wav")
+        np.save(pp, np.zeros((5, 2), np.float32))
+        try:
+            FE.FeatureStore(cache, pitch=True).get("x/a.wav")
+        except ValueError as e:
+            check("pitch" in str(e), "misshapen pitch refused: %s" % e)
+        else:
+            check(False, "a pitch file of the wrong length accepted")
+        os.remove(pp)
+        check(not FE.FeatureStore(cache, pitch=True).has("x/a.wav"), "has() without pitch")
+        try:
+            FE.FeatureStore(cache, pitch=True).get("x/a.wav")
+        except FileNotFoundError as e:
+            check("--pitch" in str(e), "missing pitch names the fix: %s" % e)
+        else:
+            check(False, "missing pitch accepted")
+
+
+class MemoryPitchStore(FE.MemoryStore):
+    extra_columns = 2
+
+
+def t_norm():
+    """Per speaker the pitch columns are z-scored over the speech frames, which the bands alone
+    choose: huge pitch values in silent frames do not move the mask."""
+    rng = np.random.default_rng(0)
+    feats, items = {}, []
+    for k in range(3):
+        bands = np.full((100, 128), -20.0)
+        bands[30:80] = -5 + rng.standard_normal((50, 128))
+        pitch = np.stack([np.log(200.0) + 0.1 * rng.standard_normal(100), rng.random(100)], 1)
+        pitch[:30, 0] = 1e3  # silence: a value that would make every frame "speech" if read
+        it = {"path": "s01_a_%d.flac" % k, "corpus": "emodb", "speaker": "emodb:01"}
+        items.append(it)
+        feats[D.item_key(it)] = np.hstack([bands, pitch]).astype(np.float32)
+    store = FE.SpeakerNormStore(MemoryPitchStore(feats), items, 1e-3)
+    check(store.extra_columns == 2, "the normaliser keeps extra_columns")
+    mask = FE.speech_mask(feats[D.item_key(items[0])], 2)
+    check(mask[30:80].all() and not mask[:30].any() and not mask[80:].any(),
+          "the speech mask of the bands alone")
+    y = np.concatenate([store.get(k)[30:80] for k in feats])
+    raw = np.concatenate([f[30:80].astype(np.float64) for f in feats.values()])
+    want = np.sqrt(raw.var(0) / (raw.var(0) + 1e-3))  # the std of z-scores with cmvn_eps 1e-3
+    check(np.allclose(y.mean(0), 0, atol=1e-4) and np.allclose(y.std(0), want, rtol=1e-3),
+          "every column z-scored over the speech frames")
+    try:
+        FE.SpeakerNormStore(MemoryPitchStore(feats), items, 1e-3, level_floor=0.3)
+    except ValueError as e:
+        check("level_floor" in str(e), "a level floor with pitch refused: %s" % e)
+    else:
+        check(False, "level_floor with pitch accepted")
+
+
+class PitchStore:
+    """Random bands and pitch columns; extra_columns 2."""
+    extra_columns = 2
+
+    def __init__(self):
+        self.rng = np.random.default_rng(2)
+        self.m = {}
+
+    def check(self, *a):
+        pass
+
+    def get(self, key, v="orig"):
+        if (key, v) not in self.m:
+            self.m[(key, v)] = self.rng.standard_normal((300, 130)).astype(np.float32)
+        return self.m[(key, v)]
+
+
+def t_batch():
+    """Gain, VTLP and frequency masks change bands only; a time mask covers the pitch columns too."""
+    items = fake_items("emodb", 2, 4, LABELS)
+    store = PitchStore()
+    cfg = {"crop_min": 300, "crop_max": 300, "p_orig": 1.0, "version_weights": {}, "gain_db": 6.0,
+           "specaug": {"freq_masks": 2, "freq_width": 20}, "crop_speech": False,
+           "vtlp": {"p": 1.0, "alpha": 0.1}}
+    x, lengths = B.make_batch(items, store, cfg, np.random.default_rng(1), ["orig"], 4, dsp=DSP)
+    check(x.shape[2] == 130, "rows keep the pitch columns: %s" % (tuple(x.shape),))
+    for i, it in enumerate(items):
+        raw = store.get(D.item_key(it))
+        check(np.array_equal(x[i, :, 128:].numpy(), raw[:, 128:]), "row %d: pitch untouched" % i)
+        check(float(np.abs(x[i, :, :128].numpy() - raw[:, :128]).max()) > 0.1, "row %d: bands changed" % i)
+    cfg = dict(cfg, gain_db=0.0, vtlp={}, specaug={"time_masks": 1, "time_width": 50})
+    for seed in range(20):
+        x, _ = B.make_batch(items[:1], store, cfg, np.random.default_rng(seed), ["orig"], 4, dsp=DSP)
+        raw = store.get(D.item_key(items[0]))
+        masked = np.flatnonzero(np.any(x[0].numpy() != raw, axis=1))
+        if len(masked):
+            check(np.allclose(x[0, masked, 128:].numpy(), raw[:, 128:].mean(0), atol=1e-6),
+                  "a time mask sets the pitch columns to the crop's means")
+            break
+    else:
+        check(False, "no time mask drawn in 20 batches")
+
+
+def t_model():
+    """prosody 2: 130 input columns, the pitch columns move the logits, causally (a change at
+    frame t leaves the steps before t's unchanged); other values refused; no export."""
+    import torch
+    import export as X
+    torch.manual_seed(0)
+    try:
+        M.full_config({"prosody": 1})
+    except ValueError as e:
+        check("prosody" in str(e), "prosody 1 refused: %s" % e)
+    else:
+        check(False, "prosody 1 accepted")
+    net = M.make_model(dict(TINY_NET, prosody=2, time_pool=4, dropout=0.0), LABELS).eval()
+    x = torch.randn(2, 80, 130)
+    try:
+        net(x[:, :, :128])
+    except ValueError as e:
+        check("130" in str(e), "bands alone refused: %s" % e)
+    else:
+        check(False, "128 columns accepted by a prosody model")
+    with torch.no_grad():
+        a = net.forward_all(x)
+        y = x.clone()
+        y[:, 41:, 128] += 3.0  # frames 41.. : LSTM steps 10.. (frames 40..43) onwards
+        b = net.forward_all(y)
+    d = (a - b).abs().amax(dim=(0, 2))
+    check(float(d[:10].max()) == 0.0, "steps before the change unchanged: %s" % d[:10])
+    check(float(d[10:].min()) > 0, "steps from the change on moved: %s" % d[10:])
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            X.model_to_emod(net, LABELS, None, "m", {}, os.path.join(tmp, "m.emod"))
+        except ValueError as e:
+            check("prosody" in str(e), "export refused naming prosody: %s" % e)
+        else:
+            check(False, "a prosody model exported")
+
+
+def t_run():
+    """A run with prosody trains on a store with pitch columns and records the key."""
+    import torch
+    import train as T
+    torch.set_num_threads(1)
+    items = fake_items("emodb", 4, 2, LABELS)
+    with tempfile.TemporaryDirectory() as root:
+        model, meta = T.train(tiny_run_config(epochs=2, model=dict(TINY_NET, prosody=2)),
+                              items[:16], items[16:], LABELS, PitchStore(), root, log=DEVNULL)
+    check(meta["train_config"]["model"]["prosody"] == 2, "run.json records the key")
+    check(model.norm_mean.numel() == 130, "normalisation over 130 columns")
+    check(all(math.isfinite(h["loss"]) for h in meta["history"]), "finite losses")
+
+
+CASES = {"store": t_store, "norm": t_norm, "batch": t_batch, "model": t_model, "run": t_run}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: %s EMOTION %s" % (os.path.basename(sys.argv[0]), "|".join(CASES)))
+    EMOTION = sys.argv[1]
+    run_case(CASES, [sys.argv[0], sys.argv[2]])
