@@ -1,9 +1,12 @@
 /* Streaming pitch: YIN (de Cheveigné & Kawahara 2002, steps 1-5) on the raw model-rate samples,
  * one estimate per log-mel frame, ending where that frame ends (dsp_logmel_frame_end).
  *
- * Why YIN in the time domain: the span is ~530 samples and the lags 32..266 at 16 kHz, ~70 k
- * multiply-adds per hop (tens of microseconds), no FFT plan, and the cumulative-mean normalised
- * difference gives a periodicity in [0, 1] for free. Why a held F0: the network reads ln F0
+ * The difference function d(tau) = sum_j (x_j - x_{j+tau})^2 over an integration window of W
+ * samples is E(0) + E(tau) - 2 r(tau): window energies from a running sum of squares, and the
+ * cross-correlation r of the first W samples with the span from one r2c FFT of each and a c2r
+ * of their product (double precision, 1024 points at 16 kHz). Computed directly it was ~70 k
+ * multiply-adds and ~110 us per frame; this way it is a few microseconds. The cumulative-mean
+ * normalised difference gives a periodicity in [0, 1] for free. Why a held F0: the network reads ln F0
  * normalised per speaker; an unvoiced frame has no F0, and a value that jumps to a constant
  * there would dominate the speaker's statistics, so the last voiced value is held instead (the
  * periodicity column says whether it is fresh).
@@ -12,6 +15,7 @@
  * stream's start are zeros in both, so they agree bit for bit whatever the chunking. */
 #include "dsp_internal.h"
 
+#include <fftw3.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,11 @@ struct dsp_pitch {
     float held;                /* ln F0 of the last voiced frame */
     float *buf;                /* cap samples, is malloc'd */
     double *diff;              /* max_lag + 1, the difference function, is malloc'd */
+    double *sq;                /* span + 1, running sum of squares of the span, is malloc'd */
+    int n_fft;                 /* power of two >= span: lag + index stay below it, so no wrap */
+    double *fin;               /* n_fft, fftw_malloc'd: FFT input, then the correlation */
+    fftw_complex *fspan, *fwin; /* n_fft/2 + 1 each, fftw_malloc'd */
+    fftw_plan fwd, inv;        /* fin -> fspan, fspan -> fin */
     float frame[DSP_PITCH_DIM];
 };
 
@@ -47,14 +56,30 @@ __attribute__((noinline)) static void frame_compute(dsp_pitch *s, const float *x
         return;
     }
     /* Steps 2-3: difference function, then cumulative-mean normalisation in place. */
+    const int n_fft = s->n_fft, n_bins = n_fft / 2 + 1;
+    double *sq = s->sq;
+    sq[0] = 0;
+    for (int j = 0; j < s->span; j++)
+        sq[j + 1] = sq[j] + (double)x[j] * x[j];
+    for (int j = 0; j < n_fft; j++)
+        s->fin[j] = j < w ? x[j] : 0.0;
+    fftw_execute_dft_r2c(s->fwd, s->fin, s->fwin);
+    for (int j = 0; j < n_fft; j++)
+        s->fin[j] = j < s->span ? x[j] : 0.0;
+    fftw_execute_dft_r2c(s->fwd, s->fin, s->fspan);
+    for (int k = 0; k < n_bins; k++) { /* conj(window) x span: the correlation's spectrum */
+        double ar = s->fwin[k][0], ai = s->fwin[k][1], br = s->fspan[k][0], bi = s->fspan[k][1];
+        s->fspan[k][0] = ar * br + ai * bi;
+        s->fspan[k][1] = ar * bi - ai * br;
+    }
+    fftw_execute_dft_c2r(s->inv, s->fspan, s->fin); /* unnormalised: n_fft x r(tau) */
+    const double e0 = sq[w], scale = 2.0 / n_fft;
     d[0] = 1.0;
     double running = 0;
     for (int tau = 1; tau <= max_lag; tau++) {
-        double acc = 0;
-        for (int j = 0; j < w; j++) {
-            double e = (double)x[j] - x[j + tau];
-            acc += e * e;
-        }
+        double acc = e0 + (sq[tau + w] - sq[tau]) - scale * s->fin[tau];
+        if (acc < 0) /* rounding of a near-perfect period */
+            acc = 0;
         running += acc;
         d[tau] = running > 0 ? acc * tau / running : 1.0;
     }
@@ -115,11 +140,25 @@ int dsp_pitch_new(const dsp_params *p, dsp_pitch **out, char *err, size_t errlen
     s->span = 2 * s->max_lag;
     /* The first frame may need up to win_length new samples, later ones hop_length. */
     s->cap = s->span + (p->win_length > p->hop_length ? p->win_length : p->hop_length);
+    s->n_fft = 1;
+    while (s->n_fft < s->span)
+        s->n_fft *= 2;
     s->buf = malloc(sizeof(float) * (size_t)s->cap);
     s->diff = malloc(sizeof(double) * (size_t)(s->max_lag + 1));
-    if (!s->buf || !s->diff) {
+    s->sq = malloc(sizeof(double) * (size_t)(s->span + 1));
+    s->fin = fftw_malloc(sizeof(double) * (size_t)s->n_fft);
+    s->fspan = fftw_malloc(sizeof(fftw_complex) * (size_t)(s->n_fft / 2 + 1));
+    s->fwin = fftw_malloc(sizeof(fftw_complex) * (size_t)(s->n_fft / 2 + 1));
+    if (!s->buf || !s->diff || !s->sq || !s->fin || !s->fspan || !s->fwin) {
         dsp_pitch_free(s);
         return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_pitch: out of memory");
+    }
+    /* FFTW_ESTIMATE: every process computes the same floats (as dsp_logmel). */
+    s->fwd = fftw_plan_dft_r2c_1d(s->n_fft, s->fin, s->fspan, FFTW_ESTIMATE);
+    s->inv = fftw_plan_dft_c2r_1d(s->n_fft, s->fspan, s->fin, FFTW_ESTIMATE);
+    if (!s->fwd || !s->inv) {
+        dsp_pitch_free(s);
+        return dsp__fail(err, errlen, DSP_EFFTW, "dsp_pitch: FFTW could not make a plan");
     }
     pitch_clear(s);
     *out = s;
@@ -130,8 +169,16 @@ void dsp_pitch_free(dsp_pitch *s)
 {
     if (!s)
         return;
+    if (s->fwd)
+        fftw_destroy_plan(s->fwd);
+    if (s->inv)
+        fftw_destroy_plan(s->inv);
+    fftw_free(s->fin);
+    fftw_free(s->fspan);
+    fftw_free(s->fwin);
     free(s->buf);
     free(s->diff);
+    free(s->sq);
     free(s);
 }
 

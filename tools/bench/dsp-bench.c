@@ -9,7 +9,8 @@
  *     (median, p99, over all hops of N passes);
  *   - per hop with the resampler: the same audio at 48 kHz stereo, 480 frames through
  *     dsp_resampler_process then dsp_logmel_push;
- *   - offline: dsp_logmel_batch over the whole audio (median of N runs) as multiples of real time.
+ *   - offline: dsp_logmel_batch over the whole audio (median of N runs) as multiples of real time;
+ *   - per hop: dsp_pitch_push of 160 samples (the pitch tracker, not on the daemon's path yet).
  * --denoise-db N (-90..-1) measures the front end with its noise suppressor (dsp_params.denoise_db).
  * --dump-audio writes the exact samples used (float32), so tools/bench/dsp-bench.py can run its
  * numpy reference on the same audio. */
@@ -242,6 +243,23 @@ int main(int argc, char **argv)
     }
     double hop_med = pct(t, k, 0.5) / 1e3, hop_p99 = pct(t, k, 0.99) / 1e3;
 
+    dsp_pitch *pt;
+    if (dsp_pitch_new(&p, &pt, err, sizeof err)) {
+        fprintf(stderr, "dsp-bench: %s\n", err);
+        return 1;
+    }
+    k = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        dsp_pitch_reset(pt);
+        for (size_t h = 0; h < hops; h++) {
+            double t0 = now_ns();
+            dsp_pitch_push(pt, a.x + h * 160, 160, ignore_frame, &sink);
+            t[k++] = now_ns() - t0;
+        }
+    }
+    double pitch_med = pct(t, k, 0.5) / 1e3, pitch_p99 = pct(t, k, 0.99) / 1e3;
+    dsp_pitch_free(pt);
+
     /* 48 kHz stereo through the resampler: upsample the audio once (not timed) */
     dsp_resampler *up, *down;
     double rs_med = 0, rs_p99 = 0;
@@ -290,17 +308,21 @@ int main(int argc, char **argv)
         printf("{\"source\":\"%s\",\"denoise_db\":%d,\"files\":%d,\"audio_s\":%.3f,\"hops\":%zu,\"passes\":%d,"
                "\"hop_median_us\":%.3f,\"hop_p99_us\":%.3f,\"hop48_median_us\":%.3f,"
                "\"hop48_p99_us\":%.3f,\"batch_s\":%.6f,\"batch_xrt\":%.1f,"
-               "\"batch_best_xrt\":%.1f,\"batch_us_per_frame\":%.3f}\n",
+               "\"batch_best_xrt\":%.1f,\"batch_us_per_frame\":%.3f,\"pitch_hop_median_us\":%.3f,"
+               "\"pitch_hop_p99_us\":%.3f}\n",
                source, denoise_db, a.files, audio_s, hops, passes, hop_med, hop_p99, rs_med, rs_p99, batch_s,
-               audio_s / batch_s, audio_s / batch_best_s, batch_s / (double)frames * 1e6);
+               audio_s / batch_s, audio_s / batch_best_s, batch_s / (double)frames * 1e6, pitch_med,
+               pitch_p99);
     else
         printf("audio: %.1f s of %s (%d files), %zu hops x %d passes, denoise_db %d\n"
                "log-mel per hop (push 160):          median %.2f us, p99 %.2f us\n"
                "48 kHz stereo resample + log-mel:    median %.2f us, p99 %.2f us\n"
                "log-mel offline (batch):             %.0f x real time median (%.2f us per frame), "
-               "best %.0f x\n",
+               "best %.0f x\n"
+               "pitch per hop (push 160):            median %.2f us, p99 %.2f us\n",
                audio_s, source, a.files, hops, passes, denoise_db, hop_med, hop_p99, rs_med, rs_p99,
-               audio_s / batch_s, batch_s / (double)frames * 1e6, audio_s / batch_best_s);
+               audio_s / batch_s, batch_s / (double)frames * 1e6, audio_s / batch_best_s,
+               pitch_med, pitch_p99);
     if (sink == 12345.678f) /* keep the callbacks' work observable */
         puts("");
     dsp_logmel_free(s);
