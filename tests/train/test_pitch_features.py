@@ -80,6 +80,19 @@ def t_store():
                   "%s: ln F0 of %g Hz" % (key, f0))
             check(np.all(x[:20, 129] == 0), "%s: silence has periodicity 0" % key)
             check(store.speech_span(key) == plain.speech_span(key), "%s: speech span" % key)
+        stamp = os.path.join(FE.pitch_dir(cache, "orig"), "emotion-features.json")
+        with open(stamp) as f:
+            text = f.read()
+        with open(stamp, "w") as f:
+            f.write(text.replace("ln F0, periodicity", "something else"))
+        try:
+            FE.FeatureStore(cache, pitch=True).get("x/a.wav")
+        except ValueError as e:
+            check("--pitch" in str(e), "a dir stamped with other columns refused: %s" % e)
+        else:
+            check(False, "a pitch dir stamped with other columns accepted")
+        with open(stamp, "w") as f:
+            f.write(text)
         pp = FE.pitch_path(cache, "orig", "x/a.wav")
         np.save(pp, np.zeros((5, 2), np.float32))
         try:

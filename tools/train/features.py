@@ -74,6 +74,18 @@ def pitch_path(cache, version, key, denoise_db=0):
     return os.path.join(pitch_dir(cache, version, denoise_db), os.path.splitext(key)[0] + ".npy")
 
 
+PITCH_LAYOUT = "frames x (ln F0, periodicity)"  # the stamp of `emotion features --pitch-only`
+
+
+def stamp_layout(directory):
+    """The "layout" a feature dir's stamp records, or None without a stamp."""
+    try:
+        with open(os.path.join(directory, "emotion-features.json")) as f:
+            return json.load(f).get("layout")
+    except FileNotFoundError:
+        return None
+
+
 def stamp_denoise_db(directory):
     """The denoise_db a feature dir was made with (its emotion-features.json; absent key = 0),
     or None without a stamp."""
@@ -167,14 +179,23 @@ class FeatureStore:
 
     def _check_stamp(self, version):
         """Refuses features made with another noise suppression than the store's (the file names
-        do not say; training on them would silently train another front end)."""
+        do not say; training on them would silently train another front end), and pitch
+        columns that the stamp says are not pitch columns."""
         if version in self._stamped:
             return
-        d = feat_dir(self.cache, version, self.denoise_db)
-        have = stamp_denoise_db(d)
-        if have is not None and have != self.denoise_db:
-            raise ValueError("%s: features made with denoise_db %d, this run needs %d"
-                             % (d, have, self.denoise_db))
+        dirs = [feat_dir(self.cache, version, self.denoise_db)]
+        if self.pitch:
+            dirs.append(pitch_dir(self.cache, version, self.denoise_db))
+        for d in dirs:
+            have = stamp_denoise_db(d)
+            if have is not None and have != self.denoise_db:
+                raise ValueError("%s: features made with denoise_db %d, this run needs %d"
+                                 % (d, have, self.denoise_db))
+        if self.pitch:
+            layout = stamp_layout(dirs[1])
+            if layout is not None and layout != PITCH_LAYOUT:
+                raise ValueError("%s: stamped %r, not the pitch columns (%r): remake it with "
+                                 "features.py --pitch" % (dirs[1], layout, PITCH_LAYOUT))
         self._stamped.add(version)
 
     def has(self, key, version="orig"):
