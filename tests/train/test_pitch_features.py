@@ -32,6 +32,16 @@ DSP = M.DEFAULT_DSP_PARAMS
 EMOTION = None
 
 
+def expect_refused(exc, needle, what, fn, *args, **kw):
+    """fn(*args, **kw) raises exc with needle in its message."""
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        check(needle in str(e), "%s: refused, naming %r: %s" % (what, needle, e))
+    else:
+        check(False, "%s: accepted" % what)
+
+
 def write_wav(path, x):
     with wave.open(path, "wb") as w:
         w.setnchannels(1)
@@ -85,30 +95,18 @@ def t_store():
             text = f.read()
         with open(stamp, "w") as f:
             f.write(text.replace("ln F0, periodicity", "something else"))
-        try:
-            FE.FeatureStore(cache, pitch=True).get("x/a.wav")
-        except ValueError as e:
-            check("--pitch" in str(e), "a dir stamped with other columns refused: %s" % e)
-        else:
-            check(False, "a pitch dir stamped with other columns accepted")
+        expect_refused(ValueError, "--pitch", "a pitch dir stamped with other columns",
+                       FE.FeatureStore(cache, pitch=True).get, "x/a.wav")
         with open(stamp, "w") as f:
             f.write(text)
         pp = FE.pitch_path(cache, "orig", "x/a.wav")
         np.save(pp, np.zeros((5, 2), np.float32))
-        try:
-            FE.FeatureStore(cache, pitch=True).get("x/a.wav")
-        except ValueError as e:
-            check("pitch" in str(e), "misshapen pitch refused: %s" % e)
-        else:
-            check(False, "a pitch file of the wrong length accepted")
+        expect_refused(ValueError, "pitch", "a pitch file of the wrong length",
+                       FE.FeatureStore(cache, pitch=True).get, "x/a.wav")
         os.remove(pp)
         check(not FE.FeatureStore(cache, pitch=True).has("x/a.wav"), "has() without pitch")
-        try:
-            FE.FeatureStore(cache, pitch=True).get("x/a.wav")
-        except FileNotFoundError as e:
-            check("--pitch" in str(e), "missing pitch names the fix: %s" % e)
-        else:
-            check(False, "missing pitch accepted")
+        expect_refused(FileNotFoundError, "--pitch", "a missing pitch file",
+                       FE.FeatureStore(cache, pitch=True).get, "x/a.wav")
 
 
 class MemoryPitchStore(FE.MemoryStore):
@@ -138,12 +136,8 @@ def t_norm():
     want = np.sqrt(raw.var(0) / (raw.var(0) + 1e-3))  # the std of z-scores with cmvn_eps 1e-3
     check(np.allclose(y.mean(0), 0, atol=1e-4) and np.allclose(y.std(0), want, rtol=1e-3),
           "every column z-scored over the speech frames")
-    try:
-        FE.SpeakerNormStore(MemoryPitchStore(feats), items, 1e-3, level_floor=0.3)
-    except ValueError as e:
-        check("level_floor" in str(e), "a level floor with pitch refused: %s" % e)
-    else:
-        check(False, "level_floor with pitch accepted")
+    expect_refused(ValueError, "level_floor", "a level floor with pitch", FE.SpeakerNormStore,
+                   MemoryPitchStore(feats), items, 1e-3, level_floor=0.3)
 
 
 class PitchStore:
@@ -195,20 +189,10 @@ def t_model():
     import torch
     import export as X
     torch.manual_seed(0)
-    try:
-        M.full_config({"prosody": 1})
-    except ValueError as e:
-        check("prosody" in str(e), "prosody 1 refused: %s" % e)
-    else:
-        check(False, "prosody 1 accepted")
+    expect_refused(ValueError, "prosody", "prosody 1", M.full_config, {"prosody": 1})
     net = M.make_model(dict(TINY_NET, prosody=2, time_pool=4, dropout=0.0), LABELS).eval()
     x = torch.randn(2, 80, 130)
-    try:
-        net(x[:, :, :128])
-    except ValueError as e:
-        check("130" in str(e), "bands alone refused: %s" % e)
-    else:
-        check(False, "128 columns accepted by a prosody model")
+    expect_refused(ValueError, "130", "the bands alone into a prosody model", net, x[:, :, :128])
     with torch.no_grad():
         a = net.forward_all(x)
         y = x.clone()
@@ -218,12 +202,8 @@ def t_model():
     check(float(d[:10].max()) == 0.0, "steps before the change unchanged: %s" % d[:10])
     check(float(d[10:].min()) > 0, "steps from the change on moved: %s" % d[10:])
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            X.model_to_emod(net, LABELS, None, "m", {}, os.path.join(tmp, "m.emod"))
-        except ValueError as e:
-            check("prosody" in str(e), "export refused naming prosody: %s" % e)
-        else:
-            check(False, "a prosody model exported")
+        expect_refused(ValueError, "prosody", "export of a prosody model", X.model_to_emod, net,
+                       LABELS, None, "m", {}, os.path.join(tmp, "m.emod"))
 
 
 def t_run():

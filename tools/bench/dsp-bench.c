@@ -168,6 +168,39 @@ static void ignore_frame(void *user, const float *frame, int64_t index)
     *(float *)user += frame[0];
 }
 
+/* One 160-sample push of the object under test (the log-mel or the pitch tracker) and its reset. */
+typedef struct {
+    int (*push)(void *obj, const float *x, size_t n, float *sink);
+    void (*reset)(void *obj);
+    void *obj;
+} hop_target;
+
+static int push_logmel(void *obj, const float *x, size_t n, float *sink)
+{
+    return dsp_logmel_push(obj, x, n, ignore_frame, sink);
+}
+static void reset_logmel(void *obj) { dsp_logmel_reset(obj); }
+static int push_pitch(void *obj, const float *x, size_t n, float *sink)
+{
+    return dsp_pitch_push(obj, x, n, ignore_frame, sink);
+}
+static void reset_pitch(void *obj) { dsp_pitch_reset(obj); }
+
+/* Times every 160-sample push of `passes` passes over the audio into t (ns); returns the count. */
+static size_t time_hops(const hop_target *h, const audio *a, int passes, double *t, float *sink)
+{
+    size_t k = 0, hops = a->n / 160;
+    for (int pass = 0; pass < passes; pass++) {
+        h->reset(h->obj);
+        for (size_t i = 0; i < hops; i++) {
+            double t0 = now_ns();
+            h->push(h->obj, a->x + i * 160, 160, sink);
+            t[k++] = now_ns() - t0;
+        }
+    }
+    return k;
+}
+
 int main(int argc, char **argv)
 {
     double seconds = 60;
@@ -232,15 +265,8 @@ int main(int argc, char **argv)
     size_t hops = a.n / 160;
     double *t = malloc(sizeof(double) * hops * (size_t)passes);
     float sink = 0;
-    size_t k = 0;
-    for (int pass = 0; pass < passes; pass++) {
-        dsp_logmel_reset(s);
-        for (size_t h = 0; h < hops; h++) {
-            double t0 = now_ns();
-            dsp_logmel_push(s, a.x + h * 160, 160, ignore_frame, &sink);
-            t[k++] = now_ns() - t0;
-        }
-    }
+    hop_target lm = {push_logmel, reset_logmel, s};
+    size_t k = time_hops(&lm, &a, passes, t, &sink);
     double hop_med = pct(t, k, 0.5) / 1e3, hop_p99 = pct(t, k, 0.99) / 1e3;
 
     dsp_pitch *pt;
@@ -248,15 +274,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "dsp-bench: %s\n", err);
         return 1;
     }
-    k = 0;
-    for (int pass = 0; pass < passes; pass++) {
-        dsp_pitch_reset(pt);
-        for (size_t h = 0; h < hops; h++) {
-            double t0 = now_ns();
-            dsp_pitch_push(pt, a.x + h * 160, 160, ignore_frame, &sink);
-            t[k++] = now_ns() - t0;
-        }
-    }
+    hop_target pitch = {push_pitch, reset_pitch, pt};
+    k = time_hops(&pitch, &a, passes, t, &sink);
     double pitch_med = pct(t, k, 0.5) / 1e3, pitch_p99 = pct(t, k, 0.99) / 1e3;
     dsp_pitch_free(pt);
 
