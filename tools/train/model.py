@@ -305,8 +305,9 @@ class EmotionNet(nn.Module):
         return self.drop(x)
 
     def sequence(self, x):
-        """x [B, T, M] -> per-step sequence features [B, T//2, seq_dim] (LSTM outputs, or conv
-        features for the CNN-only variant)."""
+        """x [B, T, in_dim] (n_mels bands, then the prosody columns if any) -> per-step
+        sequence features [B, T // time_pool, seq_dim] (LSTM outputs, or conv features for the
+        CNN-only variant)."""
         if x.dim() != 3 or x.shape[2] != self.in_dim:
             raise ValueError("expected x [B, T, %d], got %s" % (self.in_dim, tuple(x.shape)))
         tp, m = self.config["time_pool"], self.config["n_mels"]
