@@ -47,20 +47,18 @@ __attribute__((noinline)) static void frame_compute(dsp_pitch *s, const float *x
 {
     const int w = s->max_lag, max_lag = s->max_lag;
     double *d = s->diff;
-    double energy = 0;
+    /* Running sum of squares: the window energies below, and its end the span's energy. */
+    double *sq = s->sq;
+    sq[0] = 0;
     for (int j = 0; j < s->span; j++)
-        energy += (double)x[j] * x[j];
-    if (energy < PITCH_SILENCE * s->span) {
+        sq[j + 1] = sq[j] + (double)x[j] * x[j];
+    if (sq[s->span] < PITCH_SILENCE * s->span) {
         dst[0] = s->held;
         dst[1] = 0.0f;
         return;
     }
     /* Steps 2-3: difference function, then cumulative-mean normalisation in place. */
     const int n_fft = s->n_fft, n_bins = n_fft / 2 + 1;
-    double *sq = s->sq;
-    sq[0] = 0;
-    for (int j = 0; j < s->span; j++)
-        sq[j + 1] = sq[j] + (double)x[j] * x[j];
     for (int j = 0; j < n_fft; j++)
         s->fin[j] = j < w ? x[j] : 0.0;
     fftw_execute_dft_r2c(s->fwd, s->fin, s->fwin);
