@@ -108,25 +108,30 @@ int64_t dsp_logmel_frame_end(const dsp_params *p, int64_t index);
  * which gives periodicity 0) ln F0 holds the last voiced value, ln DSP_PITCH_F0_START before
  * any. A stream of n samples yields the same count as the log-mel, dsp_logmel_frame_count;
  * pushing yields frame i once its end has been pushed (with denoise_db a hop before the log-mel
- * frame). Same promises as dsp_logmel: any chunking gives the batch's frames bit for bit, no
- * allocation after _new, NaN/Inf refused whole. */
+ * frame). With the flag DSP_PITCH_SUPPRESSED (needs denoise_db) it reads the noise suppressor's
+ * output instead, the samples the log-mel reads, and yields frame i when the log-mel does. Same
+ * promises as dsp_logmel: any chunking gives the batch's frames bit for bit, no allocation after
+ * _new, NaN/Inf refused whole. */
 #define DSP_PITCH_DIM 2
 #define DSP_PITCH_F0_MIN 60.0
 #define DSP_PITCH_F0_MAX 500.0
 #define DSP_PITCH_F0_START 150.0
+#define DSP_PITCH_SUPPRESSED 1u /* flag: track the noise suppressor's output */
 typedef struct dsp_pitch dsp_pitch;
 
-/* On success *out is owned by the caller: dsp_pitch_free. */
-int dsp_pitch_new(const dsp_params *p, dsp_pitch **out, char *err, size_t errlen);
+/* On success *out is owned by the caller: dsp_pitch_free. flags: 0 or DSP_PITCH_SUPPRESSED. */
+int dsp_pitch_new(const dsp_params *p, unsigned flags, dsp_pitch **out, char *err, size_t errlen);
 void dsp_pitch_free(dsp_pitch *s);
-/* Forgets the stream and the held F0; the next frame has index 0. Does not allocate. */
+/* Forgets the stream and the held F0 (and the suppressor's noise estimate: that one allocates, as
+ * dsp_logmel_reset); the next frame has index 0. Otherwise does not allocate. */
 void dsp_pitch_reset(dsp_pitch *s);
 /* Pushes n samples; cb (may be NULL) gets each completed frame (DSP_PITCH_DIM floats, valid
  * during the call). Returns 0 or a DSP_E* code. */
 int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void *user);
 /* Batch: dsp_logmel_frame_count(p, n) frames into out ([frames][DSP_PITCH_DIM]); out NULL asks
  * for the count; max_frames smaller than it is DSP_EINVAL with nothing written. */
-int64_t dsp_pitch_batch(const dsp_params *p, const float *x, size_t n, float *out, size_t max_frames);
+int64_t dsp_pitch_batch(const dsp_params *p, unsigned flags, const float *x, size_t n, float *out,
+                        size_t max_frames);
 
 /* ---- streaming resampler (libsoxr) with channel downmix ---- */
 typedef struct dsp_resampler dsp_resampler;

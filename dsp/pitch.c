@@ -12,7 +12,15 @@
  * periodicity column says whether it is fresh).
  *
  * Streaming and batch share frame_compute over `span` contiguous samples; samples before the
- * stream's start are zeros in both, so they agree bit for bit whatever the chunking. */
+ * stream's start are zeros in both, so they agree bit for bit whatever the chunking.
+ *
+ * With DSP_PITCH_SUPPRESSED the tracker runs its own copy of the log-mel's noise suppressor
+ * (denoise.c, same parameters, so the same samples) and reads its output. Measured on EMO-DB at
+ * 10 dB SNR against the raw tracker on the clean file: in white noise 88 % of the clean voiced
+ * frames stay voiced instead of 75 %, with half the gross F0 errors; in babble both read the
+ * other talkers alike (BENCHMARKS.md, "Front end"). The suppressor's output lags its input by
+ * one block, which is the hop the log-mel's frame ends already account for: frame i ends at
+ * suppressed sample i x hop + win, and the counts are the log-mel's exactly. */
 #include "dsp_internal.h"
 
 #include <fftw3.h>
@@ -26,6 +34,11 @@
 
 struct dsp_pitch {
     dsp_params p;
+    dsp_params timeline;       /* frame ends in the samples the tracker reads (p, or p without
+                                  denoise_db when those are the suppressor's output) */
+    dsp__denoise *dn;          /* DSP_PITCH_SUPPRESSED only: the suppressor */
+    float *block;              /* hop_length samples waiting for it, is malloc'd with dn */
+    int block_len;
     int min_lag, max_lag;      /* lag range for DSP_PITCH_F0_MAX .. DSP_PITCH_F0_MIN */
     int span;                  /* samples one estimate reads: integration window + max_lag */
     int cap;                   /* capacity of buf */
@@ -117,6 +130,7 @@ __attribute__((noinline)) static void frame_compute(dsp_pitch *s, const float *x
 
 static void pitch_clear(dsp_pitch *s)
 {
+    s->block_len = 0;
     memset(s->buf, 0, sizeof(float) * (size_t)s->span);
     s->len = s->span;
     s->seen = 0;
@@ -124,15 +138,29 @@ static void pitch_clear(dsp_pitch *s)
     s->held = (float)log(DSP_PITCH_F0_START);
 }
 
-int dsp_pitch_new(const dsp_params *p, dsp_pitch **out, char *err, size_t errlen)
+int dsp_pitch_new(const dsp_params *p, unsigned flags, dsp_pitch **out, char *err, size_t errlen)
 {
     int rc = dsp_params_check(p, err, errlen);
     if (rc)
         return rc;
+    if (flags & ~(unsigned)DSP_PITCH_SUPPRESSED)
+        return dsp__fail(err, errlen, DSP_EINVAL, "dsp_pitch: unknown flags 0x%x", flags);
+    if ((flags & DSP_PITCH_SUPPRESSED) && !p->denoise_db)
+        return dsp__fail(err, errlen, DSP_EINVAL,
+                         "dsp_pitch: DSP_PITCH_SUPPRESSED needs a noise suppressor (denoise_db)");
     dsp_pitch *s = calloc(1, sizeof *s);
     if (!s)
         return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_pitch: out of memory");
     s->p = *p;
+    s->timeline = *p;
+    if (flags & DSP_PITCH_SUPPRESSED) {
+        s->timeline.denoise_db = 0;
+        s->block = malloc(sizeof(float) * (size_t)p->hop_length);
+        if (!s->block || dsp__denoise_new(p->hop_length, p->sample_rate, p->denoise_db, &s->dn)) {
+            dsp_pitch_free(s);
+            return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_pitch: out of memory (suppressor)");
+        }
+    }
     s->min_lag = (int)ceil(p->sample_rate / DSP_PITCH_F0_MAX);
     s->max_lag = (int)floor(p->sample_rate / DSP_PITCH_F0_MIN);
     s->span = 2 * s->max_lag;
@@ -177,22 +205,23 @@ void dsp_pitch_free(dsp_pitch *s)
     free(s->buf);
     free(s->diff);
     free(s->sq);
+    dsp__denoise_free(s->dn);
+    free(s->block);
     free(s);
 }
 
 void dsp_pitch_reset(dsp_pitch *s)
 {
     pitch_clear(s);
+    if (s->dn)
+        dsp__denoise_reset(s->dn); /* on failure the next push says DSP_ENOMEM */
 }
 
-int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
+/* The samples the tracker reads (raw, or the suppressor's output) into the span, frames out. */
+static void track(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
 {
-    if (n && !x)
-        return DSP_EINVAL;
-    if (n && !dsp__all_finite(x, n))
-        return DSP_ENONFINITE;
     while (n > 0) {
-        int64_t end = dsp_logmel_frame_end(&s->p, s->index);
+        int64_t end = dsp_logmel_frame_end(&s->timeline, s->index);
         size_t want = (size_t)(end - s->seen), k = n < want ? n : want;
         if (s->len + (int)k > s->cap) { /* keep the newest span samples at the front */
             memmove(s->buf, s->buf + s->len - s->span, sizeof(float) * (size_t)s->span);
@@ -210,6 +239,35 @@ int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void
             s->index++;
         }
     }
+}
+
+int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void *user)
+{
+    if (n && !x)
+        return DSP_EINVAL;
+    if (n && !dsp__all_finite(x, n))
+        return DSP_ENONFINITE;
+    if (!s->dn) {
+        track(s, x, n, cb, user);
+        return DSP_OK;
+    }
+    if (!dsp__denoise_ready(s->dn))
+        return DSP_ENOMEM;
+    const int hop = s->p.hop_length;
+    while (n > 0) {
+        size_t k = (size_t)(hop - s->block_len);
+        if (k > n)
+            k = n;
+        memcpy(s->block + s->block_len, x, sizeof(float) * k);
+        s->block_len += (int)k;
+        x += k;
+        n -= k;
+        if (s->block_len == hop) {
+            dsp__denoise_block(s->dn, s->block);
+            track(s, s->block, (size_t)hop, cb, user);
+            s->block_len = 0;
+        }
+    }
     return DSP_OK;
 }
 
@@ -225,7 +283,7 @@ static void batch_frame(void *user, const float *frame, int64_t index)
         memcpy(o->out + (size_t)index * DSP_PITCH_DIM, frame, sizeof(float) * DSP_PITCH_DIM);
 }
 
-int64_t dsp_pitch_batch(const dsp_params *p, const float *x, size_t n, float *out,
+int64_t dsp_pitch_batch(const dsp_params *p, unsigned flags, const float *x, size_t n, float *out,
                         size_t max_frames)
 {
     int64_t frames = dsp_logmel_frame_count(p, n);
@@ -238,13 +296,14 @@ int64_t dsp_pitch_batch(const dsp_params *p, const float *x, size_t n, float *ou
     if (frames == 0)
         return 0;
     dsp_pitch *s;
-    int rc = dsp_pitch_new(p, &s, NULL, 0);
+    int rc = dsp_pitch_new(p, flags, &s, NULL, 0);
     if (rc)
         return rc;
-    /* Only the samples up to the last frame's end: with denoise_db the log-mel count stops a
-     * hop short of what the pitch could already estimate. */
+    /* Only the samples up to the last frame's end: with denoise_db on the raw samples the
+     * log-mel count stops a hop short of what the pitch could already estimate. */
     struct batch_out o = {out, frames};
-    rc = dsp_pitch_push(s, x, (size_t)dsp_logmel_frame_end(p, frames - 1), batch_frame, &o);
+    size_t upto = (flags & DSP_PITCH_SUPPRESSED) ? n : (size_t)dsp_logmel_frame_end(p, frames - 1);
+    rc = dsp_pitch_push(s, x, upto, batch_frame, &o);
     dsp_pitch_free(s);
     return rc ? rc : frames;
 }

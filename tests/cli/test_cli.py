@@ -167,6 +167,8 @@ def case_usage(tmp):
         (["--quiet=yes"], ["--quiet=yes"]),
         (["--pitch", "--pitch-only"], ["--pitch", "--pitch-only", "exclude"]),
         (["--pitch=1"], ["--pitch=1"]),
+        (["--pitch-suppressed", "--denoise-db", "-15"], ["--pitch-suppressed", "--pitch"]),
+        (["--pitch-only", "--pitch-suppressed"], ["--pitch-suppressed", "--denoise-db"]),
     ]
     for opts, needles in bad_values:
         expect_error(["features", *opts, wav, "-o", out], 2, *needles,
@@ -384,6 +386,16 @@ def case_batch(tmp):
     check(p.returncode == 0 and "3 written, 0 failed" in p.stderr and "ln F0" in stamp["layout"]
           and np.load(out / "Actor_01" / "a.npy").shape == (len(a_dn), 2),
           f"--pitch-only recomputes and is stamped: {p.stderr!r} {stamp}")
+    # ... and so is the tracker's input: the suppressor's output recomputes again, with the
+    # log-mel's frame count, and other values than the raw samples give
+    raw_pitch = np.load(out / "Actor_01" / "a.npy")
+    p = run(["features", "--batch", src, "-o", out, "--skip-existing", "--denoise-db", "-15",
+             "--pitch-only", "--pitch-suppressed"])
+    stamp = json.loads((out / "emotion-features.json").read_text())
+    sup_pitch = np.load(out / "Actor_01" / "a.npy")
+    check(p.returncode == 0 and "3 written, 0 failed" in p.stderr and "suppressed" in stamp["layout"]
+          and sup_pitch.shape == raw_pitch.shape and not np.array_equal(sup_pitch, raw_pitch),
+          f"--pitch-suppressed recomputes and is stamped: {p.stderr!r} {stamp}")
 
     # two inputs mapping to one output
     sox(src / "Actor_01" / "a.wav", src / "Actor_01" / "a.flac")

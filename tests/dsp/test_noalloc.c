@@ -207,7 +207,7 @@ int main(void)
 
     /* 1b. the pitch tracker, from creation, in odd chunks, and after a reset */
     dsp_pitch *pt;
-    if (dsp_pitch_new(&pd, &pt, err, sizeof err)) {
+    if (dsp_pitch_new(&pd, 0, &pt, err, sizeof err)) {
         fprintf(stderr, "setup: %s\n", err);
         return 1;
     }
@@ -223,6 +223,21 @@ int main(void)
           n_alloc, n_free);
     fprintf(stderr, "pitch push, 2 x %d pushes from creation with a reset: %ld allocs, %ld frees\n",
             hops, n_alloc, n_free);
+    dsp_pitch_free(pt);
+    /* ... and reading its own suppressor (whose reset makes a new speexdsp state, so no reset) */
+    if (dsp_pitch_new(&pd, DSP_PITCH_SUPPRESSED, &pt, err, sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        return 1;
+    }
+    n_alloc = n_free = 0;
+    counting = 1;
+    for (int h = 0; h < hops; h++)
+        CHECK(dsp_pitch_push(pt, x + (size_t)h * 97, 97, on_frame, NULL) == 0, "push pitch");
+    counting = 0;
+    CHECK(n_alloc == 0 && n_free == 0, "dsp_pitch_push on the suppressor's output: %ld "
+          "allocations, %ld frees", n_alloc, n_free);
+    fprintf(stderr, "pitch push on the suppressor's output, %d pushes from creation: %ld allocs, "
+            "%ld frees\n", hops, n_alloc, n_free);
     dsp_pitch_free(pt);
 
     /* 2. resampler + log-mel, from the first hop after creation (soxr's FIFOs are sized by

@@ -1,6 +1,7 @@
 /* dsp_pitch: F0 of tones and harmonic series (no octave error), periodicity of noise and
  * silence, the held value through silence, frame counts and ends shared with the log-mel, stream
- * equal to batch bit for bit under random chunking, NaN refused, reset. */
+ * equal to batch bit for bit under random chunking, NaN refused, reset; the same for the tracker on
+ * the noise suppressor's output, which keeps a tone in white noise voiced where the raw one does not. */
 #include "dsp.h"
 #include "dsp_test.h"
 
@@ -31,13 +32,19 @@ static void harmonic(float *x, size_t n, double f0, int n_harm, double amp)
     }
 }
 
-static float *batch(const dsp_params *p, const float *x, size_t n, int64_t *frames)
+static float *batch_flags(const dsp_params *p, unsigned flags, const float *x, size_t n,
+                          int64_t *frames)
 {
-    *frames = dsp_pitch_batch(p, x, n, NULL, 0);
+    *frames = dsp_pitch_batch(p, flags, x, n, NULL, 0);
     float *out = malloc(sizeof(float) * DSP_PITCH_DIM * (size_t)(*frames + 1));
-    int64_t got = dsp_pitch_batch(p, x, n, out, (size_t)*frames);
+    int64_t got = dsp_pitch_batch(p, flags, x, n, out, (size_t)*frames);
     CHECK(got == *frames, "batch returned %lld, count %lld", (long long)got, (long long)*frames);
     return out;
+}
+
+static float *batch(const dsp_params *p, const float *x, size_t n, int64_t *frames)
+{
+    return batch_flags(p, 0, x, n, frames);
 }
 
 /* Median F0 (Hz) and minimum periodicity over frames [from, to). */
@@ -118,18 +125,18 @@ static void test_noise_and_silence(void)
     free(x);
 }
 
-static void stream_vs_batch(const dsp_params *p, uint64_t seed)
+static void stream_vs_batch(const dsp_params *p, unsigned flags, uint64_t seed)
 {
     const size_t n = 2 * RATE + 123;
     float *x = malloc(sizeof(float) * n);
     t_signal(2, x, n, RATE, seed);
     int64_t frames;
-    float *ref = batch(p, x, n, &frames);
+    float *ref = batch_flags(p, flags, x, n, &frames);
     CHECK(frames == dsp_logmel_frame_count(p, n), "pitch %lld frames, log-mel %lld",
           (long long)frames, (long long)dsp_logmel_frame_count(p, n));
     dsp_pitch *s;
     char err[200];
-    CHECK(dsp_pitch_new(p, &s, err, sizeof err) == 0, "new: %s", err);
+    CHECK(dsp_pitch_new(p, flags, &s, err, sizeof err) == 0, "new: %s", err);
     for (int round = 0; round < 2; round++) { /* the second after a reset: same frames */
         collect c = {malloc(sizeof(float) * DSP_PITCH_DIM * (size_t)(frames + 4)), 0, frames + 4};
         t_seed(seed + 7 + (uint64_t)round);
@@ -140,13 +147,15 @@ static void stream_vs_batch(const dsp_params *p, uint64_t seed)
             CHECK(dsp_pitch_push(s, x + at, k, collect_cb, &c) == 0, "push");
             at += k;
         }
-        /* Streaming yields every frame whose end has been pushed: with denoise_db that can be
-         * more than the log-mel count (ends a hop earlier, no rounding to whole hops). */
-        int64_t ends = 1 + ((int64_t)n - dsp_logmel_frame_end(p, 0)) / p->hop_length;
+        /* Streaming yields every frame whose end has been pushed: with denoise_db on the raw
+         * samples that can be more than the log-mel count (ends a hop earlier, no rounding to
+         * whole hops); on the suppressor's output it is the log-mel count. */
+        int64_t ends = flags ? frames : 1 + ((int64_t)n - dsp_logmel_frame_end(p, 0)) / p->hop_length;
         CHECK(c.n == ends && c.n >= frames, "stream gave %lld frames, %lld ends pushed, batch %lld",
               (long long)c.n, (long long)ends, (long long)frames);
         CHECK(memcmp(c.f, ref, sizeof(float) * DSP_PITCH_DIM * (size_t)frames) == 0,
-              "round %d: stream differs from batch (denoise_db %d)", round, p->denoise_db);
+              "round %d: stream differs from batch (denoise_db %d, flags %u)", round, p->denoise_db,
+              flags);
         free(c.f);
         dsp_pitch_reset(s);
     }
@@ -159,9 +168,54 @@ static void test_stream_equals_batch(void)
 {
     dsp_params p;
     dsp_params_default(&p);
-    stream_vs_batch(&p, 3);
+    stream_vs_batch(&p, 0, 3);
     p.denoise_db = -15;
-    stream_vs_batch(&p, 4);
+    stream_vs_batch(&p, 0, 4);
+    stream_vs_batch(&p, DSP_PITCH_SUPPRESSED, 5);
+}
+
+/* A 150 Hz voice-like tone in white noise at 0 dB SNR, after 1 s of the noise alone: the
+ * suppressor's output keeps it voiced at its F0 in more frames than the raw samples do, and the
+ * noise alone stays unvoiced either way. */
+static void test_suppressed_in_noise(void)
+{
+    dsp_params p;
+    dsp_params_default(&p);
+    p.denoise_db = -15;
+    const size_t n = 3 * RATE;
+    float *x = malloc(sizeof(float) * n), *tone = malloc(sizeof(float) * n);
+    t_signal(0, x, n, RATE, 21); /* white noise, rms 0.5 / sqrt(3) */
+    harmonic(tone, n, 150, 19, 1.0);
+    double et = 0, en = 0;
+    for (size_t i = RATE; i < n; i++) {
+        et += (double)tone[i] * tone[i];
+        en += (double)x[i] * x[i];
+    }
+    const double g = sqrt(en / et); /* 0 dB */
+    for (size_t i = RATE; i < n; i++)
+        x[i] += (float)(g * tone[i]);
+    int voiced[2] = {0, 0}, noise_voiced[2] = {0, 0};
+    int64_t frames = 0;
+    for (int sup = 0; sup < 2; sup++) {
+        float *f = batch_flags(&p, sup ? DSP_PITCH_SUPPRESSED : 0, x, n, &frames);
+        for (int64_t i = 0; i < frames; i++) {
+            int v = f[DSP_PITCH_DIM * i + 1] > 0.65f;
+            if (dsp_logmel_frame_end(&p, i) <= RATE)
+                noise_voiced[sup] += v;
+            else if (dsp_logmel_frame_end(&p, i) > RATE + 2 * RATE / 60)
+                voiced[sup] += v && fabs(exp(f[DSP_PITCH_DIM * i]) / 150 - 1) < 0.05;
+        }
+        free(f);
+    }
+    fprintf(stderr, "tone at 0 dB in white noise: voiced at its F0 in %d (raw) / %d (suppressed) "
+            "frames of about %lld; the noise alone voiced in %d / %d\n", voiced[0], voiced[1],
+            (long long)(frames - 100), noise_voiced[0], noise_voiced[1]);
+    CHECK(voiced[1] > voiced[0] + frames / 10, "suppressed %d voiced frames, raw %d", voiced[1],
+          voiced[0]);
+    CHECK(noise_voiced[0] <= 5 && noise_voiced[1] <= 5, "noise alone voiced in %d / %d frames",
+          noise_voiced[0], noise_voiced[1]);
+    free(tone);
+    free(x);
 }
 
 /* A tone that starts at sample 8000: the first voiced frame is the first whose window (ending at
@@ -193,7 +247,7 @@ static void test_errors(void)
     dsp_params_default(&p);
     dsp_pitch *s;
     char err[200];
-    CHECK(dsp_pitch_new(&p, &s, err, sizeof err) == 0, "new: %s", err);
+    CHECK(dsp_pitch_new(&p, 0, &s, err, sizeof err) == 0, "new: %s", err);
     float x[1000];
     harmonic(x, 1000, 200, 3, 0.3);
     collect c = {malloc(sizeof(float) * DSP_PITCH_DIM * 10), 0, 10};
@@ -206,9 +260,15 @@ static void test_errors(void)
     dsp_pitch_free(s);
     free(c.f);
     float out[4];
-    CHECK(dsp_pitch_batch(&p, x, 1000, out, 1) == DSP_EINVAL, "batch into a too-small buffer");
+    CHECK(dsp_pitch_batch(&p, 0, x, 1000, out, 1) == DSP_EINVAL, "batch into a too-small buffer");
+    CHECK(dsp_pitch_new(&p, DSP_PITCH_SUPPRESSED, &s, err, sizeof err) == DSP_EINVAL &&
+          strstr(err, "denoise_db"), "suppressed without a suppressor: %s", err);
+    CHECK(dsp_pitch_batch(&p, DSP_PITCH_SUPPRESSED, x, 1000, out, 4) == DSP_EINVAL,
+          "batch: suppressed without a suppressor");
+    CHECK(dsp_pitch_new(&p, 8, &s, err, sizeof err) == DSP_EINVAL && strstr(err, "flags"),
+          "unknown flags: %s", err);
     p.hop_length = 0;
-    CHECK(dsp_pitch_new(&p, &s, err, sizeof err) == DSP_EINVAL && strstr(err, "hop_length"),
+    CHECK(dsp_pitch_new(&p, 0, &s, err, sizeof err) == DSP_EINVAL && strstr(err, "hop_length"),
           "bad params: %s", err);
 }
 
@@ -217,6 +277,7 @@ int main(void)
     RUN(test_tones);
     RUN(test_noise_and_silence);
     RUN(test_stream_equals_batch);
+    RUN(test_suppressed_in_noise);
     RUN(test_alignment);
     RUN(test_errors);
     return t_summary();

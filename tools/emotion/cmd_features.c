@@ -50,6 +50,9 @@ static void usage(FILE *out)
 "                        periodicity (0..1), over the 33 ms of raw audio that end where the\n"
 "                        frame ends: [frames, n_mels + 2]\n"
 "  --pitch-only          only those 2 columns: [frames, 2] (same frame count)\n"
+"  --pitch-suppressed    with --pitch or --pitch-only: the tracker reads the noise suppressor's\n"
+"                        output (needs --denoise-db), as the log-mel does; in noise it keeps\n"
+"                        more voiced frames\n"
 "Feature parameters (defaults: the model's front end):\n"
 "  --sample-rate HZ      rate the features are computed at, 8000..192000 (16000)\n"
 "  --n-mels N            mel bands, 1..1024 (128)\n"
@@ -74,7 +77,7 @@ static void usage(FILE *out)
 enum {
     OPT_BATCH = 256, OPT_ROOT, OPT_SKIP, OPT_PROGRESS, OPT_RATE, OPT_MELS, OPT_FMIN, OPT_FMAX,
     OPT_NFFT, OPT_WIN_MS, OPT_WIN_LEN, OPT_HOP_MS, OPT_HOP_LEN, OPT_SCALE, OPT_FLOOR, OPT_DENOISE,
-    OPT_PITCH, OPT_PITCH_ONLY
+    OPT_PITCH, OPT_PITCH_ONLY, OPT_PITCH_SUPPRESSED
 };
 
 static const struct option g_long[] = {
@@ -99,6 +102,7 @@ static const struct option g_long[] = {
     {"denoise-db", required_argument, NULL, OPT_DENOISE},
     {"pitch", no_argument, NULL, OPT_PITCH},
     {"pitch-only", no_argument, NULL, OPT_PITCH_ONLY},
+    {"pitch-suppressed", no_argument, NULL, OPT_PITCH_SUPPRESSED},
     {NULL, 0, NULL, 0},
 };
 
@@ -162,7 +166,7 @@ int cmd_features(int argc, char **argv)
     memset(&o, 0, sizeof o);
     dsp_params_default(&o.params);
     o.columns = FEATURES_MEL;
-    int force_progress = 0, quiet = 0, pitch = 0, pitch_only = 0;
+    int force_progress = 0, quiet = 0, pitch = 0, pitch_only = 0, pitch_suppressed = 0;
     /* Values that depend on others are resolved after parsing: -1 = not given. */
     double win_ms = -1, hop_ms = -1, fmax = -1;
     long win_len = -1, hop_len = -1, n_fft = -1, rate = o.params.sample_rate;
@@ -242,6 +246,7 @@ int cmd_features(int argc, char **argv)
             break;
         case OPT_PITCH: pitch = 1; break;
         case OPT_PITCH_ONLY: pitch_only = 1; break;
+        case OPT_PITCH_SUPPRESSED: pitch_suppressed = 1; break;
         case ':':
             cli_usage_error(CMD, "option %s needs a value", bad_option_name(argv, optopt));
             return CLI_EXIT_USAGE;
@@ -255,7 +260,17 @@ int cmd_features(int argc, char **argv)
         cli_usage_error(CMD, "options --pitch and --pitch-only exclude each other");
         return CLI_EXIT_USAGE;
     }
+    if (pitch_suppressed && !pitch && !pitch_only) {
+        cli_usage_error(CMD, "option --pitch-suppressed needs --pitch or --pitch-only");
+        return CLI_EXIT_USAGE;
+    }
+    if (pitch_suppressed && !o.params.denoise_db) {
+        cli_usage_error(CMD, "option --pitch-suppressed needs --denoise-db (the suppressor it reads)");
+        return CLI_EXIT_USAGE;
+    }
     o.columns = pitch_only ? FEATURES_PITCH : pitch ? FEATURES_MEL | FEATURES_PITCH : FEATURES_MEL;
+    if (pitch_suppressed)
+        o.columns |= FEATURES_PITCH_SUPPRESSED;
     if (win_ms >= 0 && win_len >= 0) {
         cli_usage_error(CMD, "options --win-ms and --win-length exclude each other");
         return CLI_EXIT_USAGE;

@@ -96,7 +96,9 @@ int features_compute(audio_file *f, const dsp_params *p, int columns, cli_progre
     int rc = -1;
     char derr[256];
     if (((columns & FEATURES_MEL) && dsp_logmel_new(p, &c.lm, derr, sizeof derr) != 0) ||
-        ((columns & FEATURES_PITCH) && dsp_pitch_new(p, &c.pt, derr, sizeof derr) != 0)) {
+        ((columns & FEATURES_PITCH) &&
+         dsp_pitch_new(p, columns & FEATURES_PITCH_SUPPRESSED ? DSP_PITCH_SUPPRESSED : 0, &c.pt, derr,
+                       sizeof derr) != 0)) {
         snprintf(err, errlen, "cannot set up the front end: %s", derr);
         goto fail;
     }
@@ -125,8 +127,8 @@ int features_compute(audio_file *f, const dsp_params *p, int columns, cli_progre
                  p->win_length, 1000.0 * p->win_length / p->sample_rate);
         goto fail;
     }
-    if (columns == FEATURES_MEL || columns == FEATURES_PITCH) {
-        rows_buf *b = columns == FEATURES_MEL ? &c.mel : &c.pitch;
+    if (!(columns & FEATURES_MEL) || !(columns & FEATURES_PITCH)) {
+        rows_buf *b = columns & FEATURES_MEL ? &c.mel : &c.pitch;
         *out = b->rows;
         b->rows = NULL;
     } else {

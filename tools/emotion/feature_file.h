@@ -16,8 +16,9 @@
 #include "dsp.h"
 
 /* Column sets of a feature row: the log-mel bands, the pitch tracker's DSP_PITCH_DIM values
- * (ln F0, periodicity), or both in that order. */
-enum { FEATURES_MEL = 1, FEATURES_PITCH = 2 };
+ * (ln F0, periodicity), or both in that order. FEATURES_PITCH_SUPPRESSED, beside FEATURES_PITCH,
+ * makes the tracker read the noise suppressor's output (DSP_PITCH_SUPPRESSED; needs denoise_db). */
+enum { FEATURES_MEL = 1, FEATURES_PITCH = 2, FEATURES_PITCH_SUPPRESSED = 4 };
 
 /* Floats per row for a column set. */
 int features_width(const dsp_params *p, int columns);

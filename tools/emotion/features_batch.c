@@ -214,9 +214,14 @@ static void stamp_text(const dsp_params *p, int columns, char *buf, size_t cap)
 {
     char pj[512];
     features_params_json(p, pj, sizeof pj);
-    const char *layout = columns == FEATURES_MEL ? "frames x n_mels"
-                         : columns == FEATURES_PITCH ? "frames x (ln F0, periodicity)"
-                                                     : "frames x (n_mels, ln F0, periodicity)";
+    /* The tracker's input is part of the layout: a cache of the other one is not reused. */
+    const int sup = columns & FEATURES_PITCH_SUPPRESSED;
+    const char *layout = !(columns & FEATURES_PITCH) ? "frames x n_mels"
+                         : !(columns & FEATURES_MEL)
+                             ? (sup ? "frames x (ln F0, periodicity; suppressed samples)"
+                                    : "frames x (ln F0, periodicity)")
+                             : (sup ? "frames x (n_mels, ln F0, periodicity; suppressed samples)"
+                                    : "frames x (n_mels, ln F0, periodicity)");
     snprintf(buf, cap, "{\"emotion\": \"%s\", \"dtype\": \"float32\", \"layout\": \"%s\", "
              "\"features\": %s}\n", EMOTIOND_VERSION, layout, pj);
 }
