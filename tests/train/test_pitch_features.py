@@ -3,9 +3,10 @@
 the cache made by our C front end (`emotion features --pitch-only`) joined to the log-mel, its
 refusals, per-speaker normalisation of the columns with the speech mask of the bands alone,
 batches whose gain, warp and frequency masks leave the columns alone, a network that reads them
-causally, the exporter's refusal, and a run that trains with them.
+causally, the exporter's refusal, a run that trains with them, and the columns of the tracker
+that reads the noise suppressor's output (run key pitch_input "suppressed").
 
-    test_pitch_features.py EMOTION CASE      CASE: store | norm | batch | model | run
+    test_pitch_features.py EMOTION CASE      CASE: store | norm | batch | model | run | suppressed
 """
 
 import math
@@ -220,7 +221,57 @@ def t_run():
     check(all(math.isfinite(h["loss"]) for h in meta["history"]), "finite losses")
 
 
-CASES = {"store": t_store, "norm": t_norm, "batch": t_batch, "model": t_model, "run": t_run}
+def t_suppressed():
+    """features.extract with pitch "suppressed" caches `--pitch-only --pitch-suppressed` in its own
+    dir; a store reads it, beside the same log-mel, and keeps a voice in white noise voiced in
+    more frames than the raw tracker's; a dir stamped as the raw tracker's is refused there,
+    naming the fix; the form needs denoise_db, in the store and in a run config."""
+    import train as T
+    os.environ["EMOTION_BIN"] = EMOTION
+    rng = np.random.default_rng(3)
+    clean = voice(150.0, seconds=2.0, lead=1.0)
+    noisy = clean + rng.normal(0, np.sqrt(np.mean(clean[16000:] ** 2)), clean.shape)  # 0 dB
+    with tempfile.TemporaryDirectory() as root:
+        src = os.path.join(root, "src")
+        os.makedirs(os.path.join(src, "x"))
+        write_wav(os.path.join(src, "x", "n.wav"), noisy * 0.5)
+        cache = os.path.join(root, "cache")
+        for pitch in ("raw", "suppressed"):
+            FE.extract("orig", cache, src, DEVNULL, denoise_db=-15, pitch=pitch)
+        check(FE.pitch_dir(cache, "orig", -15, "suppressed").endswith("pitch-suppressed-denoise15/orig"),
+              "the suppressed columns' own dir")
+        raw = FE.FeatureStore(cache, denoise_db=-15, pitch="raw").get("x/n.wav")
+        sup = FE.FeatureStore(cache, denoise_db=-15, pitch="suppressed").get("x/n.wav")
+        check(raw.shape == sup.shape and np.array_equal(raw[:, :128], sup[:, :128]),
+              "same log-mel, same frames: %s %s" % (raw.shape, sup.shape))
+        voiced = [int(np.sum((x[110:, 129] > 0.65) & (np.abs(np.exp(x[110:, 128]) / 150 - 1) < 0.05)))
+                  for x in (raw, sup)]
+        print("voiced at 150 Hz: raw %d, suppressed %d" % tuple(voiced), file=sys.stderr)
+        check(voiced[1] > voiced[0] + 20, "voiced at 150 Hz in 0 dB white noise: raw %d, suppressed %d "
+              "of %d frames" % (voiced[0], voiced[1], raw.shape[0] - 110))
+        sdir = FE.pitch_dir(cache, "orig", -15, "suppressed")
+        with open(os.path.join(FE.pitch_dir(cache, "orig", -15, "raw"), "emotion-features.json")) as f:
+            raw_stamp = f.read()
+        with open(os.path.join(sdir, "emotion-features.json"), "w") as f:
+            f.write(raw_stamp)
+        expect_refused(ValueError, "--pitch-suppressed", "raw-tracker columns in the suppressed dir",
+                       FE.FeatureStore(cache, denoise_db=-15, pitch="suppressed").get, "x/n.wav")
+    expect_refused(ValueError, "denoise_db", "the suppressed form without a suppressor",
+                   FE.FeatureStore, "/nonexistent", pitch="suppressed")
+    expect_refused(ValueError, "pitch input", "an unknown pitch input",
+                   FE.FeatureStore, "/nonexistent", pitch="cepstral")
+    base = tiny_run_config(model=dict(TINY_NET, prosody=2))
+    expect_refused(ValueError, "denoise_db", "a run config with pitch_input suppressed, no denoise_db",
+                   T.full_config, dict(base, pitch_input="suppressed"))
+    expect_refused(ValueError, "pitch_input", "a run config with an unknown pitch_input",
+                   T.full_config, dict(base, pitch_input="cepstral"))
+    cfg = T.full_config(dict(base, pitch_input="suppressed", denoise_db=-15))
+    check(T.pitch_columns(cfg) == "suppressed" and T.pitch_columns(T.full_config(base)) == "raw"
+          and T.pitch_columns(T.full_config(tiny_run_config())) is None, "pitch_columns")
+
+
+CASES = {"store": t_store, "norm": t_norm, "batch": t_batch, "model": t_model, "run": t_run,
+         "suppressed": t_suppressed}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:

@@ -101,7 +101,8 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
             if key not in stores:
                 stores[key] = T.speaker_store(
                     FE.FeatureStore(cache, cfg["versions"], denoise_db,
-                                    pitch=bool(cfg["model"].get("prosody", 0))), cfg, items)
+                                    pitch=cfg.get("pitch_input", "raw")
+                                    if cfg["model"].get("prosody", 0) else None), cfg, items)
             store = stores[key]
             for v in ("orig",) + P.NOISE_VERSIONS:
                 probs.setdefault(v, []).append(T.evaluate(model, te, store, labels, v)[1])

@@ -9,8 +9,10 @@ CACHE/feat-denoiseN/ instead; each version dir's emotion-features.json stamp (wr
 `emotion features`) is checked against the setting the store was opened with.
 The pitch tracker's columns (ln F0, periodicity; `emotion features --pitch-only`, float32
 [frames, 2], the log-mel's frame count) live alike in CACHE/pitch/ or CACHE/pitch-denoiseN/ (the
-noise suppression moves the frames by a hop, so they differ); a store opened with pitch=True
-returns [frames, n_mels + 2], the model key `prosody` reads them (model.py).
+noise suppression moves the frames by a hop, so they differ), or, for the tracker that reads the
+suppressor's output (`--pitch-suppressed`), in CACHE/pitch-suppressed-denoiseN/; a store opened
+with pitch="raw" (or True) / "suppressed" returns [frames, n_mels + 2], the model key `prosody`
+reads them (model.py), the run key `pitch_input` says which (train.py).
 `emotion` is found via $EMOTION_BIN, else <repo>/build-train/tools/emotion, else PATH.
 """
 
@@ -63,18 +65,43 @@ def feat_path(cache, version, key, denoise_db=0):
 
 
 PITCH_COLUMNS = 2  # dsp/dsp.h DSP_PITCH_DIM: ln F0, periodicity
+# The tracker's input: the raw samples, or the noise suppressor's output (DSP_PITCH_SUPPRESSED).
+PITCH_INPUTS = ("raw", "suppressed")
+# The stamps `emotion features --pitch-only [--pitch-suppressed]` write, per input.
+PITCH_LAYOUTS = {"raw": "frames x (ln F0, periodicity)",
+                 "suppressed": "frames x (ln F0, periodicity; suppressed samples)"}
+PITCH_LAYOUT = PITCH_LAYOUTS["raw"]
 
 
-def pitch_dir(cache, version, denoise_db=0):
+def pitch_input(pitch):
+    """None without pitch columns, else the tracker's input: "raw" (True says it too, as older
+    callers do) or "suppressed"."""
+    if not pitch:
+        return None
+    if pitch is True:
+        return "raw"
+    if pitch not in PITCH_INPUTS:
+        raise ValueError("pitch input %r: one of %s" % (pitch, ", ".join(PITCH_INPUTS)))
+    return pitch
+
+
+def pitch_dir(cache, version, denoise_db=0, pitch="raw"):
     """Where one version's pitch columns for the frames of that noise suppression live."""
+    if pitch_input(pitch) == "suppressed":
+        if not denoise_db:
+            raise ValueError("the pitch of the suppressor's output needs denoise_db")
+        return os.path.join(cache, "pitch-suppressed-denoise%d" % -denoise_db, version)
     return os.path.join(cache, "pitch-denoise%d" % -denoise_db if denoise_db else "pitch", version)
 
 
-def pitch_path(cache, version, key, denoise_db=0):
-    return os.path.join(pitch_dir(cache, version, denoise_db), os.path.splitext(key)[0] + ".npy")
+def pitch_path(cache, version, key, denoise_db=0, pitch="raw"):
+    return os.path.join(pitch_dir(cache, version, denoise_db, pitch),
+                        os.path.splitext(key)[0] + ".npy")
 
 
-PITCH_LAYOUT = "frames x (ln F0, periodicity)"  # the stamp of `emotion features --pitch-only`
+def pitch_options(pitch):
+    """`emotion features` options for the pitch columns of that input."""
+    return ["--pitch-only"] + (["--pitch-suppressed"] if pitch_input(pitch) == "suppressed" else [])
 
 
 def stamp_layout(directory):
@@ -98,13 +125,14 @@ def stamp_denoise_db(directory):
 
 def extract(version, cache=DEFAULT_CACHE, root=None, log=sys.stderr, denoise_db=0, pitch=False):
     """Runs the C front end over one whole version (all corpora), skipping existing outputs;
-    with pitch, also its pitch tracker (`--pitch-only`, into pitch_dir)."""
+    with pitch ("raw"/True or "suppressed"), also its pitch tracker (`--pitch-only`, into
+    pitch_dir)."""
     src = D.data_dir(root) if version == "orig" else os.path.join(cache, "wav", version)
     if not os.path.isdir(src):
         raise FileNotFoundError("%s: no audio for version %r (run augment.py first)" % (src, version))
     outs = [(feat_dir(cache, version, denoise_db), [])]
     if pitch:
-        outs.append((pitch_dir(cache, version, denoise_db), ["--pitch-only"]))
+        outs.append((pitch_dir(cache, version, denoise_db, pitch), pitch_options(pitch)))
     for out, opts in outs:
         os.makedirs(out, exist_ok=True)
         cmd = [emotion_bin(), "features", "--batch", src, "-o", out, "--skip-existing"] + opts
@@ -147,7 +175,8 @@ def prune_split_versions(cache=DEFAULT_CACHE, log=sys.stderr):
     removed, size = [], 0
     names = sorted(os.listdir(cache)) if os.path.isdir(cache) else []
     tops = [os.path.join(cache, d) for d in names
-            if d in ("wav", "feat", "pitch") or d.startswith(("feat-denoise", "pitch-denoise"))]
+            if d in ("wav", "feat", "pitch") or d.startswith(("feat-denoise", "pitch-denoise",
+                                                              "pitch-suppressed-denoise"))]
     for top in (t for t in tops if os.path.isdir(t)):
         for name in sorted(os.listdir(top)):
             d = os.path.join(top, name)
@@ -164,14 +193,17 @@ def prune_split_versions(cache=DEFAULT_CACHE, log=sys.stderr):
 
 class FeatureStore:
     """Memory-mapped view of the cached features: get(key, version) -> [T, M] float32; with
-    pitch, [T, M + PITCH_COLUMNS] (the log-mel, then the pitch columns; held in memory).
-    extra_columns: how many columns follow the log-mel bands (0 or PITCH_COLUMNS)."""
+    pitch ("raw"/True or "suppressed": the tracker's input), [T, M + PITCH_COLUMNS] (the log-mel,
+    then the pitch columns; held in memory). extra_columns: how many columns follow the log-mel
+    bands (0 or PITCH_COLUMNS)."""
 
     def __init__(self, cache=DEFAULT_CACHE, versions=("orig",), denoise_db=0, pitch=False):
         self.cache = cache
         self.versions = list(versions)
         self.denoise_db = int(denoise_db)
-        self.pitch = bool(pitch)
+        self.pitch = pitch_input(pitch)
+        if self.pitch:
+            pitch_dir(cache, "orig", self.denoise_db, self.pitch)  # refuses suppressed without denoise_db
         self.extra_columns = PITCH_COLUMNS if pitch else 0
         self._mem = {}
         self._spans = {}
@@ -185,28 +217,32 @@ class FeatureStore:
             return
         dirs = [feat_dir(self.cache, version, self.denoise_db)]
         if self.pitch:
-            dirs.append(pitch_dir(self.cache, version, self.denoise_db))
+            dirs.append(pitch_dir(self.cache, version, self.denoise_db, self.pitch))
         for d in dirs:
             have = stamp_denoise_db(d)
             if have is not None and have != self.denoise_db:
                 raise ValueError("%s: features made with denoise_db %d, this run needs %d"
                                  % (d, have, self.denoise_db))
         if self.pitch:
-            layout = stamp_layout(dirs[1])
-            if layout is not None and layout != PITCH_LAYOUT:
+            layout, want = stamp_layout(dirs[1]), PITCH_LAYOUTS[self.pitch]
+            if layout is not None and layout != want:
                 raise ValueError("%s: stamped %r, not the pitch columns (%r): remake it with "
-                                 "features.py --pitch" % (dirs[1], layout, PITCH_LAYOUT))
+                                 "features.py %s" % (dirs[1], layout, want, self._pitch_flag()))
         self._stamped.add(version)
 
     def has(self, key, version="orig"):
         return (os.path.exists(feat_path(self.cache, version, key, self.denoise_db)) and
                 (not self.pitch or os.path.exists(pitch_path(self.cache, version, key,
-                                                             self.denoise_db))))
+                                                             self.denoise_db, self.pitch))))
+
+    def _pitch_flag(self):
+        return {"raw": "--pitch", "suppressed": "--pitch-suppressed"}.get(self.pitch, "")
 
     def _missing(self, p, version):
         return FileNotFoundError("%s: missing features (run features.py --versions %s%s%s)"
                                  % (p, version, " --denoise-db %d" % self.denoise_db
-                                    if self.denoise_db else "", " --pitch" if self.pitch else ""))
+                                    if self.denoise_db else "",
+                                    " " + self._pitch_flag() if self.pitch else ""))
 
     def get(self, key, version="orig"):
         k = (key, version)
@@ -218,7 +254,7 @@ class FeatureStore:
                 raise self._missing(p, version)
             x = np.load(p, mmap_mode="r")
             if self.pitch:
-                pp = pitch_path(self.cache, version, key, self.denoise_db)
+                pp = pitch_path(self.cache, version, key, self.denoise_db, self.pitch)
                 if not os.path.exists(pp):
                     raise self._missing(pp, version)
                 f0 = np.load(pp)
@@ -432,6 +468,9 @@ def main(argv=None):
                     help="front-end noise suppression (dsp_params.denoise_db, -90..0; 0 = off)")
     ap.add_argument("--pitch", action="store_true",
                     help="also the pitch tracker's columns (ln F0, periodicity), into pitch[-denoiseN]/")
+    ap.add_argument("--pitch-suppressed", action="store_true",
+                    help="also the columns of the tracker reading the noise suppressor's output "
+                    "(needs --denoise-db), into pitch-suppressed-denoiseN/")
     ap.add_argument("--prune-split-versions", action="store_true",
                     help="remove every per-split version's copies (%s-*) and nothing else"
                     % "-*, ".join(A.SPLIT_VERSIONS))
@@ -439,12 +478,17 @@ def main(argv=None):
     if a.prune_split_versions:
         prune_split_versions(a.cache, log=sys.stderr)
         return
+    if a.pitch and a.pitch_suppressed:
+        ap.error("--pitch and --pitch-suppressed: one run caches one of them")
+    if a.pitch_suppressed and not a.denoise_db:
+        ap.error("--pitch-suppressed needs --denoise-db (the suppressor the tracker reads)")
+    pitch = "suppressed" if a.pitch_suppressed else a.pitch
     for v in a.versions.split(","):
-        extract(v, a.cache, a.data, denoise_db=a.denoise_db, pitch=a.pitch)
+        extract(v, a.cache, a.data, denoise_db=a.denoise_db, pitch=pitch)
     items = []
     for c in D.CORPORA:
         items += D.load_corpus(c, a.data)
-    FeatureStore(a.cache, a.versions.split(","), a.denoise_db, a.pitch).check(items)
+    FeatureStore(a.cache, a.versions.split(","), a.denoise_db, pitch).check(items)
     print("features: all %d x %d present" % (len(items), len(a.versions.split(","))),
           file=sys.stderr)
 

@@ -46,10 +46,11 @@ class FoldReader:
         cfg, db = ck["config"], int(ck["dsp_params"].get("denoise_db", 0))
         tc = ck["meta"]["train_config"]
         key = (tuple(tc["corpora"]), tc["label_set"], db, cfg["cmvn"], cfg["cmvn_eps"],
-               cfg.get("level_floor", 0.0), cfg.get("prosody", 0))
+               cfg.get("level_floor", 0.0), cfg.get("prosody", 0), tc.get("pitch_input", "raw"))
         if key not in self._stores:
             items, labels = D.load_items(list(tc["corpora"]), tc["label_set"], self.data)
-            store = FE.FeatureStore(self.cache, self.versions, db, pitch=bool(cfg.get("prosody", 0)))
+            store = FE.FeatureStore(self.cache, self.versions, db,
+                                    pitch=tc.get("pitch_input", "raw") if cfg.get("prosody", 0) else None)
             if cfg["cmvn"] in M.SPEAKER_CMVN:
                 store = FE.SpeakerNormStore(store, items, cfg["cmvn_eps"],
                                             cfg["cmvn"] == "speaker-mean",

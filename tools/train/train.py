@@ -138,6 +138,7 @@ DEFAULTS = {
     "select_window": 1,
     "select_compare": [],
     "denoise_db": 0,
+    "pitch_input": "raw",
     "distill": {},
     "speaker_adversary": {},
     "extra_corpora": [],
@@ -216,6 +217,12 @@ def full_config(cfg):
     if not (isinstance(out["denoise_db"], int) and -90 <= out["denoise_db"] <= 0):
         raise ValueError("denoise_db must be an integer in -90..0 (0 = off), got %r"
                          % out["denoise_db"])
+    if out["pitch_input"] not in FE.PITCH_INPUTS:
+        raise ValueError("pitch_input must be one of %s, got %r"
+                         % (", ".join(FE.PITCH_INPUTS), out["pitch_input"]))
+    if out["pitch_input"] == "suppressed" and not out["denoise_db"]:
+        raise ValueError("pitch_input \"suppressed\" reads the noise suppressor's output: it needs "
+                         "denoise_db")
     if not (isinstance(out["extra_corpora"], list)
             and all(c in D.CORPORA for c in out["extra_corpora"])):
         raise ValueError("extra_corpora must be a list of corpora (%s), got %r"
@@ -573,8 +580,13 @@ def epoch_pools(train_items, cfg):
 def feature_store(cache, cfg):
     """The cached features a run config reads: its versions and noise suppression, with the pitch
     columns when its model takes them (model key prosody)."""
-    return FE.FeatureStore(cache, cfg["versions"], cfg["denoise_db"],
-                           pitch=bool(M.full_config(cfg["model"])["prosody"]))
+    return FE.FeatureStore(cache, cfg["versions"], cfg["denoise_db"], pitch=pitch_columns(cfg))
+
+
+def pitch_columns(cfg):
+    """None when the run's model takes no pitch columns (model key prosody), else the tracker's
+    input the run reads them from (key pitch_input)."""
+    return cfg.get("pitch_input", "raw") if M.full_config(cfg["model"])["prosody"] else None
 
 
 def speaker_store(store, cfg, items):
@@ -625,7 +637,7 @@ def main(argv=None):
     items, labels = D.load_items(cfg["corpora"], cfg["label_set"], a.data)
     tr, val, held = shipped_parts(cfg, items)
     cfg = FE.prepare_split_versions(cfg, items, val + held, cfg["denoise_db"], a.data, a.cache,
-                                    pitch=bool(M.full_config(cfg["model"])["prosody"]))
+                                    pitch=pitch_columns(cfg))
     os.makedirs(a.out, exist_ok=True)
     MX.save_json(os.path.join(a.out, "config.json"), cfg)
     store = speaker_store(feature_store(a.cache, cfg), cfg, items)
