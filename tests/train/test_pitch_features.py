@@ -268,6 +268,14 @@ def t_suppressed():
     cfg = T.full_config(dict(base, pitch_input="suppressed", denoise_db=-15))
     check(T.pitch_columns(cfg) == "suppressed" and T.pitch_columns(T.full_config(base)) == "raw"
           and T.pitch_columns(T.full_config(tiny_run_config())) is None, "pitch_columns")
+    # pitch_noise.py's counts: (clean voiced, still voiced, gross among them, clean unvoiced,
+    # read as voiced), over the shorter of the two
+    import pitch_noise as PN
+    ref = np.array([[5.0, 0.9], [5.0, 0.9], [5.0, 0.9], [5.0, 0.1], [5.0, 0.1]], np.float32)
+    other = np.array([[5.0, 0.9], [5.0 + math.log(1.3), 0.8], [5.0, 0.3], [4.0, 0.7], [5.0, 0.0],
+                      [5.0, 0.9]], np.float32)
+    got = PN.agreement(ref, other).tolist()
+    check(got == [3, 2, 1, 2, 1], "pitch_noise.agreement: %s" % got)
 
 
 CASES = {"store": t_store, "norm": t_norm, "batch": t_batch, "model": t_model, "run": t_run,
