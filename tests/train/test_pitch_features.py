@@ -276,6 +276,16 @@ def t_suppressed():
                       [5.0, 0.9]], np.float32)
     got = PN.agreement(ref, other).tolist()
     check(got == [3, 2, 1, 2, 1], "pitch_noise.agreement: %s" % got)
+    # pitch_swap.py's view: version "B+P" = bands of B beside the pitch columns of P
+    import pitch_swap as PS
+    ps = PitchStore()
+    sw = PS.SwapStore(ps)
+    x = sw.get("k", "white10+orig")
+    check(np.array_equal(x[:, :128], ps.get("k", "white10")[:, :128])
+          and np.array_equal(x[:, 128:], ps.get("k", "orig")[:, 128:])
+          and np.array_equal(sw.get("k", "babble10"), ps.get("k", "babble10")), "SwapStore")
+    expect_refused(ValueError, "prosody", "a swap over a store without pitch columns",
+                   PS.SwapStore, FE.FeatureStore("/nonexistent"))
 
 
 CASES = {"store": t_store, "norm": t_norm, "batch": t_batch, "model": t_model, "run": t_run,

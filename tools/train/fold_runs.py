@@ -33,10 +33,13 @@ class FoldReader:
     """Reads folds; one store per distinct input (corpora, labels, front end, normaliser), so
     the folds of a run share one."""
 
-    def __init__(self, versions, cache=FE.DEFAULT_CACHE, data=None):
+    def __init__(self, versions, cache=FE.DEFAULT_CACHE, data=None, wrap=None):
+        """wrap (optional): store -> store, applied to each FeatureStore before the speaker
+        normaliser (pitch_swap.py's column swap)."""
         self.versions = list(versions)
         self.cache = cache
         self.data = data
+        self.wrap = wrap
         self._stores = {}
 
     def read(self, fold_dir, part, checkpoint="checkpoint.pt"):
@@ -51,6 +54,8 @@ class FoldReader:
             items, labels = D.load_items(list(tc["corpora"]), tc["label_set"], self.data)
             store = FE.FeatureStore(self.cache, self.versions, db,
                                     pitch=tc.get("pitch_input", "raw") if cfg.get("prosody", 0) else None)
+            if self.wrap is not None:
+                store = self.wrap(store)
             if cfg["cmvn"] in M.SPEAKER_CMVN:
                 store = FE.SpeakerNormStore(store, items, cfg["cmvn_eps"],
                                             cfg["cmvn"] == "speaker-mean",
