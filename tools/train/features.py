@@ -202,8 +202,9 @@ class FeatureStore:
         self.versions = list(versions)
         self.denoise_db = int(denoise_db)
         self.pitch = pitch_input(pitch)
-        if self.pitch:
-            pitch_dir(cache, "orig", self.denoise_db, self.pitch)  # refuses suppressed without denoise_db
+        if self.pitch == "suppressed" and not self.denoise_db:
+            raise ValueError("pitch \"suppressed\" reads the noise suppressor's output: it needs "
+                             "denoise_db")
         self.extra_columns = PITCH_COLUMNS if pitch else 0
         self._mem = {}
         self._spans = {}
