@@ -122,6 +122,18 @@ def main():
               "summary: %r" % {k: s.get(k) for k in ("folds_done", "c_runtime")})
         check(os.path.exists(os.path.join(out, fold, "model.emod")), "no ensemble model kept")
 
+        # Members without model files (pitch models have none): the same PyTorch figures, no C
+        # evaluation, no ensemble file.
+        os.remove(os.path.join(fdirs[1], "model.emod"))
+        out_py = os.path.join(tmp, "x2_py")
+        s_py = E.protocol(runs, out_py, data, cache, log=open(os.devnull, "w"))
+        with open(os.path.join(out_py, fold, "test.json")) as f:
+            res_py = json.load(f)
+        check("c_runtime" not in res_py and "c_runtime" not in s_py
+              and not os.path.exists(os.path.join(out_py, fold, "model.emod"))
+              and all(res_py[v] == res[v] for v in ("orig",) + P.NOISE_VERSIONS),
+              "PyTorch-only ensemble: %r" % {k: res_py.get(k) for k in ("c_runtime", "orig")})
+
         # A member trained on another split is refused.
         other = os.path.join(tmp, "m_other")
         _, tr2, va2, te2 = list(S.folds("p1", items))[1]

@@ -13,6 +13,8 @@
         of the members' PyTorch posteriors on the clean and the 10 dB noise versions (protocol 3)
         and their agreement with C. Writes OUT/<fold>/{model.emod, test.json} and OUT/summary.json
         like protocols.py, so report.py lists it. Nothing is chosen: every member of every fold.
+        Members without model.emod files (runs without --c-eval, or of models export.py cannot
+        write, such as pitch models) give the PyTorch figures alone, and no model file.
 """
 
 import one_blas_thread  # noqa: F401  (before numpy/torch)
@@ -85,12 +87,14 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
                         open(os.path.join(odir, "lists", part + ".csv")) as g:
                     if f.read() != g.read():
                         raise ValueError("%s: %s list differs from %s's" % (d, part, fdirs[0]))
-        emod = os.path.join(odir, "model.emod")
-        build(emod, [os.path.join(d, "model.emod") for d in fdirs],
-              "%s-%s-%s-x%d" % (proto, corpus, fold, len(fdirs)))
-        c = P.c_eval_file(emod, odir, data_root)
+        emods = [os.path.join(d, "model.emod") for d in fdirs]
         te = test_items[fold]
-        res = {"fold": fold, "members": member_runs, "c_runtime": c}
+        res = {"fold": fold, "members": member_runs}
+        c = None
+        if all(os.path.exists(e) for e in emods):
+            emod = os.path.join(odir, "model.emod")
+            build(emod, emods, "%s-%s-%s-x%d" % (proto, corpus, fold, len(fdirs)))
+            c = res["c_runtime"] = P.c_eval_file(emod, odir, data_root)
         probs = {}
         for d in fdirs:
             model, _ = M.load_checkpoint(os.path.join(d, "checkpoint.pt"))
@@ -112,7 +116,7 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
         MX.save_json(tfile, res)
         results.append(res)
         print("%s %s %s x%d: C %s  torch %s%s" % (
-            proto, corpus, fold, len(fdirs), MX.fmt(c), MX.fmt(res["orig"]),
+            proto, corpus, fold, len(fdirs), MX.fmt(c) if c else "-", MX.fmt(res["orig"]),
             "".join("  %s acc %.1f %%" % (v, 100 * res[v]["accuracy"]) for v in P.NOISE_VERSIONS)),
             file=log, flush=True)
     summary = P.summarise(results, labels)
