@@ -266,8 +266,8 @@ def t_suppressed():
     expect_refused(ValueError, "pitch_input", "a run config with an unknown pitch_input",
                    T.full_config, dict(base, pitch_input="cepstral"))
     cfg = T.full_config(dict(base, pitch_input="suppressed", denoise_db=-15))
-    check(T.pitch_columns(cfg) == "suppressed" and T.pitch_columns(T.full_config(base)) == "raw"
-          and T.pitch_columns(T.full_config(tiny_run_config())) is None, "pitch_columns")
+    check(FE.run_pitch(cfg) == "suppressed" and FE.run_pitch(T.full_config(base)) == "raw"
+          and FE.run_pitch(T.full_config(tiny_run_config())) is None, "run_pitch")
     # pitch_noise.py's counts: (clean voiced, still voiced, gross among them, clean unvoiced,
     # read as voiced), over the shorter of the two
     import pitch_noise as PN

@@ -104,9 +104,8 @@ def protocol(member_runs, out, data_root=None, cache=FE.DEFAULT_CACHE, log=sys.s
             key = json.dumps([cfg["versions"], denoise_db, cfg["model"]], sort_keys=True)
             if key not in stores:
                 stores[key] = T.speaker_store(
-                    FE.FeatureStore(cache, cfg["versions"], denoise_db,
-                                    pitch=cfg.get("pitch_input", "raw")
-                                    if cfg["model"].get("prosody", 0) else None), cfg, items)
+                    FE.FeatureStore(cache, cfg["versions"], denoise_db, pitch=FE.run_pitch(cfg)),
+                    cfg, items)
             store = stores[key]
             for v in ("orig",) + P.NOISE_VERSIONS:
                 probs.setdefault(v, []).append(T.evaluate(model, te, store, labels, v)[1])

@@ -85,6 +85,13 @@ def pitch_input(pitch):
     return pitch
 
 
+def run_pitch(cfg):
+    """The pitch a run's store reads: None when its model takes no pitch columns (model key
+    prosody, 0 by default), else the tracker's input (run key pitch_input, "raw" by default, as
+    for every run older than the key)."""
+    return cfg.get("pitch_input", "raw") if cfg.get("model", {}).get("prosody", 0) else None
+
+
 def pitch_dir(cache, version, denoise_db=0, pitch="raw"):
     """Where one version's pitch columns for the frames of that noise suppression live."""
     if pitch_input(pitch) == "suppressed":

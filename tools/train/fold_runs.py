@@ -49,11 +49,10 @@ class FoldReader:
         cfg, db = ck["config"], int(ck["dsp_params"].get("denoise_db", 0))
         tc = ck["meta"]["train_config"]
         key = (tuple(tc["corpora"]), tc["label_set"], db, cfg["cmvn"], cfg["cmvn_eps"],
-               cfg.get("level_floor", 0.0), cfg.get("prosody", 0), tc.get("pitch_input", "raw"))
+               cfg.get("level_floor", 0.0), FE.run_pitch(tc))
         if key not in self._stores:
             items, labels = D.load_items(list(tc["corpora"]), tc["label_set"], self.data)
-            store = FE.FeatureStore(self.cache, self.versions, db,
-                                    pitch=tc.get("pitch_input", "raw") if cfg.get("prosody", 0) else None)
+            store = FE.FeatureStore(self.cache, self.versions, db, pitch=FE.run_pitch(tc))
             if self.wrap is not None:
                 store = self.wrap(store)
             if cfg["cmvn"] in M.SPEAKER_CMVN:

@@ -97,7 +97,7 @@ def run(protocol, corpus, cfg, out, folds_wanted=None, data_root=None, cache=FE.
         # Per-split versions (augment.SPLIT_VERSIONS) leave this fold's validation and test files
         # out of their pools.
         fcfg = FE.prepare_split_versions(fcfg, items + extra, va + te, full["denoise_db"],
-                                         data_root, cache, log, T.pitch_columns(full))
+                                         data_root, cache, log, FE.run_pitch(full))
         if full["distill"]:
             fcfg["distill"] = DI.resolve(full["distill"], name)
             DI.check_lists(fcfg["distill"]["teachers"], fdir)

@@ -580,13 +580,8 @@ def epoch_pools(train_items, cfg):
 def feature_store(cache, cfg):
     """The cached features a run config reads: its versions and noise suppression, with the pitch
     columns when its model takes them (model key prosody)."""
-    return FE.FeatureStore(cache, cfg["versions"], cfg["denoise_db"], pitch=pitch_columns(cfg))
+    return FE.FeatureStore(cache, cfg["versions"], cfg["denoise_db"], pitch=FE.run_pitch(cfg))
 
-
-def pitch_columns(cfg):
-    """None when the run's model takes no pitch columns (model key prosody), else the tracker's
-    input the run reads them from (key pitch_input)."""
-    return cfg.get("pitch_input", "raw") if M.full_config(cfg["model"])["prosody"] else None
 
 
 def speaker_store(store, cfg, items):
@@ -637,7 +632,7 @@ def main(argv=None):
     items, labels = D.load_items(cfg["corpora"], cfg["label_set"], a.data)
     tr, val, held = shipped_parts(cfg, items)
     cfg = FE.prepare_split_versions(cfg, items, val + held, cfg["denoise_db"], a.data, a.cache,
-                                    pitch=pitch_columns(cfg))
+                                    pitch=FE.run_pitch(cfg))
     os.makedirs(a.out, exist_ok=True)
     MX.save_json(os.path.join(a.out, "config.json"), cfg)
     store = speaker_store(feature_store(a.cache, cfg), cfg, items)
