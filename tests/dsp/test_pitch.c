@@ -219,26 +219,40 @@ static void test_suppressed_in_noise(void)
 }
 
 /* A tone that starts at sample 8000: the first voiced frame is the first whose window (ending at
- * dsp_logmel_frame_end) holds enough of it, so the estimate is aligned with the log-mel frames. */
-static void test_alignment(void)
+ * dsp_logmel_frame_end) holds enough of it, so the estimate is aligned with the log-mel frames;
+ * the same on the suppressor's output, whose one-block lag the frame ends allow for. */
+static int64_t alignment(int denoise_db, unsigned flags)
 {
     dsp_params p;
     dsp_params_default(&p);
+    p.denoise_db = denoise_db;
     const size_t n = RATE;
     float *x = calloc(n, sizeof(float));
     harmonic(x + 8000, n - 8000, 150, 10, 0.3);
     int64_t frames;
-    float *f = batch(&p, x, n, &frames);
+    float *f = batch_flags(&p, flags, x, n, &frames);
     int64_t first = -1;
     for (int64_t i = 0; i < frames && first < 0; i++)
         if (f[DSP_PITCH_DIM * i + 1] > 0.65f)
             first = i;
     int64_t end = first >= 0 ? dsp_logmel_frame_end(&p, first) : -1;
     /* voiced once the window holds at least ~2 periods of the tone, and not before its onset */
-    CHECK(end > 8000 && end <= 8000 + 2 * RATE / 60, "first voiced frame %lld ends at sample %lld",
-          (long long)first, (long long)end);
+    fprintf(stderr, "tone from sample 8000 (denoise_db %d, flags %u): first voiced frame ends at "
+            "%lld\n", denoise_db, flags, (long long)end);
+    CHECK(end > 8000 && end <= 8000 + 2 * RATE / 60, "first voiced frame %lld ends at sample %lld "
+          "(denoise_db %d, flags %u)", (long long)first, (long long)end, denoise_db, flags);
     free(f);
     free(x);
+    return end;
+}
+
+static void test_alignment(void)
+{
+    alignment(0, 0);
+    int64_t raw = alignment(-15, 0), sup = alignment(-15, DSP_PITCH_SUPPRESSED);
+    /* a hop off in the suppressed form's frame ends would move its onset by 160 samples */
+    CHECK(sup == raw, "tone onset: suppressed form's first voiced frame ends at %lld, raw form's "
+          "at %lld", (long long)sup, (long long)raw);
 }
 
 static void test_errors(void)
