@@ -25,15 +25,18 @@ double dsp__mel_to_hz(double mel, int scale);
 int dsp__melbank_build(const dsp_params *p, dsp__melbank *mb);
 void dsp__melbank_free(dsp__melbank *mb);
 
-/* Noise suppressor of dsp_logmel (denoise.c): processes blocks of `block` samples in place,
- * output one block behind input. _new and _reset allocate; _block does not, and must not be
- * called when _ready says 0 (a failed reset, until one succeeds). */
+/* Noise suppressor of dsp_logmel and of dsp_pitch's suppressed form (denoise.c): denoises
+ * blocks of `block` samples, output one block behind input. _new and _reset allocate; _take does
+ * not, and must not be called when _ready says 0 (a failed reset, until one succeeds). */
 typedef struct dsp__denoise dsp__denoise;
 int dsp__denoise_new(int block, int rate, int suppress_db, dsp__denoise **out);
 void dsp__denoise_free(dsp__denoise *d);
 int dsp__denoise_reset(dsp__denoise *d);
 int dsp__denoise_ready(const dsp__denoise *d);
-void dsp__denoise_block(dsp__denoise *d, float *x);
+/* Moves samples from *x (advancing it, decreasing *n) into the block being gathered; when that
+ * completes a block, denoises it and returns it (valid until the next call), else returns NULL
+ * with *n == 0. Call until NULL. _reset forgets a partly gathered block. Does not allocate. */
+const float *dsp__denoise_take(dsp__denoise *d, const float **x, size_t *n);
 
 /* snprintf into err when err is non-NULL; returns code so callers can `return dsp__fail(...)`. */
 int dsp__fail(char *err, size_t errlen, int code, const char *fmt, ...)

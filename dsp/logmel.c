@@ -34,8 +34,6 @@ struct dsp_logmel {
     fftw_plan plan;
     dsp__melbank mel;
     dsp__denoise *dn;      /* NULL when denoise_db == 0 */
-    float *block;          /* hop_length samples waiting for the denoiser, is malloc'd with dn */
-    int block_fill;
 };
 
 /* noinline: one machine-code body for both callers, so inlining cannot give the batch and the
@@ -106,8 +104,7 @@ int dsp_logmel_new(const dsp_params *p, dsp_logmel **out, char *err, size_t errl
         goto fail;
     }
     if (p->denoise_db) {
-        s->block = malloc(sizeof(float) * (size_t)p->hop_length);
-        if (!s->block || dsp__denoise_new(p->hop_length, p->sample_rate, p->denoise_db, &s->dn)) {
+        if (dsp__denoise_new(p->hop_length, p->sample_rate, p->denoise_db, &s->dn)) {
             rc = dsp__fail(err, errlen, DSP_ENOMEM, "dsp_logmel: out of memory (denoiser)");
             goto fail;
         }
@@ -133,7 +130,6 @@ void dsp_logmel_free(dsp_logmel *s)
     free(s->frame);
     dsp__melbank_free(&s->mel);
     dsp__denoise_free(s->dn);
-    free(s->block);
     free(s);
 }
 
@@ -141,7 +137,6 @@ void dsp_logmel_reset(dsp_logmel *s)
 {
     s->fill = 0;
     s->index = 0;
-    s->block_fill = 0;
     if (s->dn)
         dsp__denoise_reset(s->dn); /* on failure the next push says DSP_ENOMEM */
 }
@@ -193,12 +188,9 @@ int dsp_logmel_push(dsp_logmel *s, const float *x, size_t n, dsp_frame_cb cb, vo
     }
     if (!dsp__denoise_ready(s->dn))
         return DSP_ENOMEM; /* its last reset failed; nothing consumed */
-    const int hop = s->p.hop_length;
-    while (n > 0 && fill_from(s->block, &s->block_fill, hop, &x, &n)) {
-        dsp__denoise_block(s->dn, s->block);
-        s->block_fill = 0;
-        feed(s, s->block, (size_t)hop, cb, user);
-    }
+    const float *block;
+    while ((block = dsp__denoise_take(s->dn, &x, &n)))
+        feed(s, block, (size_t)s->p.hop_length, cb, user);
     return DSP_OK;
 }
 

@@ -18,7 +18,7 @@
  * (denoise.c, same parameters, so the same samples) and reads its output. Measured on EMO-DB at
  * 10 dB SNR against the raw tracker on the clean file: in white noise 88 % of the clean voiced
  * frames stay voiced instead of 75 %, with half the gross F0 errors; in babble both read the
- * other talkers alike (BENCHMARKS.md, "Front end"). The suppressor's output lags its input by
+ * other talkers alike (docs/dsp.md; the cost: BENCHMARKS.md, "Front end"). The suppressor's output lags its input by
  * one block, which is the hop the log-mel's frame ends already account for: frame i ends at
  * suppressed sample i x hop + win, and the counts are the log-mel's exactly. */
 #include "dsp_internal.h"
@@ -37,8 +37,6 @@ struct dsp_pitch {
     dsp_params timeline;       /* frame ends in the samples the tracker reads (p, or p without
                                   denoise_db when those are the suppressor's output) */
     dsp__denoise *dn;          /* DSP_PITCH_SUPPRESSED only: the suppressor */
-    float *block;              /* hop_length samples waiting for it, is malloc'd with dn */
-    int block_len;
     int min_lag, max_lag;      /* lag range for DSP_PITCH_F0_MAX .. DSP_PITCH_F0_MIN */
     int span;                  /* samples one estimate reads: integration window + max_lag */
     int cap;                   /* capacity of buf */
@@ -130,7 +128,6 @@ __attribute__((noinline)) static void frame_compute(dsp_pitch *s, const float *x
 
 static void pitch_clear(dsp_pitch *s)
 {
-    s->block_len = 0;
     memset(s->buf, 0, sizeof(float) * (size_t)s->span);
     s->len = s->span;
     s->seen = 0;
@@ -155,8 +152,7 @@ int dsp_pitch_new(const dsp_params *p, unsigned flags, dsp_pitch **out, char *er
     s->timeline = *p;
     if (flags & DSP_PITCH_SUPPRESSED) {
         s->timeline.denoise_db = 0;
-        s->block = malloc(sizeof(float) * (size_t)p->hop_length);
-        if (!s->block || dsp__denoise_new(p->hop_length, p->sample_rate, p->denoise_db, &s->dn)) {
+        if (dsp__denoise_new(p->hop_length, p->sample_rate, p->denoise_db, &s->dn)) {
             dsp_pitch_free(s);
             return dsp__fail(err, errlen, DSP_ENOMEM, "dsp_pitch: out of memory (suppressor)");
         }
@@ -206,7 +202,6 @@ void dsp_pitch_free(dsp_pitch *s)
     free(s->diff);
     free(s->sq);
     dsp__denoise_free(s->dn);
-    free(s->block);
     free(s);
 }
 
@@ -253,21 +248,9 @@ int dsp_pitch_push(dsp_pitch *s, const float *x, size_t n, dsp_frame_cb cb, void
     }
     if (!dsp__denoise_ready(s->dn))
         return DSP_ENOMEM;
-    const int hop = s->p.hop_length;
-    while (n > 0) {
-        size_t k = (size_t)(hop - s->block_len);
-        if (k > n)
-            k = n;
-        memcpy(s->block + s->block_len, x, sizeof(float) * k);
-        s->block_len += (int)k;
-        x += k;
-        n -= k;
-        if (s->block_len == hop) {
-            dsp__denoise_block(s->dn, s->block);
-            track(s, s->block, (size_t)hop, cb, user);
-            s->block_len = 0;
-        }
-    }
+    const float *block;
+    while ((block = dsp__denoise_take(s->dn, &x, &n)))
+        track(s, block, (size_t)s->p.hop_length, cb, user);
     return DSP_OK;
 }
 
