@@ -3,8 +3,10 @@
  *
  * Promises: one immutable nn_model (weights, labels, feature parameters, normalisation), loaded
  * from a versioned, checksummed file and shared read-only by any number of nn_stream objects
- * (one per audio stream; not thread-safe each). A stream takes one log-mel frame per hop
- * (exactly dsp_logmel's output for nn_model_features()), with cost per hop independent of how
+ * (one per audio stream; not thread-safe each). A stream takes one input frame per hop
+ * (exactly dsp_logmel's output for nn_model_features(), followed, for a model that reads the
+ * voice's pitch, by dsp_pitch's columns of the same frame: nn_model_pitch), with cost per hop
+ * independent of how
  * long the stream has run, and no allocation after nn_stream_new. No I/O except
  * nn_model_load_file, no global state.
  *
@@ -71,13 +73,21 @@ int nn_model_window_frames(const nn_model *m);
  * share labels, features, window and speaker normaliser and each run over every frame; the
  * posteriors are their mean, at about the cost of one network per member. */
 int nn_model_members(const nn_model *m);
+/* Floats per input frame: the n_mels log-mel bands, then, when the model reads the voice's pitch,
+ * the DSP_PITCH_DIM columns of dsp_pitch for the same frame index. Every frame-taking call below
+ * (nn_stream_push, nn_speaker_*, nn_offline_run) takes frames of this width. */
+int nn_model_input_dim(const nn_model *m);
+/* 1 when the model reads pitch columns, with *flags (may be NULL) the flags to create its
+ * dsp_pitch with (0, or DSP_PITCH_SUPPRESSED: the tracker reads the noise suppressor's output);
+ * 0 when it reads the bands alone. An ensemble's members all read the same input. */
+int nn_model_pitch(const nn_model *m, unsigned *flags);
 
 /* Streaming runner. On success *out is owned by the caller: nn_stream_free. */
 int nn_stream_new(const nn_model *m, nn_stream **out, char *err, size_t errlen);
 void nn_stream_free(nn_stream *s);
 /* Back to the state of a new stream (e.g. at a speech boundary). */
 void nn_stream_reset(nn_stream *s);
-/* Advances one frame (n_mels finite floats, as dsp_logmel makes them). Writes the current
+/* Advances one frame (nn_model_input_dim finite floats). Writes the current
  * posteriors (n_labels floats, summing to 1) into probs and returns 1 when they are defined
  * (the older lane has seen the model's min_frames frames, 0.5 s by default), 0 while the stream
  * is too young (probs untouched). No allocation, lock or system call. */
@@ -86,7 +96,9 @@ int nn_stream_push(nn_stream *s, const float *frame, float *probs);
 /* Speaker normaliser, for models trained with cmvn "speaker" (nn_model_speaker_norm() == 1).
  * Such a model expects every frame normalised by its speaker's statistics: per band
  * y = (x - mean) / sqrt(var + cmvn_eps), mean and var over the speech frames heard from this
- * voice. The normaliser keeps that estimate OUTSIDE the lanes (it survives their resets), starts
+ * voice (the pitch columns too, if the model reads them: a voice's ln F0 becomes its distance
+ * from the voice's mean; which frames are speech is decided on the bands alone). The normaliser
+ * keeps that estimate OUTSIDE the lanes (it survives their resets), starts
  * from the model's prior (the training speakers' average) weighted as prior_frames frames, is a
  * plain mean up to max_frames speech frames and forgets exponentially beyond, so it follows a new
  * voice within about max_frames of speech. Callers add speech frames (the daemon: frames its gate
@@ -133,23 +145,24 @@ void nn_speaker_reset(nn_speaker *s);
  * that reads the same features and has the same level floor (none, or the same c) can use them;
  * s keeps its own model's prior and its parameters. NN_EINVAL (s unchanged) when the two models'
  * features differ (nn_model_features). From a model that does not normalise by speaker (no voice
- * kept) or has another level floor, s is reset. Does not allocate. */
+ * kept), has another level floor or reads other columns (pitch: nn_model_pitch), s is reset.
+ * Does not allocate. */
 int nn_speaker_copy_voice(nn_speaker *s, const nn_speaker *from, char *err, size_t errlen);
-/* One speech frame (n_mels floats, raw log-mel). */
+/* One speech frame (nn_model_input_dim floats, raw log-mel and pitch). */
 void nn_speaker_add(nn_speaker *s, const float *frame);
-/* The speech frames of one whole utterance [n][n_mels]: those whose mean log-energy is within
+/* The speech frames of one whole utterance [n][input_dim]: those whose mean log-energy is within
  * 5 nats (21.7 dB) of the utterance's loudest frame (the rule training used). Returns how many. */
 int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n);
 /* The same for count utterances (frames[u]: n[u] frames each) at once: with a level floor, their
  * frames are all floored at the level of all of them (what training does per speaker), where
  * adding them one by one floors each at the level heard up to it. Returns the frames added. */
 int nn_speaker_add_utterances(nn_speaker *s, const float *const *frames, const int *n, int count);
-/* Normalises one raw frame into out (n_mels floats; out may equal frame). */
+/* Normalises one raw frame into out (nn_model_input_dim floats; out may equal frame). */
 void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out);
 /* Speech frames in the current estimate (after forgetting). */
 double nn_speaker_frames(const nn_speaker *s);
 
-/* Offline runner: posteriors of the whole frame matrix [n_frames][n_mels] taken as one window
+/* Offline runner: posteriors of the whole frame matrix [n_frames][input_dim] taken as one window
  * (what training saw; n_frames >= the time pool (2 or 4), any length, frames after the last whole
  * time-pool step are ignored). Allocates its scratch per call. Returns 0 or a negative code
  * (NN_EINVAL for too few or non-finite frames). */

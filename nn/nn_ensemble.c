@@ -94,9 +94,11 @@ static int check_compatible(const nn_model *a, const nn_model *b, int j, char *e
         what = "the window, minimum frames or time pool";
     if (!what && (a->cmvn != b->cmvn || a->cmvn_eps != b->cmvn_eps))
         what = "the input normalisation mode";
+    if (!what && (a->prosody != b->prosody || a->pitch_flags != b->pitch_flags))
+        what = "the pitch input (arch.prosody, arch.pitch_input)";
     if (!what && (a->level_floor != b->level_floor || a->spk_prior_level != b->spk_prior_level ||
-                  !same_floats(a->spk_prior_mean, b->spk_prior_mean, a->n_mels) ||
-                  !same_floats(a->spk_prior_var, b->spk_prior_var, a->n_mels)))
+                  !same_floats(a->spk_prior_mean, b->spk_prior_mean, a->in_dim) ||
+                  !same_floats(a->spk_prior_var, b->spk_prior_var, a->in_dim)))
         what = "the speaker normaliser (prior or level floor)";
     if (what)
         return nn__fail(err, errlen, NN_EMISMATCH, "member %d differs from member 0 in %s: an "

@@ -49,6 +49,11 @@ struct nn_model {
 
     /* architecture */
     int n_mels;           /* M */
+    int prosody;          /* 0, or DSP_PITCH_DIM: each frame has the pitch tracker's columns after
+                           * the bands (arch.prosody); they skip the convolutions, and their
+                           * per-step mean joins the LSTM's input after the conv features */
+    unsigned pitch_flags; /* the dsp_pitch flags of the tracker they come from (arch.pitch_input) */
+    int in_dim;           /* floats per input frame: n_mels + prosody */
     int window, min_frames;
     int tpool;            /* frames per LSTM step: 2 (50 Hz, default) or 4 (block 2 also pools
                            * step pairs in time, 25 Hz) */
@@ -64,13 +69,13 @@ struct nn_model {
     int layers;
     int readout;          /* NN_READOUT_* */
     int dense;
-    int feat_dim;         /* c3 * p3 */
+    int feat_dim;         /* c3 * p3 + prosody: the LSTM's input per step */
     int seq_dim;          /* hidden, or feat_dim when CNN-only */
 
     /* weights; all point into `weights` */
     float *weights;       /* one aligned block, is malloc'd */
-    const float *norm_mean, *norm_std;    /* [M] */
-    const float *spk_prior_mean, *spk_prior_var;  /* [M], NN_CMVN_SPEAKER only, else NULL */
+    const float *norm_mean, *norm_std;    /* [in_dim] */
+    const float *spk_prior_mean, *spk_prior_var;  /* [in_dim], speaker modes only, else NULL */
     int c1p;              /* c1 padded to NN_C1BLK */
     int c2p, c3p;         /* c2, c3 padded to NN_CBLK (row strides of the weights and products) */
     int gp;               /* 4 * hidden padded to NN_GBLK */
@@ -105,14 +110,19 @@ typedef struct nn__lane {
     int64_t n;            /* frames since reset */
     int64_t steps;        /* LSTM steps since reset (every tpool frames) */
     double *s1, *s2;      /* cmvn running sums [M] */
-    float *z;             /* normalised input rows, (2 + 2*max_steps) x (M + 2), 2 context rows */
+    float *z;             /* normalised input rows, (2 + 2*max_steps) x (M + 2 + prosody), 2 context
+                           * rows: a zero, the M bands, a zero (conv 1's frequency padding), then
+                           * the prosody columns */
+    float *pitch_sum;     /* [prosody]: normalised prosody columns summed over the current LSTM
+                           * step's frames so far */
     float *y1;            /* conv1 outputs (1 + 2*max_steps) x [f1][c1]; row 0 = pending odd frame */
     float *a1;            /* block-2 input columns (2 + max_steps) x [(p1 + 2)][c1] */
     float *a2;            /* block-3 input columns (2 + max_steps) x [(p2 + 2)][c2] */
     float *b2;            /* time pool 4: block-2 outputs (1 + max_steps) x [(p2 + 2)][c2] before
                            * their pairs are pooled into a2; column 0 = pending first of a pair */
     int b2_pending;
-    float *feat;          /* per-step features [max_steps][feat_dim] (torch order) */
+    float *feat;          /* per-step features [max_steps][feat_dim]: the conv features in torch
+                           * order, then the step's prosody means */
     float *patch;         /* im2col scratch of the block path [max_steps * p1][9 * max(c1, c2)] */
     float *gemm;          /* conv GEMM output [max_steps * p1][max(c2p, c3p)] */
     float *gates;         /* [max_steps][gp] */

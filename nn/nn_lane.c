@@ -16,12 +16,13 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
     memset(l, 0, sizeof *l);
     l->m = m;
     l->max_steps = max_steps;
-    const size_t S = (size_t)max_steps, NF = 2 * S, M = (size_t)m->n_mels;
+    const size_t S = (size_t)max_steps, NF = 2 * S, M = (size_t)m->n_mels, P = (size_t)m->prosody;
     const size_t H = (size_t)(m->hidden ? m->hidden : 1), L = (size_t)(m->layers ? m->layers : 1);
     const size_t patch = S * maxz((size_t)m->p1 * 9 * m->c1, (size_t)m->p2 * 9 * m->c2);
     const size_t gemm = S * maxz((size_t)m->p1 * m->c2p, (size_t)m->p2 * m->c3p);
     size_t sizes[] = {
-        up16((2 + NF) * (M + 2)),                         /* z */
+        up16((2 + NF) * (M + 2 + P)),                     /* z */
+        up16(P),                                          /* pitch_sum */
         up16((1 + NF) * (size_t)m->f1 * m->c1),           /* y1 */
         up16((2 + S) * (size_t)(m->p1 + 2) * m->c1),      /* a1 */
         up16((2 + S) * (size_t)(m->p2 + 2) * m->c2),      /* a2 */
@@ -48,7 +49,7 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
     }
     memset(l->block, 0, bytes);
     float *p = l->block;
-    float **dst[] = {&l->z, &l->y1, &l->a1, &l->a2, &l->b2, &l->feat, &l->patch, &l->gemm, &l->gates,
+    float **dst[] = {&l->z, &l->pitch_sum, &l->y1, &l->a1, &l->a2, &l->b2, &l->feat, &l->patch, &l->gemm, &l->gates,
                      &l->seq, &l->h, &l->c, &l->pool_num, &l->pooled, &l->dense_tmp, &l->probs};
     for (size_t i = 0; i < nsz; i++) {
         *dst[i] = p;
@@ -70,14 +71,15 @@ void nn__lane_reset(nn__lane *l)
 {
     const nn_model *m = l->m;
     const size_t M = (size_t)m->n_mels, L = (size_t)(m->layers ? m->layers : 1);
-    const size_t H = (size_t)(m->hidden ? m->hidden : 1);
+    const size_t H = (size_t)(m->hidden ? m->hidden : 1), zw = M + 2 + (size_t)m->prosody;
     l->n = 0;
     l->steps = 0;
     l->b2_pending = 0;
     memset(l->s1, 0, sizeof(double) * M);
     memset(l->s2, 0, sizeof(double) * M);
     /* zero context = the causal zero padding at a lane's start */
-    memset(l->z, 0, sizeof(float) * 2 * (M + 2));
+    memset(l->z, 0, sizeof(float) * 2 * zw);
+    memset(l->pitch_sum, 0, sizeof(float) * (size_t)m->prosody);
     memset(l->a1, 0, sizeof(float) * 2 * (size_t)(m->p1 + 2) * m->c1);
     memset(l->a2, 0, sizeof(float) * 2 * (size_t)(m->p2 + 2) * m->c2);
     memset(l->h, 0, sizeof(float) * L * H);
@@ -86,21 +88,46 @@ void nn__lane_reset(nn__lane *l)
     l->att_den = 0;
 }
 
-/* Input normalisation, conv block 1 and the time pool for n frames; returns the number of
- * completed 50 Hz steps, whose block-2 input columns are then at a1[2 ..]. */
+/* The prosody columns of one frame: z-scored into the row after the bands' padding and summed
+ * into the step's total; when the frame completes an LSTM step, the step's mean goes after the
+ * conv features of feat row `step` (model.py: the mean over the step's time_pool frames). */
+static void prosody(nn__lane *l, const float *x, float *row, int step)
+{
+    const nn_model *m = l->m;
+    const int M = m->n_mels;
+    for (int j = 0; j < m->prosody; j++) {
+        row[j] = (x[M + j] - m->norm_mean[M + j]) / m->norm_std[M + j];
+        l->pitch_sum[j] += row[j];
+    }
+    if (l->n % m->tpool)
+        return;
+    float *dst = l->feat + (size_t)step * m->feat_dim + (m->feat_dim - m->prosody);
+    for (int j = 0; j < m->prosody; j++) {
+        dst[j] = l->pitch_sum[j] / (float)m->tpool;
+        l->pitch_sum[j] = 0;
+    }
+}
+
+/* Input normalisation, conv block 1 and the time pool for n frames ([n][in_dim]); returns the
+ * number of completed 50 Hz steps, whose block-2 input columns are then at a1[2 ..]. */
 static int front(nn__lane *l, const float *frames, int n)
 {
     const nn_model *m = l->m;
-    const size_t M = (size_t)m->n_mels, zw = M + 2, y1w = (size_t)m->f1 * m->c1;
-    const size_t a1w = (size_t)(m->p1 + 2) * m->c1;
+    const size_t M = (size_t)m->n_mels, D = (size_t)m->in_dim, zw = M + 2 + (size_t)m->prosody;
+    const size_t y1w = (size_t)m->f1 * m->c1, a1w = (size_t)(m->p1 + 2) * m->c1;
     const int pending = (int)(l->n & 1);   /* conv1 frame waiting in y1 row 0 for its pair */
+    int lstm_steps = 0;
 
     for (int i = 0; i < n; i++) {
         float *row = l->z + (2 + (size_t)i) * zw;
         row[0] = row[M + 1] = 0;
         l->n++;
-        nn__k_normalise(frames + (size_t)i * M, m->n_mels, m->cmvn == NN_CMVN_CUMULATIVE, m->cmvn_eps,
+        nn__k_normalise(frames + (size_t)i * D, m->n_mels, m->cmvn == NN_CMVN_CUMULATIVE, m->cmvn_eps,
                         l->s1, l->s2, l->n, m->norm_mean, m->norm_std, row + 1);
+        if (m->prosody) {
+            prosody(l, frames + (size_t)i * D, row + M + 2, lstm_steps);
+            lstm_steps += l->n % m->tpool == 0;
+        }
         nn__k_conv1(row - 2 * zw, row - zw, row, m->conv1_w, m->conv1_bp, m->f1, m->fstride, m->c1,
                     m->c1p, l->y1 + (1 + (size_t)i) * y1w);
     }
@@ -191,7 +218,7 @@ void nn__lane_push(nn__lane *l, const float *frames, int n)
     nn__im2col(l->a2, m->p2, m->c2, n3, l->patch);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n3 * m->p2, m->c3p, 9 * m->c2, 1.0f,
                 l->patch, 9 * m->c2, m->conv3_w, m->c3p, 0.0f, l->gemm, m->c3p);
-    nn__pool_out(l->gemm, m->p2, m->c3, m->c3p, m->conv3_b, n3, l->feat, 1);
+    nn__pool_out(l->gemm, m->p2, m->c3, m->c3p, m->conv3_b, n3, l->feat, m->feat_dim);
     shift_a2(l, n3);
 
     const float *seq = l->feat;
@@ -211,9 +238,10 @@ int nn__lane_front(nn__lane *l, const float *frame)
 void nn__lane_take_trunk(nn__lane *dst, const nn__lane *src)
 {
     const nn_model *m = src->m;
-    const size_t zw = (size_t)m->n_mels + 2, y1w = (size_t)m->f1 * m->c1;
+    const size_t zw = (size_t)m->n_mels + 2 + (size_t)m->prosody, y1w = (size_t)m->f1 * m->c1;
     const size_t a1w = (size_t)(m->p1 + 2) * m->c1, a2w = (size_t)(m->p2 + 2) * m->c2;
     memcpy(dst->z, src->z, sizeof(float) * 2 * zw);
+    memcpy(dst->pitch_sum, src->pitch_sum, sizeof(float) * (size_t)m->prosody);
     memcpy(dst->y1, src->y1, sizeof(float) * y1w);
     memcpy(dst->a1, src->a1, sizeof(float) * 2 * a1w);
     memcpy(dst->a2, src->a2, sizeof(float) * 2 * a2w);
@@ -259,7 +287,7 @@ void nn__lanes_step(nn__lane *const *all, int n_all, nn__lane *borrower)
                       gemm + (size_t)i * m->p2 * m->c3p);
     for (int i = 0; i < L; i++) {
         nn__pool_out(gemm + (size_t)i * m->p2 * m->c3p, m->p2, m->c3, m->c3p, m->conv3_b, 1,
-                     lanes[i]->feat, 1);
+                     lanes[i]->feat, m->feat_dim);
         shift_a2(lanes[i], 1);
     }
     if (borrower)   /* n_all == 1 == L: its features are all[0]'s, read where they are */

@@ -37,12 +37,13 @@ void nn__im2col(const float *in, int bins, int cin, int steps, float *patch)
 }
 
 void nn__pool_out(const float *gemm, int bins, int cout, int coutp, const float *bias, int steps,
-                  float *out, int torch_order)
+                  float *out, int torch_stride)
 {
+    const int torch_order = torch_stride > 0;
     const int half = bins / 2;
     for (int j = 0; j < steps; j++) {
         const float *g = gemm + (size_t)j * bins * coutp;
-        float *o = out + (torch_order ? (size_t)j * cout * half : (size_t)j * (half + 2) * cout);
+        float *o = out + (torch_order ? (size_t)j * torch_stride : (size_t)j * (half + 2) * cout);
         if (!torch_order) {
             memset(o, 0, sizeof(float) * (size_t)cout);
             memset(o + (size_t)(half + 1) * cout, 0, sizeof(float) * (size_t)cout);

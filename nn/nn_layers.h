@@ -11,11 +11,12 @@ void nn__pool1(const nn_model *m, const float *ya, const float *yb, float *col);
  * both lanes' rows into one product. in: steps + 2 padded columns [(bins + 2)][cin] (the first
  * two are the causal context); im2col writes [steps * bins][9 * cin] patch rows. The product
  * (patch x W, W [9 * cin][coutp]) has row stride coutp. pool_out adds the bias, applies ReLU and
- * the frequency pool, and writes padded columns [(bins/2 + 2)][cout] per step, or, when
- * torch_order, [cout][bins/2] per step (the LSTM's flattened feature order). */
+ * the frequency pool, and writes padded columns [(bins/2 + 2)][cout] per step, or, with
+ * torch_stride > 0, [cout][bins/2] per step (the LSTM's flattened feature order) in rows of
+ * torch_stride floats (the prosody means follow them). */
 void nn__im2col(const float *in, int bins, int cin, int steps, float *patch);
 void nn__pool_out(const float *gemm, int bins, int cout, int coutp, const float *bias, int steps,
-                  float *out, int torch_order);
+                  float *out, int torch_stride);
 /* One LSTM layer over `steps` inputs x [steps][in] (a GEMM for the input part); h, c [H]
  * carried; outputs y [steps][H] (y may be x's storage). */
 void nn__lstm_run(const nn__lstm_layer *L, int hidden, int gp, const float *x, int steps,

@@ -61,8 +61,8 @@ typedef struct hdr {
     double d[4];          /* arch.cmvn_eps, spk.level_floor, spk.prior_level */
     int d_seen[4];
     char name[128];
-    char cmvn[32], readout[32];
-    int name_seen, cmvn_seen, readout_seen, labels_seen;
+    char cmvn[32], readout[32], pitch_input[32];
+    int name_seen, cmvn_seen, readout_seen, labels_seen, pitch_input_seen;
 } hdr;
 
 /* Integer keys, in the order of hdr.i. */
@@ -70,9 +70,9 @@ static const char *const I_KEYS[] = {
     "dsp.sample_rate", "dsp.win_length", "dsp.hop_length", "dsp.n_fft", "dsp.n_mels",
     "dsp.mel_scale", "arch.n_mels", "arch.window", "arch.min_frames", "arch.c1", "arch.c2",
     "arch.c3", "arch.lstm_hidden", "arch.lstm_layers", "arch.dense", "arch.freq_stride",
-    "arch.time_pool", "dsp.denoise_db"};
+    "arch.time_pool", "dsp.denoise_db", "arch.prosody"};
 enum { I_SR, I_WIN, I_HOP, I_NFFT, I_NMELS, I_MELSCALE, I_ANMELS, I_WINDOW, I_MINF, I_C1, I_C2,
-       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_TPOOL, I_DENOISE, I_COUNT };
+       I_C3, I_HID, I_LAYERS, I_DENSE, I_FSTRIDE, I_TPOOL, I_DENOISE, I_PROSODY, I_COUNT };
 static const char *const F_KEYS[] = {"dsp.f_min", "dsp.f_max", "dsp.log_floor"};
 enum { F_FMIN, F_FMAX, F_FLOOR, F_COUNT };
 
@@ -122,6 +122,7 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
             else if (key_is(k, kn, "general.name")) want = NN_KV_STR, slot = 201;
             else if (key_is(k, kn, "arch.cmvn")) want = NN_KV_STR, slot = 202;
             else if (key_is(k, kn, "arch.readout")) want = NN_KV_STR, slot = 203;
+            else if (key_is(k, kn, "arch.pitch_input")) want = NN_KV_STR, slot = 208;
             else if (key_is(k, kn, "meta.json")) want = NN_KV_STR, slot = 204;
             else if (key_is(k, kn, "labels")) want = NN_KV_STRARR, slot = 205;
             else if (kn >= 5 && memcmp(k, "meta.", 5) == 0) want = (int)type, slot = 300;
@@ -170,9 +171,10 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
                 if (n == 0 || !copy_small_str(h->name, sizeof h->name, s, n))
                     return nn__fail(err, errlen, NN_EFORMAT, "general.name must be 1..127 bytes "
                                     "without control characters");
-            } else if (slot == 202 || slot == 203) {
-                char *dst = slot == 202 ? h->cmvn : h->readout;
-                dup = slot == 202 ? h->cmvn_seen++ : h->readout_seen++;
+            } else if (slot == 202 || slot == 203 || slot == 208) {
+                char *dst = slot == 202 ? h->cmvn : slot == 203 ? h->readout : h->pitch_input;
+                dup = slot == 202 ? h->cmvn_seen++ : slot == 203 ? h->readout_seen++
+                                                                  : h->pitch_input_seen++;
                 if (!copy_small_str(dst, 32, s, n))
                     return nn__fail(err, errlen, NN_EFORMAT, "key '%s': value too long or not printable", kbuf);
             } else {   /* 204: meta.json */
@@ -213,8 +215,9 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
     trunc:
         return nn__fail(err, errlen, NN_EFORMAT, "truncated value of key '%s'", kbuf);
     }
-    /* optional: files of the default architecture (and front end: no denoiser) omit them */
-    const int optional[][2] = {{I_FSTRIDE, 2}, {I_TPOOL, 2}, {I_DENOISE, 0}};
+    /* optional: files of the default architecture (and front end: no denoiser; no pitch input)
+     * omit them */
+    const int optional[][2] = {{I_FSTRIDE, 2}, {I_TPOOL, 2}, {I_DENOISE, 0}, {I_PROSODY, 0}};
     for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
         if (!h->i_seen[optional[i][0]]) {
             h->i[optional[i][0]] = optional[i][1];
@@ -234,10 +237,48 @@ static int parse_kvs(nn__rd *r, uint32_t n_kv, hdr *h, nn_model *m, char *err, s
     return 0;
 }
 
+/* The pitch input (optional pair arch.prosody, arch.pitch_input: files without it take the
+ * bands alone and are byte-identical to those written before it existed). */
+static int check_prosody(const hdr *h, nn_model *m, char *err, size_t errlen)
+{
+    m->prosody = h->i[I_PROSODY];
+    if (m->prosody != 0 && m->prosody != DSP_PITCH_DIM)
+        return nn__fail(err, errlen, NN_EFORMAT, "arch.prosody %d, expected 0 or %d (the pitch "
+                        "tracker's columns)", m->prosody, DSP_PITCH_DIM);
+    if (!m->prosody != !h->pitch_input_seen)
+        return nn__fail(err, errlen, NN_EFORMAT, "%s: a model reading pitch needs both "
+                        "arch.prosody and arch.pitch_input", m->prosody ? "arch.pitch_input missing"
+                        : "arch.pitch_input without arch.prosody");
+    m->in_dim = m->n_mels + m->prosody;
+    if (!m->prosody)
+        return 0;
+    char pi[32];
+    snprintf(pi, sizeof pi, "%s", h->pitch_input);
+    nn__printable(pi);
+    if (strcmp(h->pitch_input, "raw") == 0)
+        m->pitch_flags = 0;
+    else if (strcmp(h->pitch_input, "suppressed") == 0)
+        m->pitch_flags = DSP_PITCH_SUPPRESSED;
+    else
+        return nn__fail(err, errlen, NN_EFORMAT, "arch.pitch_input '%s', expected 'raw' or "
+                        "'suppressed'", pi);
+    if (m->pitch_flags && !m->dsp.denoise_db)
+        return nn__fail(err, errlen, NN_EMISMATCH, "arch.pitch_input 'suppressed' reads the noise "
+                        "suppressor's output, but the model's front end has none (dsp.denoise_db 0)");
+    /* Both lanes must see the same prosody means for one to borrow the other's features, and
+     * the level floor's statistics are of bands: neither is defined for pitch columns. */
+    if (m->cmvn == NN_CMVN_CUMULATIVE || m->level_floor > 0)
+        return nn__fail(err, errlen, NN_EFORMAT, "a model reading pitch (arch.prosody %d) cannot "
+                        "have %s", m->prosody, m->level_floor > 0 ? "a level floor" : "arch.cmvn "
+                        "'cumulative'");
+    return 0;
+}
+
 /* Fills and checks the feature parameters and architecture. */
 static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
 {
     char msg[200];
+    int rc;
     dsp_params *p = &m->dsp;
     p->sample_rate = h->i[I_SR];
     p->win_length = h->i[I_WIN];
@@ -322,7 +363,9 @@ static int check_arch(const hdr *h, nn_model *m, char *err, size_t errlen)
     if (m->p3 < 1)
         return nn__fail(err, errlen, NN_EMISMATCH, "n_mels %d leaves no frequency bins after the "
                         "conv blocks (need >= %d)", m->n_mels, m->fstride == 2 ? 15 : 8);
-    m->feat_dim = m->c3 * m->p3;
+    if ((rc = check_prosody(h, m, err, errlen)) != 0)
+        return rc;
+    m->feat_dim = m->c3 * m->p3 + m->prosody;
     m->seq_dim = m->hidden ? m->hidden : m->feat_dim;
     return 0;
 }
@@ -478,3 +521,11 @@ const dsp_params *nn_model_features(const nn_model *m) { return &m->dsp; }
 const char *nn_model_id(const nn_model *m) { return m->id; }
 int nn_model_window_frames(const nn_model *m) { return m->window; }
 int nn_model_members(const nn_model *m) { return 1 + m->n_more; }
+int nn_model_input_dim(const nn_model *m) { return m->in_dim; }
+
+int nn_model_pitch(const nn_model *m, unsigned *flags)
+{
+    if (flags)
+        *flags = m->pitch_flags;
+    return m->prosody > 0;
+}

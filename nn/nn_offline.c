@@ -16,10 +16,12 @@ int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *
     if (n_frames < m->tpool)
         return nn__fail(err, errlen, NN_EINVAL, "%d frames: the model needs at least %d", n_frames,
                         m->tpool);
-    const size_t M = (size_t)m->n_mels;
-    for (size_t i = 0; i < (size_t)n_frames * M; i++)
+    const size_t D = (size_t)m->in_dim;
+    for (size_t i = 0; i < (size_t)n_frames * D; i++)
         if (!isfinite(frames[i]))
-            return nn__fail(err, errlen, NN_EINVAL, "frame %zu band %zu is not finite", i / M, i % M);
+            return nn__fail(err, errlen, NN_EINVAL, "frame %zu %s %zu is not finite", i / D,
+                            i % D < (size_t)m->n_mels ? "band" : "pitch column",
+                            i % D < (size_t)m->n_mels ? i % D : i % D - (size_t)m->n_mels);
     int steps = n_frames / 2 < BLOCK_STEPS ? n_frames / 2 : BLOCK_STEPS;
     const int nm = nn_model_members(m);
     for (int j = 0; j < nm; j++) {   /* an ensemble: the mean of its members, as nn_stream */
@@ -27,7 +29,7 @@ int nn_offline_run(const nn_model *m, const float *frames, int n_frames, float *
             return nn__fail(err, errlen, NN_ENOMEM, "out of memory for %d frames", n_frames);
         for (int t = 0; t < n_frames; t += 2 * steps) {
             int n = n_frames - t < 2 * steps ? n_frames - t : 2 * steps;
-            nn__lane_push(&lane, frames + (size_t)t * M, n);
+            nn__lane_push(&lane, frames + (size_t)t * D, n);
         }
         const float *p = nn__lane_probs(&lane);
         for (int k = 0; k < m->n_labels; k++)

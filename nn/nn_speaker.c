@@ -9,9 +9,9 @@ struct nn_speaker {
     const nn_model *m;
     nn_speaker_params p;
     double w;            /* speech frames in the estimate (after forgetting) */
-    double *s1, *s2;     /* [M] weighted sums of x and x^2 over those frames (floored, with a
+    double *s1, *s2;     /* [in_dim] weighted sums of x and x^2 over those frames (floored, with a
                           * level floor) */
-    double *mean, *istd; /* [M] the current estimate, as applied */
+    double *mean, *istd; /* [in_dim] the current estimate, as applied */
     /* Level floor (m->level_floor > 0): the speaker's speech level = weighted mean of the raw
      * speech frames' band-mean log-mel (same weights as w), ln_floor = ln c + that level, or
      * + the model's prior level while no speech was heard. */
@@ -55,7 +55,7 @@ static void update_estimate(nn_speaker *s)
      * with the level heard (0 before any speech). */
     const double shift = m->level_floor > 0 && s->lw > 0 ? s->l1 / s->lw - m->spk_prior_level : 0.0;
     /* no prior weight and no speech yet: the prior itself (weight 1, no sums) */
-    nn__k_speaker_estimate(m->n_mels, wt > 0 ? w0 : 1.0, wt > 0 ? wt : 1.0, wt > 0 ? shift : 0.0,
+    nn__k_speaker_estimate(m->in_dim, wt > 0 ? w0 : 1.0, wt > 0 ? wt : 1.0, wt > 0 ? shift : 0.0,
                            wt > 0, m->spk_prior_mean, m->spk_prior_var, s->s1, s->s2,
                            s->p.var_floor, m->cmvn == NN_CMVN_SPEAKER_MEAN ? -1.0 : m->cmvn_eps,
                            s->mean, s->istd);
@@ -85,7 +85,7 @@ int nn_speaker_new(const nn_model *m, const nn_speaker_params *p, nn_speaker **o
     nn_speaker *s = calloc(1, sizeof *s);
     if (!s)
         return nn__fail(err, errlen, NN_ENOMEM, "out of memory");
-    const size_t M = (size_t)m->n_mels;
+    const size_t M = (size_t)m->in_dim;
     s->m = m;
     s->p = *p;
     s->s1 = calloc(2 * M, sizeof(double));
@@ -125,7 +125,7 @@ void nn_speaker_free(nn_speaker *s)
 
 void nn_speaker_reset(nn_speaker *s)
 {
-    const size_t M = (size_t)s->m->n_mels;
+    const size_t M = (size_t)s->m->in_dim;
     s->w = s->lw = s->l1 = 0;
     memset(s->s1, 0, 2 * M * sizeof(double));
     update_floor(s);
@@ -141,11 +141,12 @@ int nn_speaker_copy_voice(nn_speaker *s, const nn_speaker *from, char *err, size
     /* The sums of a level-floor model are of floored frames: they carry over only to a model with
      * the same floor. */
     if (!NN_IS_SPEAKER(from->m) || !NN_IS_SPEAKER(s->m) ||
-        from->m->level_floor != s->m->level_floor) {
+        from->m->level_floor != s->m->level_floor || from->m->in_dim != s->m->in_dim ||
+        from->m->pitch_flags != s->m->pitch_flags) {
         nn_speaker_reset(s);
         return 0;
     }
-    const size_t M = (size_t)s->m->n_mels;
+    const size_t M = (size_t)s->m->in_dim;
     s->w = from->w;
     s->lw = from->lw;
     s->l1 = from->l1;
@@ -177,7 +178,7 @@ static void accumulate(nn_speaker *s, const float *frame)
     const nn_model *m = s->m;
     double keep = keep_factor(s, s->w);
     s->w = s->w * keep + 1;
-    for (int b = 0; b < m->n_mels; b++) {
+    for (int b = 0; b < m->in_dim; b++) {
         double v = m->level_floor > 0 ? floored(frame[b], s->ln_floor) : frame[b];
         s->s1[b] = s->s1[b] * keep + v;
         s->s2[b] = s->s2[b] * keep + v * v;
@@ -198,11 +199,11 @@ void nn_speaker_add(nn_speaker *s, const float *frame)
 
 /* Speech frames of an utterance = mean ln-energy within NN_SPEECH_RANGE of its peak
  * (features.speech_mask, the rule the training statistics used); this is the threshold. */
-static double speech_threshold(const float *frames, int n, int M)
+static double speech_threshold(const float *frames, int n, int M, int D)
 {
     double peak = -INFINITY;
     for (int t = 0; t < n; t++) {
-        double e = band_mean(frames + (size_t)t * M, M);
+        double e = band_mean(frames + (size_t)t * D, M);
         peak = e > peak ? e : peak;
     }
     return peak - NN_SPEECH_RANGE;
@@ -210,7 +211,7 @@ static double speech_threshold(const float *frames, int n, int M)
 
 int nn_speaker_add_utterances(nn_speaker *s, const float *const *frames, const int *n, int count)
 {
-    const int M = s->m->n_mels;
+    const int M = s->m->n_mels, D = s->m->in_dim;
     if (!NN_IS_SPEAKER(s->m))
         return 0;
     /* Two passes with a level floor: the level of all the utterances' speech first, then their
@@ -220,9 +221,9 @@ int nn_speaker_add_utterances(nn_speaker *s, const float *const *frames, const i
         for (int u = 0; u < count; u++) {
             if (n[u] < 1)
                 continue;
-            double thr = speech_threshold(frames[u], n[u], M);
+            double thr = speech_threshold(frames[u], n[u], M, D);
             for (int t = 0; t < n[u]; t++) {
-                const float *f = frames[u] + (size_t)t * M;
+                const float *f = frames[u] + (size_t)t * D;
                 if (band_mean(f, M) < thr)
                     continue;
                 if (pass == 0)
@@ -249,18 +250,18 @@ int nn_speaker_add_utterance(nn_speaker *s, const float *frames, int n)
 
 void nn_speaker_apply(const nn_speaker *s, const float *frame, float *out)
 {
-    const int M = s->m->n_mels;
+    const int D = s->m->in_dim;
     if (!NN_IS_SPEAKER(s->m)) {
         if (out != frame)
-            memmove(out, frame, sizeof(float) * (size_t)M);
+            memmove(out, frame, sizeof(float) * (size_t)D);
         return;
     }
-    if (s->m->level_floor > 0) {
-        for (int b = 0; b < M; b++)
+    if (s->m->level_floor > 0) {   /* never with pitch columns (the loader refuses it) */
+        for (int b = 0; b < D; b++)
             out[b] = (float)((floored(frame[b], s->ln_floor) - s->mean[b]) * s->istd[b]);
         return;
     }
-    for (int b = 0; b < M; b++)
+    for (int b = 0; b < D; b++)
         out[b] = (float)(((double)frame[b] - s->mean[b]) * s->istd[b]);
 }
 

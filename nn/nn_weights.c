@@ -52,11 +52,11 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
     tspec t[8 + 3 * NN_MAX_LSTM_LAYERS + 8];
     const float *conv_w[3] = {0};
     int n = 0, K = m->n_labels, H = m->hidden;
-    add_spec(t, &n, "norm.mean", &m->norm_mean, 1, m->n_mels, 0, 0, 0);
-    add_spec(t, &n, "norm.std", &m->norm_std, 1, m->n_mels, 0, 0, 0);
+    add_spec(t, &n, "norm.mean", &m->norm_mean, 1, m->in_dim, 0, 0, 0);
+    add_spec(t, &n, "norm.std", &m->norm_std, 1, m->in_dim, 0, 0, 0);
     if (NN_IS_SPEAKER(m)) {
-        add_spec(t, &n, "spk.prior_mean", &m->spk_prior_mean, 1, m->n_mels, 0, 0, 0);
-        add_spec(t, &n, "spk.prior_var", &m->spk_prior_var, 1, m->n_mels, 0, 0, 0);
+        add_spec(t, &n, "spk.prior_mean", &m->spk_prior_mean, 1, m->in_dim, 0, 0, 0);
+        add_spec(t, &n, "spk.prior_var", &m->spk_prior_var, 1, m->in_dim, 0, 0, 0);
     }
     add_spec(t, &n, "conv1.weight", &conv_w[0], 4, m->c1, 1, 3, 3);
     add_spec(t, &n, "conv1.bias", &m->conv1_b, 1, m->c1, 0, 0, 0);
@@ -162,11 +162,11 @@ int nn__load_tensors(nn__rd *r, uint32_t n_tensors, const unsigned char *data, u
         *t[i].dst = w;
         w += (cnt + 15) & ~(size_t)15;
     }
-    for (int b = 0; b < m->n_mels; b++)
+    for (int b = 0; b < m->in_dim; b++)
         if (!(m->norm_std[b] > 0))
             return nn__fail(err, errlen, NN_EFORMAT, "norm.std[%d] = %g, expected > 0", b,
                             (double)m->norm_std[b]);
-    for (int b = 0; m->spk_prior_var && b < m->n_mels; b++)
+    for (int b = 0; m->spk_prior_var && b < m->in_dim; b++)
         if (!(m->spk_prior_var[b] >= 0))
             return nn__fail(err, errlen, NN_EFORMAT, "spk.prior_var[%d] = %g, expected >= 0", b,
                             (double)m->spk_prior_var[b]);

@@ -1,7 +1,7 @@
 /* Test driver for nn/ used by the Python parity and loader tests:
  *   nn-tool check MODEL             load; print id, window, labels, features and members (exit 1
  *                                   + one line on error)
- *   nn-tool offline MODEL F.f32     nn_offline_run over all frames of F (raw float32 [T][n_mels])
+ *   nn-tool offline MODEL F.f32     nn_offline_run over all frames of F (raw float32 [T][input_dim])
  *   nn-tool stream MODEL F.f32      nn_stream_push per frame; one line per frame: ret probs...
  *   nn-tool speaker MODEL F.f32 N1,N2,..  F cut into utterances of N1, N2, ... frames, all
  *                                   added with one nn_speaker_add_utterances (no prior, no
@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static float *read_frames(const char *path, int n_mels, int *n_frames)
+static float *read_frames(const char *path, int cols, int *n_frames)
 {
     FILE *f = fopen(path, "rb");
     float *buf = NULL;
@@ -28,11 +28,11 @@ static float *read_frames(const char *path, int n_mels, int *n_frames)
         return NULL;
     }
     if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        size % (long)(sizeof(float) * (size_t)n_mels) == 0 && (buf = malloc((size_t)size)) &&
+        size % (long)(sizeof(float) * (size_t)cols) == 0 && (buf = malloc((size_t)size)) &&
         fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        *n_frames = (int)(size / (long)(sizeof(float) * (size_t)n_mels));
+        *n_frames = (int)(size / (long)(sizeof(float) * (size_t)cols));
     } else {
-        fprintf(stderr, "nn-tool: %s is not a whole number of %d-band float32 frames\n", path, n_mels);
+        fprintf(stderr, "nn-tool: %s is not a whole number of %d-column float32 frames\n", path, cols);
         free(buf);
         buf = NULL;
     }
@@ -54,14 +54,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "nn-tool: %s\n", err);
         return 1;
     }
-    const int K = nn_model_n_labels(m), M = nn_model_features(m)->n_mels;
+    const int K = nn_model_n_labels(m), M = nn_model_input_dim(m);   /* bands (+ pitch) */
     if (strcmp(argv[1], "check") == 0) {
         printf("%s\nwindow %d\n", nn_model_id(m), nn_model_window_frames(m));
         for (int k = 0; k < K; k++)
             printf("%s%s", k ? " " : "", nn_model_label(m, k));
         const dsp_params *fp = nn_model_features(m);
-        printf("\nfeatures %d Hz, %d mels, denoise_db %d\nmembers %d\n", (int)fp->sample_rate,
-               (int)fp->n_mels, (int)fp->denoise_db, nn_model_members(m));
+        unsigned pf;
+        int pitch = nn_model_pitch(m, &pf);
+        printf("\nfeatures %d Hz, %d mels, denoise_db %d\nmembers %d\npitch %s\n",
+               (int)fp->sample_rate, (int)fp->n_mels, (int)fp->denoise_db, nn_model_members(m),
+               !pitch ? "none" : pf & DSP_PITCH_SUPPRESSED ? "suppressed" : "raw");
         nn_model_free(m);
         return 0;
     }

@@ -29,6 +29,8 @@ check, run_tool = TP.check, TP.run_tool
 ENSEMBLE_PY = os.path.join(TP.SRC, "tools", "train", "ensemble.py")
 SPK = dict(make_tiny_model.TINY, cmvn="speaker")
 MEMBER_CFGS = [dict(SPK), dict(SPK, lstm_hidden=24, dense=8), dict(SPK, lstm=False, readout="mean")]
+# Members that read the voice's pitch (two columns after the bands), as a pitch recipe's seeds.
+PITCH_CFGS = [dict(SPK, prosody=2), dict(SPK, prosody=2, lstm_hidden=24, dense=8)]
 
 
 def member(cfg, seed, like=None, labels=None):
@@ -56,9 +58,9 @@ def posteriors(kind, path, fpath):
     return [line.split() for line in r.stdout.splitlines()]
 
 
-def test_parity(tmp):
-    first = member(MEMBER_CFGS[0], 11)
-    nets = [first] + [member(c, 12 + j, first) for j, c in enumerate(MEMBER_CFGS[1:])]
+def test_parity(tmp, cfgs=MEMBER_CFGS, tag="ensemble"):
+    first = member(cfgs[0], 11)
+    nets = [first] + [member(c, 12 + j, first) for j, c in enumerate(cfgs[1:])]
     paths = []
     for j, m in enumerate(nets):
         paths.append(os.path.join(tmp, "m%d.emod" % j))
@@ -70,9 +72,9 @@ def test_parity(tmp):
           % (r.stdout, r.stderr))
     r = run_tool("check", ens)
     check(r.returncode == 0 and r.stdout.startswith("ens-test@sha256:")
-          and "members 3\n" in r.stdout, "check of the ensemble: %r" % r.stdout)
+          and "members %d\n" % len(nets) in r.stdout, "check of the %s: %r" % (tag, r.stdout))
     n = 777
-    frames = export.synthetic_frames(n, 128, 4)
+    frames = export.synthetic_frames(n, 128, 4, first.config["prosody"])
     fpath = os.path.join(tmp, "f.f32")
     frames.tofile(fpath)
 
@@ -110,8 +112,8 @@ def test_parity(tmp):
     w_torch = max(np.abs(np.array(rows_e[t_][1:], dtype=np.float64) - ref[(t_ + 1) // tp - 1]).max()
                   for t_ in range(minf - 1, W))
     check(w_torch <= TP.TOL, "C stream ensemble vs torch %.3g" % w_torch)
-    print("ensemble of 3: offline vs mean of members %.1e, vs torch %.1e; stream vs mean %.1e "
-          "(%d frames), vs torch %.1e" % (d_mean, d_torch, worst, defined, w_torch))
+    print("%s of %d: offline vs mean of members %.1e, vs torch %.1e; stream vs mean %.1e "
+          "(%d frames), vs torch %.1e" % (tag, len(nets), d_mean, d_torch, worst, defined, w_torch))
     return [open(p, "rb").read() for p in paths], first
 
 
@@ -136,6 +138,7 @@ def test_rejections(tmp, blobs, first):
                          list(model_lib.DEFAULT_LABELS[:6]) + ["calm"])
     window = emod_bytes(tmp, member(MEMBER_CFGS[0], 5, first), kv_change={"arch.window": 200})
     own_prior = emod_bytes(tmp, member(MEMBER_CFGS[0], 5))
+    pitched = emod_bytes(tmp, member(PITCH_CFGS[0], 5))
     nested = os.path.join(tmp, "nested.emod")
     export.write_ensemble(nested, good, "inner")
     flipped = bytearray(good[1])
@@ -151,6 +154,7 @@ def test_rejections(tmp, blobs, first):
         ("window", [good[0], window], {}, -6, "in the window, minimum frames or time pool"),
         ("normalisation mode", [good[0], plain], {}, -6, "in the input normalisation mode"),
         ("speaker prior", [good[0], own_prior], {}, -6, "in the speaker normaliser"),
+        ("pitch input", [good[0], pitched], {}, -6, "member 1 differs from member 0 in the pitch input"),
         ("nested", [good[0], open(nested, "rb").read()], {}, -5,
          "member 1: model format version 2, this build reads version 1 (an ensemble's member)"),
         ("member corrupt", [good[0], bytes(flipped)], {}, -4, "member 1: checksum mismatch"),
@@ -233,6 +237,7 @@ def main():
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         blobs, first = test_parity(tmp)
+        test_parity(tmp, PITCH_CFGS, "pitch ensemble")
         test_rejections(tmp, blobs, first)
     if TP.failures:
         print("%d failure(s)" % len(TP.failures))

@@ -1,5 +1,5 @@
 /* nn/ unit tests on the committed tiny models (argv[1]; argv[2] normalises per speaker; argv[4] is
- * an ensemble): loading and every rejection of a damaged file, streaming vs offline parity at
+ * an ensemble; argv[5] reads the voice's pitch): loading and every rejection of a damaged file, streaming vs offline parity at
  * every lane end and along the way (lanes sharing their conv trunk and ensembles too), reset, the
  * whole front end pushed in random chunkings, speaker normaliser parameters. Torch parity lives
  * in test_parity.py. */
@@ -163,7 +163,7 @@ static int older_lane_start(int t, int W)
 static void test_stream_vs_offline(nn_model *m)
 {
     char err[256];
-    const int M = nn_model_features(m)->n_mels, K = nn_model_n_labels(m), W = nn_model_window_frames(m);
+    const int M = nn_model_input_dim(m), K = nn_model_n_labels(m), W = nn_model_window_frames(m);
     const int n = 3 * W + W / 2 + 7;
     float *f = make_frames(n, M);
     nn_stream *s = NULL;
@@ -452,13 +452,52 @@ done:
     nn_model_free(m64);
 }
 
+/* A pitch model's input: its width and tracker, and a voice that does not carry over between
+ * models of different inputs (the statistics have other columns). */
+static void test_pitch_input(const char *path_pitch, const char *path_spk)
+{
+    char err[256];
+    nn_model *mp = NULL, *ms = NULL;
+    nn_speaker *sp = NULL, *ss = NULL;
+    float *f = NULL;
+    unsigned flags = 99;
+    if (nn_model_load_file(path_pitch, &mp, err, sizeof err) ||
+        nn_model_load_file(path_spk, &ms, err, sizeof err) ||
+        nn_speaker_new(mp, NULL, &sp, err, sizeof err) || nn_speaker_new(ms, NULL, &ss, err, sizeof err)) {
+        CHECK(0, "pitch setup: %s", err);
+        goto done;
+    }
+    const int M = nn_model_features(mp)->n_mels;
+    CHECK(nn_model_input_dim(mp) == M + DSP_PITCH_DIM && nn_model_pitch(mp, &flags) == 1 && flags == 0,
+          "pitch model: input %d, pitch %d, flags %u", nn_model_input_dim(mp), nn_model_pitch(mp, NULL),
+          flags);
+    CHECK(nn_model_input_dim(ms) == M && nn_model_pitch(ms, &flags) == 0 && flags == 0,
+          "band model: input %d, pitch %d", nn_model_input_dim(ms), nn_model_pitch(ms, NULL));
+    f = make_frames(400, M + DSP_PITCH_DIM);
+    for (int t = 0; t < 400; t++)
+        nn_speaker_add(sp, f + (size_t)t * (M + DSP_PITCH_DIM));
+    CHECK(nn_speaker_frames(sp) == 400, "pitch model's normaliser heard %g frames", nn_speaker_frames(sp));
+    for (int t = 0; t < 300; t++)
+        nn_speaker_add(ss, f + (size_t)t * M);
+    CHECK(nn_speaker_copy_voice(ss, sp, err, sizeof err) == 0 && nn_speaker_frames(ss) == 0,
+          "a voice heard with pitch carried into a band model: %g frames", nn_speaker_frames(ss));
+    CHECK(nn_speaker_copy_voice(sp, ss, err, sizeof err) == 0 && nn_speaker_frames(sp) == 0,
+          "a voice heard without pitch carried into a pitch model: %g frames", nn_speaker_frames(sp));
+done:
+    free(f);
+    nn_speaker_free(sp);
+    nn_speaker_free(ss);
+    nn_model_free(mp);
+    nn_model_free(ms);
+}
+
 int main(int argc, char **argv)
 {
     char err[256];
     nn_model *m = NULL;
-    if (argc < 5) {
+    if (argc < 6) {
         fprintf(stderr, "usage: test_nn TINY.emod TINY-SPEAKER.emod TINY-SPEAKER-64.emod "
-                "TINY-ENSEMBLE.emod\n");
+                "TINY-ENSEMBLE.emod TINY-PITCH.emod\n");
         return 2;
     }
     model_path = argv[1];
@@ -472,9 +511,12 @@ int main(int argc, char **argv)
     test_stream_vs_offline(m);
     test_front_end_chunking(m);
     test_level_and_silence(m);
-    /* A speaker model's lanes share their conv trunk (nn_stream.c), and an ensemble's members
-     * each run a pair of lanes: the same parity at every lane end. */
-    for (int i = 2; i < argc; i += 2) {
+    /* A speaker model's lanes share their conv trunk (nn_stream.c), an ensemble's members each
+     * run a pair of lanes, and a pitch model's borrowed features carry the pitch means: the same
+     * parity at every lane end. */
+    const int parity_args[] = {2, 4, 5};
+    for (int k = 0; k < 3; k++) {
+        const int i = parity_args[k];
         nn_model *o = NULL;
         if (nn_model_load_file(argv[i], &o, err, sizeof err) != 0) {
             fprintf(stderr, "%s\n", err);
@@ -486,6 +528,7 @@ int main(int argc, char **argv)
     }
     test_speaker_params(argv[2]);
     test_speaker_copy_voice(argv[2], argv[1], argv[3]);
+    test_pitch_input(argv[5], argv[2]);
     nn_model_free(m);
     free(file_buf);
     if (failures)

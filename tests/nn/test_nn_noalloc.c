@@ -52,7 +52,7 @@ static int run_model(const char *path)
         fprintf(stderr, "setup failed: %s\n", err);
         return 1;
     }
-    const int M = nn_model_features(m)->n_mels, W = nn_model_window_frames(m);
+    const int M = nn_model_input_dim(m), W = nn_model_window_frames(m);
     const int n = 3 * W + 11;
     float *frames = __libc_malloc(sizeof(float) * (size_t)n * M);
     float *norm = __libc_malloc(sizeof(float) * (size_t)M);

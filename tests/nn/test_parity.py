@@ -57,10 +57,12 @@ def torch_probs_all(m, frames):
 def parity_case(tmp, name, cfg, n_frames, seed):
     dsp = dict(model_lib.DEFAULT_DSP_PARAMS)
     dsp["n_mels"] = cfg.get("n_mels", 128)
+    if cfg.get("pitch_input") == "suppressed":
+        dsp["denoise_db"] = -15
     m = make_tiny_model.random_model(cfg, model_lib.DEFAULT_LABELS[: cfg.pop("_k", 7)], seed)
     path = os.path.join(tmp, name + ".emod")
     export.model_to_emod(m, model_lib.DEFAULT_LABELS[: m.config["n_labels"]], dsp, name, {}, path)
-    frames = export.synthetic_frames(n_frames, m.config["n_mels"], seed)
+    frames = export.synthetic_frames(n_frames, m.config["n_mels"], seed, m.config["prosody"])
     fpath = os.path.join(tmp, name + ".f32")
     frames.tofile(fpath)
 
@@ -121,6 +123,17 @@ def test_parity(tmp):
                                  min_frames=8), 257),
         ("default-size", {}, 620),
         ("default-size-tp4", dict(time_pool=4), 622),
+        # The voice's pitch: two columns after the bands, their per-step mean into the LSTM (or,
+        # CNN-only, the readout), across lane resets and the shared trunk.
+        ("pitch-speaker", dict(make_tiny_model.TINY, cmvn="speaker", prosody=2), 703),
+        ("pitch-tp4-raw", dict(make_tiny_model.TINY, cmvn="none", prosody=2, time_pool=4,
+                               lstm_layers=2), 611),
+        ("pitch-cnn", dict(make_tiny_model.TINY, cmvn="speaker-mean", prosody=2, lstm=False,
+                           window=100, min_frames=8), 257),
+        ("pitch-suppressed", dict(c1=3, c2=4, c3=5, lstm_hidden=10, dense=9, n_mels=31, window=36,
+                                  min_frames=4, time_pool=4, cmvn="speaker", prosody=2,
+                                  pitch_input="suppressed"), 131),
+        ("pitch-default-tp4", dict(time_pool=4, cmvn="speaker", prosody=2), 622),
     ]
     for i, (name, cfg, n) in enumerate(cases):
         parity_case(tmp, name, cfg, n, 100 + i)
@@ -130,16 +143,21 @@ def test_speaker(tmp):
     for mode in model_lib.SPEAKER_CMVN:
         speaker_case(tmp, mode, 0.0)
     speaker_case(tmp, "speaker", 0.3)
+    speaker_case(tmp, "speaker", 0.0, prosody=2)
 
 
-def speaker_case(tmp, mode, level_floor):
+def speaker_case(tmp, mode, level_floor, prosody=0):
     """nn_speaker (C) against features.SpeakerNormStore (Python, what training used): the same
     speech frames chosen, the same normalised frames; and the prior when nothing is known yet.
-    With a level floor also: utterances added one by one floor each at the level heard so far."""
+    With a level floor also: utterances added one by one floor each at the level heard so far.
+    With prosody the frames carry pitch columns, normalised like bands but not read by the
+    speech rule (synthetic pitch that is loud where the bands are quiet would change the
+    choice if it were)."""
     import features as FE
-    name = "%s%s" % (mode, " level_floor %g" % level_floor if level_floor else "")
-    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn=mode, level_floor=level_floor),
-                                     None, 11)
+    name = "%s%s%s" % (mode, " level_floor %g" % level_floor if level_floor else "",
+                       " pitch" if prosody else "")
+    m = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn=mode, level_floor=level_floor,
+                                          prosody=prosody), None, 11)
     eps = m.config["cmvn_eps"]
     mean_only = mode == "speaker-mean"
     path = os.path.join(tmp, "spk.emod")
@@ -148,22 +166,26 @@ def speaker_case(tmp, mode, level_floor):
     lens = [90, 140, 61]
     utts = []
     for i, n in enumerate(lens):
-        u = export.synthetic_frames(n, M, 40 + i) + 2.0 * i      # each utterance its own level
-        u[: n // 4] -= 12.0                                        # a quiet lead-in: not speech
+        u = export.synthetic_frames(n, M, 40 + i, prosody)
+        u[:, :M] += 2.0 * i                                        # each utterance its own level
+        u[: n // 4, :M] -= 12.0                                    # a quiet lead-in: not speech
+        if prosody:
+            u[: n // 4, M:] += 40.0                                # ... whatever its pitch columns say
         utts.append(u.astype(np.float32))
     frames = np.concatenate(utts)
     fpath = os.path.join(tmp, "spk.f32")
     frames.tofile(fpath)
     items = [{"corpus": "c", "path": "u%d" % i, "speaker": "s"} for i in range(len(utts))]
-    store = FE.SpeakerNormStore(FE.MemoryStore({"c/u%d" % i: u for i, u in enumerate(utts)}),
-                                items, eps, mean_only, level_floor)
+    mem = FE.MemoryStore({"c/u%d" % i: u for i, u in enumerate(utts)})
+    mem.extra_columns = prosody
+    store = FE.SpeakerNormStore(mem, items, eps, mean_only, level_floor)
     ref = np.concatenate([store.get("c/u%d" % i) for i in range(len(utts))]).astype(np.float64)
     r = run_tool("speaker", path, fpath, ",".join(map(str, lens)))
     check(r.returncode == 0, "speaker %s: nn-tool failed: %s" % (name, r.stderr.strip()))
     if r.returncode:
         return
     lines = r.stdout.splitlines()
-    n_sp = FE.speaker_moments(utts)[0]
+    n_sp = FE.speaker_moments(utts, extra_columns=prosody)[0]
     check(lines[0].split()[1] == str(n_sp), "speaker %s: C chose %s speech frames, Python %d"
           % (name, lines[0].split()[1], n_sp))
     check(n_sp < sum(lens) - sum(n // 4 for n in lens) + 5, "speaker: the lead-ins counted as speech")
@@ -286,6 +308,8 @@ def test_rejections(tmp):
     kvs0, tens0 = export.emod_contents(m, model_lib.DEFAULT_LABELS, None, "rej", {})
     m_spk = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker"), None, 3)
     kvs_spk, tens_spk = export.emod_contents(m_spk, model_lib.DEFAULT_LABELS, None, "rej", {})
+    m_p = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker", prosody=2), None, 3)
+    kvs_p, tens_p = export.emod_contents(m_p, model_lib.DEFAULT_LABELS, None, "rej", {})
 
     def floor_kvs(level_floor, prior_level):
         return [("spk.level_floor", 3, level_floor), ("spk.prior_level", 3, prior_level)]
@@ -342,6 +366,24 @@ def test_rejections(tmp):
          "feature parameters in the model: denoise_db 5 out of range -90..0"),
         ("denoise_db as f32", kvs0 + [("dsp.denoise_db", 2, -15.0)], tens0, -4,
          "key 'dsp.denoise_db' has type 2"),
+        ("prosody 3", kv_set(kvs_p, "arch.prosody", 3), tens_p, -4,
+         "arch.prosody 3, expected 0 or 2"),
+        ("prosody without its input", [x for x in kvs_p if x[0] != "arch.pitch_input"], tens_p, -4,
+         "arch.pitch_input missing"),
+        ("pitch input without prosody", kvs_spk + [("arch.pitch_input", 4, "raw")], tens_spk, -4,
+         "arch.pitch_input without arch.prosody"),
+        ("unknown pitch input", kv_set(kvs_p, "arch.pitch_input", "yin"), tens_p, -4,
+         "arch.pitch_input 'yin', expected 'raw' or 'suppressed'"),
+        ("suppressed pitch, no suppressor", kv_set(kvs_p, "arch.pitch_input", "suppressed"), tens_p,
+         -6, "reads the noise suppressor's output, but the model's front end has none"),
+        ("pitch with cumulative cmvn", kv_set(kvs_p, "arch.cmvn", "cumulative"),
+         [t for t in tens_p if not t[0].startswith("spk.")], -4, "cannot have arch.cmvn 'cumulative'"),
+        ("pitch with a level floor", kvs_p + floor_kvs(0.3, -6.0), tens_p, -4,
+         "cannot have a level floor"),
+        ("pitch key, band-only weights", kvs_spk + [("arch.prosody", 1, 2), ("arch.pitch_input", 4, "raw")],
+         tens_spk, -6, "tensor 'norm.mean' has shape [128], expected [130]"),
+        ("band-only key, pitch weights", [x for x in kvs_p if not x[0].startswith("arch.p")], tens_p,
+         -6, "tensor 'norm.mean' has shape [130], expected [128]"),
     ]
     for name, kvs, tens, code, needle in cases:
         path = os.path.join(tmp, "rej.emod")
@@ -391,7 +433,24 @@ def test_rejections(tmp):
     export.write_emod(path, kvs_dn, tens0)
     r = run_tool("check", path)
     check(r.returncode == 0 and "denoise_db -15\n" in r.stdout, "denoise_db -15 model: %r" % r.stdout)
-    print("rejections: %d crafted files checked" % (len(cases) + 3))
+    check("pitch none\n" in r.stdout, "a file without arch.prosody reads no pitch: %r" % r.stdout)
+    # The pitch keys are written only for a model that reads pitch, and the loader hands on which
+    # tracker it needs; the exporter refuses the suppressor's pitch without a suppressor.
+    check(not any(k.startswith("arch.p") for k, _, _ in kvs0), "pitch keys in a band-only file")
+    export.write_emod(path, kvs_p, tens_p)
+    r = run_tool("check", path)
+    check(r.returncode == 0 and "pitch raw\n" in r.stdout, "raw pitch model: %r" % r.stdout)
+    m_ps = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="speaker", prosody=2,
+                                             pitch_input="suppressed"), None, 3)
+    export.write_emod(path, *export.emod_contents(m_ps, model_lib.DEFAULT_LABELS, dp, "rej", {}))
+    r = run_tool("check", path)
+    check(r.returncode == 0 and "pitch suppressed\n" in r.stdout, "suppressed pitch model: %r" % r.stdout)
+    try:
+        export.emod_contents(m_ps, model_lib.DEFAULT_LABELS, None, "rej", {})
+        check(False, "export of a suppressed-pitch model without a suppressor was not refused")
+    except ValueError as e:
+        check("no suppressor" in str(e), "export refusal: %s" % e)
+    print("rejections: %d crafted files checked" % (len(cases) + 5))
 
 
 def mutate_headers(model, path, n, seed, max_changes):

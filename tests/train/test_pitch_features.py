@@ -186,12 +186,19 @@ def t_batch():
 
 def t_model():
     """prosody 2: 130 input columns, the pitch columns move the logits, causally (a change at
-    frame t leaves the steps before t's unchanged); other values refused; no export."""
+    frame t leaves the steps before t's unchanged); other values, cumulative cmvn and an
+    unknown tracker refused; the export names the tracker and reads back to the same network
+    (the C side's parity: tests/nn/test_parity.py)."""
     import torch
     import export as X
     torch.manual_seed(0)
     expect_refused(ValueError, "prosody", "prosody 1", M.full_config, {"prosody": 1})
-    net = M.make_model(dict(TINY_NET, prosody=2, time_pool=4, dropout=0.0), LABELS).eval()
+    expect_refused(ValueError, "cumulative", "prosody with cumulative cmvn", M.full_config,
+                   {"prosody": 2, "cmvn": "cumulative"})
+    expect_refused(ValueError, "pitch_input", "an unknown tracker", M.full_config,
+                   {"prosody": 2, "cmvn": "none", "pitch_input": "yin"})
+    net = M.make_model(dict(TINY_NET, prosody=2, time_pool=4, dropout=0.0, cmvn="none"),
+                       LABELS).eval()
     x = torch.randn(2, 80, 130)
     expect_refused(ValueError, "130", "the bands alone into a prosody model", net, x[:, :, :128])
     with torch.no_grad():
@@ -203,8 +210,16 @@ def t_model():
     check(float(d[:10].max()) == 0.0, "steps before the change unchanged: %s" % d[:10])
     check(float(d[10:].min()) > 0, "steps from the change on moved: %s" % d[10:])
     with tempfile.TemporaryDirectory() as tmp:
-        expect_refused(ValueError, "prosody", "export of a prosody model", X.model_to_emod, net,
-                       LABELS, None, "m", {}, os.path.join(tmp, "m.emod"))
+        path = os.path.join(tmp, "m.emod")
+        X.model_to_emod(net, LABELS, None, "m", {}, path)
+        kv = X.read_emod_keys(path)
+        check(kv.get("arch.prosody") == 2 and kv.get("arch.pitch_input") == "raw",
+              "the file names the pitch input: %r" % {k: v for k, v in kv.items() if k.startswith("arch.p")})
+        back = X.emod_to_model(path)[0]
+        with torch.no_grad():
+            d = float((back.forward_all(x) - a).abs().max())
+        check(back.config["prosody"] == 2 and d < 1e-4, "the file read back: prosody %r, logits "
+              "off by %.3g" % (back.config["prosody"], d))
 
 
 def t_run():
@@ -214,10 +229,17 @@ def t_run():
     torch.set_num_threads(1)
     items = fake_items("emodb", 4, 2, LABELS)
     with tempfile.TemporaryDirectory() as root:
-        model, meta = T.train(tiny_run_config(epochs=2, model=dict(TINY_NET, prosody=2)),
+        model, meta = T.train(tiny_run_config(epochs=2, model=dict(TINY_NET, prosody=2, cmvn="none")),
                               items[:16], items[16:], LABELS, PitchStore(), root, log=DEVNULL)
+        ck = M.load_checkpoint(os.path.join(root, "checkpoint.pt"))[1]
     check(meta["train_config"]["model"]["prosody"] == 2, "run.json records the key")
     check(model.norm_mean.numel() == 130, "normalisation over 130 columns")
+    check(ck["config"]["pitch_input"] == "raw", "the checkpoint's model names its tracker (the "
+          "run's pitch_input): %r" % ck["config"]["pitch_input"])
+    check(T.model_config({"model": {"prosody": 2}, "pitch_input": "suppressed"})["pitch_input"]
+          == "suppressed", "the run's pitch_input becomes the model's")
+    expect_refused(ValueError, "run key", "pitch_input in the model section", T.full_config,
+                   tiny_run_config(model=dict(TINY_NET, prosody=2, cmvn="none", pitch_input="raw")))
     check(all(math.isfinite(h["loss"]) for h in meta["history"]), "finite losses")
 
 

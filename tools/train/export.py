@@ -24,8 +24,8 @@ The .emod format (version 1, little-endian; nn/nn_model.c is the reader and mirr
     Value types: 1 = i32, 2 = f32, 3 = f64, 4 = string (u32 len + UTF-8),
                  5 = string array (u32 count, then count strings).
 
-Keys (all required except meta.*, arch.freq_stride, arch.time_pool, dsp.denoise_db and spk.*;
-unknown keys outside meta.* are rejected by the loader):
+Keys (all required except meta.*, arch.freq_stride, arch.time_pool, dsp.denoise_db, spk.* and
+arch.prosody / arch.pitch_input; unknown keys outside meta.* are rejected by the loader):
     general.name STR, labels STR_ARRAY,
     dsp.sample_rate, dsp.win_length, dsp.hop_length, dsp.n_fft, dsp.n_mels, dsp.mel_scale I32,
     dsp.f_min, dsp.f_max, dsp.log_floor F32,
@@ -39,16 +39,20 @@ unknown keys outside meta.* are rejected by the loader):
     arch.cmvn STR ("cumulative"|"none"|"speaker"|"speaker-mean"),
     arch.cmvn_eps F64, arch.readout STR ("attention"|"mean"), meta.json STR (checkpoint "meta"),
     spk.level_floor F64 (c in (0, 10]) and spk.prior_level F64 (nats): both or neither, only with
-    cmvn speaker(-mean) and level_floor > 0 (absent: no floor; nn_speaker's level floor).
+    cmvn speaker(-mean) and level_floor > 0 (absent: no floor; nn_speaker's level floor),
+    arch.prosody I32 (2: each input frame has dsp_pitch's ln F0 and periodicity after the bands)
+    and arch.pitch_input STR ("raw" | "suppressed": the tracker's flags, DSP_PITCH_SUPPRESSED):
+    both or neither, written only for a model that reads pitch (absent: the bands alone; not
+    with cmvn cumulative or a level floor).
 
 Tensors (batch norm folded into the conv weights and biases):
-    norm.mean [M], norm.std [M]                      global z-score after cmvn
-    spk.prior_mean [M], spk.prior_var [M]            if cmvn = speaker(-mean): nn_speaker's starting
+    norm.mean [M'], norm.std [M']                    global z-score after cmvn; M' = M + prosody
+    spk.prior_mean [M'], spk.prior_var [M']          if cmvn = speaker(-mean): nn_speaker's starting
                                                      estimate (the training speakers' average)
     conv1.weight [c1,1,3,3]   conv1.bias [c1]         dims (out, in, time, freq) as in torch
     conv2.weight [c2,c1,3,3]  conv2.bias [c2]
     conv3.weight [c3,c2,3,3]  conv3.bias [c3]
-    lstm.l<k>.w_ih [4H, in], lstm.l<k>.w_hh [4H, H], lstm.l<k>.bias [4H]   (b_ih + b_hh; gates
+    lstm.l<k>.w_ih [4H, in] (in = c3 * F3 + prosody for k = 0), lstm.l<k>.w_hh [4H, H], lstm.l<k>.bias [4H]   (b_ih + b_hh; gates
                                                      i, f, g, o), k = 0..lstm_layers-1, if lstm
     att.weight [S]                                   if readout = attention
     fc1.weight [D, S], fc1.bias [D], fc2.weight [K, D], fc2.bias [K]
@@ -67,7 +71,7 @@ posteriors the runtime averages, written by write_ensemble (tools/train/ensemble
 The members must share labels, feature parameters, window, min_frames, time pool and the speaker
 normaliser (mode, eps, prior, level floor) bit for bit; their networks may differ.
 
---golden OUT.npz writes reference data for the C side: "frames" [N, M] (float32 log-mel-like
+--golden OUT.npz writes reference data for the C side: "frames" [N, M'] (float32 log-mel-like
 inputs, or --frames FILE.npy), "probs_all" [N//2, K] (softmax of forward_all: posteriors after
 frames 0..2j+1), "probs" [K] (after all frames).
 """
@@ -222,9 +226,6 @@ def emod_contents(model, labels, dsp_params, name, meta):
         raise ValueError("this model is the offline bidirectional variant (bidirectional=True): "
                          "it cannot run as a stream, so it has no .emod export; train the "
                          "unidirectional model (bidirectional=False) for the runtime")
-    if cfg["prosody"]:
-        raise ValueError("this model reads the pitch tracker's columns (prosody %d): the C runtime "
-                         "has no such input yet, so it has no .emod export" % cfg["prosody"])
     for bn in (model.bn1, model.bn2, model.bn3):
         if abs(bn.eps - 1e-5) > 1e-12:
             raise ValueError("batch norm eps %g, exporter folds with 1e-5" % bn.eps)
@@ -273,6 +274,12 @@ def emod_contents(model, labels, dsp_params, name, meta):
         kvs.insert(-1, ("arch.time_pool", T_I32, cfg["time_pool"]))
     if dp["denoise_db"]:
         kvs.insert(-1, ("dsp.denoise_db", T_I32, int(dp["denoise_db"])))
+    if cfg["prosody"]:
+        if cfg["pitch_input"] == "suppressed" and not dp["denoise_db"]:
+            raise ValueError("the model's pitch input is the noise suppressor's output, but its "
+                             "front end has no suppressor (denoise_db 0)")
+        kvs.insert(-1, ("arch.prosody", T_I32, cfg["prosody"]))
+        kvs.insert(-1, ("arch.pitch_input", T_STR, cfg["pitch_input"]))
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     t = [("norm.mean", sd["norm_mean"].numpy()), ("norm.std", sd["norm_std"].numpy())]
     if cfg["cmvn"] in model_lib.SPEAKER_CMVN:
@@ -399,7 +406,8 @@ def _member_to_model(path, b):
            "lstm_layers": kv["arch.lstm_layers"] or 1, "readout": kv["arch.readout"],
            "dense": kv["arch.dense"], "window": kv["arch.window"], "min_frames": kv["arch.min_frames"],
            "freq_stride": kv.get("arch.freq_stride", 2), "time_pool": kv.get("arch.time_pool", 2),
-           "level_floor": kv.get("spk.level_floor", 0.0)}
+           "level_floor": kv.get("spk.level_floor", 0.0), "prosody": kv.get("arch.prosody", 0),
+           "pitch_input": kv.get("arch.pitch_input", "raw")}
     m = model_lib.EmotionNet(cfg)
     sd = m.state_dict()
     f = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float32))  # noqa: E731
@@ -429,13 +437,19 @@ def _member_to_model(path, b):
     return m, kv["labels"], dsp, kv["general.name"]
 
 
-def synthetic_frames(n, n_mels, seed=0):
+def synthetic_frames(n, n_mels, seed=0, prosody=0):
     """Log-mel-like test input: a slowly varying spectral envelope plus noise, with a level offset
-    (natural-log units, roughly the range dsp/ produces for speech)."""
+    (natural-log units, roughly the range dsp/ produces for speech); with prosody (2), then
+    pitch-tracker-like columns: a wandering ln F0 around ln 150 Hz and a periodicity in 0..1."""
     rng = np.random.default_rng(seed)
     env = np.cumsum(rng.normal(0, 0.3, size=(n, n_mels)), axis=0) * 0.2
     base = np.linspace(-2, -9, n_mels)[None, :]
-    return (base + env + rng.normal(0, 1.0, size=(n, n_mels)) - 3.0).astype(np.float32)
+    x = (base + env + rng.normal(0, 1.0, size=(n, n_mels)) - 3.0).astype(np.float32)
+    if not prosody:
+        return x
+    lnf0 = np.log(150.0) + np.cumsum(rng.normal(0, 0.02, size=n))
+    periodicity = np.clip(0.5 + 0.5 * np.sin(np.arange(n) / 7.0) + rng.normal(0, 0.1, size=n), 0, 1)
+    return np.concatenate([x, np.stack([lnf0, periodicity], 1).astype(np.float32)], 1)
 
 
 def golden(model, frames, path):
@@ -451,7 +465,8 @@ def main(argv=None):
     ap.add_argument("checkpoint")
     ap.add_argument("out")
     ap.add_argument("--golden", help="also write reference inputs/outputs (.npz) for the C side")
-    ap.add_argument("--frames", help="golden input frames (.npy [N, n_mels]); default synthetic")
+    ap.add_argument("--frames", help="golden input frames (.npy [N, n_mels (+ 2 pitch columns for "
+                    "a model that reads pitch)]); default synthetic")
     ap.add_argument("--golden-frames", type=int, default=300, help="synthetic golden length")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
@@ -466,7 +481,8 @@ def main(argv=None):
                                           os.path.getsize(a.out)))
     if a.golden:
         frames = (np.load(a.frames) if a.frames
-                  else synthetic_frames(a.golden_frames, model.config["n_mels"], a.seed))
+                  else synthetic_frames(a.golden_frames, model.config["n_mels"], a.seed,
+                                        model.config["prosody"]))
         golden(model, frames, a.golden)
         print("%s: %d frames of reference posteriors" % (a.golden, len(frames)))
     return 0

@@ -45,7 +45,7 @@ def random_model(config=None, labels=None, seed=0):
         if m.att is not None:
             m.att.weight.mul_(4.0)
         m.fc2.weight.mul_(4.0)
-        M = m.config["n_mels"]
+        M = m.in_dim
         mean = 0.1 * torch.randn(M, generator=g)
         std = 0.8 + 0.4 * torch.rand(M, generator=g)
         if m.config["cmvn"] == "none":
@@ -74,11 +74,18 @@ def main(argv=None):
                     help="mel bands of the front end and the model (default 128; "
                     "tests/fixtures/tiny-speaker-64.emod is --cmvn speaker --n-mels 64: a model of "
                     "other features)")
+    ap.add_argument("--pitch", choices=("raw", "suppressed"), default=None,
+                    help="a model reading the pitch tracker's columns (prosody 2) of that input; "
+                    "suppressed also sets the front end's denoise_db to -15")
     a = ap.parse_args(argv)
     cfg = dict(TINY) if a.size == "tiny" else {}
     if a.cmvn:
         cfg["cmvn"] = a.cmvn
     dsp = dict(model_lib.DEFAULT_DSP_PARAMS)
+    if a.pitch:
+        cfg["prosody"], cfg["pitch_input"] = 2, a.pitch
+        if a.pitch == "suppressed":
+            dsp["denoise_db"] = -15
     if a.n_mels:
         cfg["n_mels"] = dsp["n_mels"] = a.n_mels
     m = random_model(cfg, model_lib.DEFAULT_LABELS, a.seed)

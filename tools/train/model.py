@@ -92,8 +92,13 @@ Config keys (EmotionNet(config) / checkpoint["config"]; defaults in DEFAULT_CONF
   prosody       int   0, or 2: the input has the pitch tracker's columns (ln F0, periodicity;
                       features.FeatureStore pitch=True) after the n_mels bands; normalised
                       with the bands, they skip the convolutions, are averaged over each
-                      LSTM step's time_pool frames and join its input. PyTorch only for now:
-                      export.py refuses such a model (the C runtime has no such input)  (0)
+                      LSTM step's time_pool frames and join its input (C: nn_model_pitch).
+                      Not with cmvn "cumulative" or a level floor                         (0)
+  pitch_input   str   with prosody: the tracker the columns come from, "raw" (the model-rate
+                      samples) | "suppressed" (the noise suppressor's output, dsp_params
+                      denoise_db). The network does not read it; the exporter writes it
+                      (arch.pitch_input) so the runtime feeds the same tracker. train.py sets
+                      it from the run key pitch_input                                  ("raw")
 
 Checkpoint (save_checkpoint / load_checkpoint; what export.py reads), a dict saved by torch.save:
   "format": "emotiond-checkpoint", "version": 1,
@@ -156,6 +161,7 @@ DEFAULT_CONFIG = {
     "freq_stride": 2,
     "time_pool": 2,
     "prosody": 0,
+    "pitch_input": "raw",
 }
 
 # The cmvn modes normalised by the stream-level speaker normaliser (nn_speaker), outside the net.
@@ -196,6 +202,13 @@ def full_config(config=None):
                          "least time_pool" % (cfg["window"], cfg["time_pool"], cfg["min_frames"]))
     if cfg["prosody"] not in (0, 2):
         raise ValueError("prosody must be 0 or 2 (ln F0, periodicity), got %r" % (cfg["prosody"],))
+    if cfg["pitch_input"] not in ("raw", "suppressed"):
+        raise ValueError("pitch_input must be 'raw' or 'suppressed', got %r" % (cfg["pitch_input"],))
+    if cfg["prosody"] and (cfg["cmvn"] == "cumulative" or cfg["level_floor"]):
+        # The runtime's two lanes share one prosody mean per step, and the level floor's
+        # statistics are of bands: neither is defined for pitch columns.
+        raise ValueError("prosody (pitch columns) does not go with cmvn 'cumulative' or a level "
+                         "floor (cmvn %r, level_floor %r)" % (cfg["cmvn"], cfg["level_floor"]))
     if cfg["freq_stride"] not in (1, 2):
         raise ValueError("freq_stride must be 1 or 2, got %r" % (cfg["freq_stride"],))
     if conv_out_bins(cfg["n_mels"], cfg["freq_stride"]) < 1:

@@ -220,6 +220,9 @@ def full_config(cfg):
     if out["pitch_input"] not in FE.PITCH_INPUTS:
         raise ValueError("pitch_input must be one of %s, got %r"
                          % (", ".join(FE.PITCH_INPUTS), out["pitch_input"]))
+    if "pitch_input" in out["model"]:
+        raise ValueError("pitch_input is a run key (top level), not a model key: the run sets "
+                         "the model's from it")
     if out["pitch_input"] == "suppressed" and not out["denoise_db"]:
         raise ValueError("pitch_input \"suppressed\" reads the noise suppressor's output: it needs "
                          "denoise_db")
@@ -372,6 +375,15 @@ def ema_model(model, decay):
 
 # ---- the run ----
 
+def model_config(cfg):
+    """The model's config of a run: its "model" section, and for a model that reads pitch the
+    tracker it is trained on (run key pitch_input), which export.py writes into the model file."""
+    mc = dict(cfg["model"])
+    if mc.get("prosody"):
+        mc["pitch_input"] = cfg["pitch_input"]
+    return mc
+
+
 def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, dsp_params=None):
     cfg = full_config(cfg)
     os.makedirs(out_dir, exist_ok=True)
@@ -385,7 +397,7 @@ def train(cfg, train_items, val_items, labels, store, out_dir, log=sys.stderr, d
                          "this split's copies (protocols.py and train.py call it)" % unresolved[0])
     store.check(train_items, versions)
     store.check(val_items, ["orig"])
-    model = M.make_model(cfg["model"], labels)
+    model = M.make_model(model_config(cfg), labels)
     if model.config["cmvn"] in M.SPEAKER_CMVN:
         if not isinstance(store, FE.SpeakerNormStore):
             raise ValueError("cmvn %r needs a features.SpeakerNormStore (speaker_store())"
