@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """`emotion analyze` tests (suite 'nn'): output structure and timing, CSV == JSON, whole-file
 posteriors against the offline runner, an ensemble model (= the mean of its members'), default
-model lookup, a model with the front end's noise suppressor, and each error's exit code and
-one-line message.
+model lookup, a model with the front end's noise suppressor, models that read the voice's pitch
+(raw and suppressed tracker), and each error's exit code and one-line message.
 
     test_analyze.py EMOTION NN_TOOL TINY.emod
 """
@@ -188,6 +188,40 @@ def main():
         shift = [round(b - a, 3) for a, b in zip(td, tp)]
         check(len(td) > 5 and abs(len(td) - len(tp)) <= 1 and set(shift) == {0.01},
               "denoising model's timeline t: %d rows, %s... vs plain %s..." % (len(td), td[:3], tp[:3]))
+        # Models that read the voice's pitch: analyze feeds them each frame's bands and the
+        # pitch tracker's columns, from the tracker the file names, exactly as `emotion features
+        # --pitch [--pitch-suppressed]` writes them (equal to nn_offline_run on those).
+        import make_tiny_model
+        import model as model_lib
+        for pitch_input, extra in (("raw", []), ("suppressed", ["--denoise-db", "-15", "--pitch-suppressed"])):
+            net = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn="none", prosody=2,
+                                                    pitch_input=pitch_input), None, 21)
+            pm = os.path.join(tmp, "pitch-%s.emod" % pitch_input)
+            export.model_to_emod(net, labels, dict(model_lib.DEFAULT_DSP_PARAMS,
+                                                   denoise_db=-15 if extra else 0), "p", {}, pm)
+            rp = run(short_wav, "--model", pm)
+            check(rp.returncode == 0, "analyze with a %s-pitch model: %s" % (pitch_input, rp.stderr))
+            if rp.returncode:
+                continue
+            npy_p = os.path.join(tmp, "short-pitch.npy")
+            rf = subprocess.run([EMOTION, "features", "--pitch"] + extra + [short_wav, "-o", npy_p],
+                                capture_output=True, text=True)
+            check(rf.returncode == 0, "features --pitch %s: %s" % (extra, rf.stderr))
+            feats = np.load(npy_p).astype(np.float32)
+            f32 = os.path.join(tmp, "short-pitch.f32")
+            feats.tofile(f32)
+            ro = subprocess.run([NN_TOOL, "offline", pm, f32], capture_output=True, text=True)
+            want = np.array(ro.stdout.split(), float)
+            d = np.abs(want - json.loads(rp.stdout)["probs"]).max()
+            feats[:, 128] += 1.0                 # the same bands, another voice's pitch
+            feats[:, 129] = 1.0 - feats[:, 129]
+            feats.tofile(f32)
+            ro = subprocess.run([NN_TOOL, "offline", pm, f32], capture_output=True, text=True)
+            moved = np.abs(np.array(ro.stdout.split(), float) - want).max()
+            check(feats.shape[1] == 130 and d < 1e-5 and moved > 1e-4,
+                  "%s-pitch model: analyze vs nn_offline_run on `emotion features --pitch` %.3g "
+                  "(want < 1e-5); other pitch moves them by %.3g (want > 1e-4)"
+                  % (pitch_input, d, moved))
         for i, (res, code, needle) in enumerate(errors):
             one_line = res.stderr.count("\n") == 1 and res.stderr.startswith("emotion")
             check(res.returncode == code and needle in res.stderr and one_line and res.stdout == "",

@@ -58,12 +58,12 @@ def one_error_line(r, needle):
     check(needle in lines[0], "error line %r does not mention %r" % (lines[0], needle))
 
 
-def speaker_model(d, level_floor, seed):
+def speaker_model(d, level_floor, seed, prosody=0):
     import export
     import make_tiny_model
-    cfg = dict(make_tiny_model.TINY, cmvn="speaker", level_floor=level_floor)
+    cfg = dict(make_tiny_model.TINY, cmvn="speaker", level_floor=level_floor, prosody=prosody)
     m = make_tiny_model.random_model(cfg, ["neutral", "happy", "angry", "sad"], seed)
-    path = os.path.join(d, "spk%g.emod" % level_floor)
+    path = os.path.join(d, "spk%g%s.emod" % (level_floor, "-pitch" if prosody else ""))
     export.model_to_emod(m, ["neutral", "happy", "angry", "sad"], None, "spk", {}, path)
     return m, path
 
@@ -168,8 +168,37 @@ def check_speaker(emotion, src, d, lst, rows):
     check(np.abs(p0 - got["a0.wav"]).max() <= 1e-6, "--speaker-files: a0 alone + extra != the full list")
     r = run(emotion, ["--model", model, "--list", lst, "--speaker-stats", "bogus"])
     check(r.returncode == 2, "--speaker-stats bogus: exit %d, expected 2" % r.returncode)
+    # A model that reads the voice's pitch: eval gives it the bands and the tracker's columns
+    # (`emotion features --pitch`), normalised with each speaker's statistics of both (speech
+    # chosen by the bands), as training's store does; and the running estimate likewise.
+    pfeats, wd = {}, os.path.dirname(lst)   # the list sits beside its audio
+    for name in feats:
+        out = os.path.join(wd, name + ".pitch.npy")
+        subprocess.run([emotion, "features", "--pitch", os.path.join(wd, name), "-o", out],
+                       check=True, capture_output=True)
+        pfeats[name] = np.load(out)
+    mp, pmodel = speaker_model(wd, 0.0, 6, prosody=2)
+    r = run(emotion, ["--model", pmodel, "--list", lst, "--json", js, "-q"])
+    check(r.returncode == 0, "pitch model: exit %d: %s" % (r.returncode, r.stderr))
+    pgot = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+    mem = FE.MemoryStore({"x/" + k: v for k, v in pfeats.items()})
+    mem.extra_columns = 2
+    store = FE.SpeakerNormStore(mem, [{"corpus": "x", "path": k, "speaker": spk[k]} for k in pfeats],
+                                eps, False)
+    w_pitch = max(float(np.abs(T.eval_file(mp, store.get("x/" + k)) - pgot[k]).max()) for k in pfeats)
+    check(w_pitch <= 1e-4, "pitch model: C eval vs PyTorch per-speaker %.3g" % w_pitch)
+    r = run(emotion, ["--model", pmodel, "--list", alone, "--json", js, "-q", "--speaker-stats", "running"])
+    pone = {os.path.basename(f["path"]): np.array(f["probs"]) for f in json.load(open(js))["files"]}
+    store = FE.SpeakerNormStore(mem, [{"corpus": "x", "path": k, "speaker": "one"} for k in names],
+                                eps, False)
+    pp = (mp.spk_prior_mean.double().numpy(), mp.spk_prior_var.double().numpy())
+    w_prun = max(float(np.abs(T.eval_file(mp, store.get_heard(
+        "x/" + k, "orig", ["x/" + h for h in names[:i]], pp)) - pone[k]).max())
+        for i, k in enumerate(names))
+    check(w_prun <= 1e-4, "pitch model --speaker-stats running: C vs get_heard %.3g" % w_prun)
     print("speaker model: C eval vs PyTorch %.2e (per speaker), %.2e (per file), %.2e (prior), "
-          "%.2e (running)" % (worst, w_file, w_prior, w_run))
+          "%.2e (running); pitch model %.2e (per speaker), %.2e (running)"
+          % (worst, w_file, w_prior, w_run, w_pitch, w_prun))
 
 
 def check_context(emotion, model, d, lst):

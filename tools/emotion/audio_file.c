@@ -432,34 +432,57 @@ size_t audio_file_resampled_length(int64_t in_frames, double in_rate, double out
     return (size_t)llround((double)in_frames * out_rate / in_rate);
 }
 
-int audio_file_load_logmel(const char *path, const dsp_params *p, float **feat, int64_t *n_frames,
-                           char *err, size_t errlen)
+int audio_frames(const float *x, size_t n, const dsp_params *p, int pitch_flags, float **feat,
+                 int64_t *n_frames, char *err, size_t errlen)
 {
-    float *x = NULL;
-    size_t n = 0;
+    const size_t M = (size_t)p->n_mels, D = M + (pitch_flags >= 0 ? DSP_PITCH_DIM : 0);
+    float *bands = NULL, *pitch = NULL;
     int rc = -1;
     *feat = NULL;
-    if (audio_file_load_mono(path, p->sample_rate, &x, &n, err, errlen) != 0)
-        return -1;
     int64_t T = dsp_logmel_frame_count(p, n);
     if (T < 2) {
-        snprintf(err, errlen, "too short: %lld feature frames, the model needs at least 2", (long long)T);
+        snprintf(err, errlen, "too short: %lld feature frames (%.3f s), the model needs at least 2",
+                 (long long)T, (double)n / p->sample_rate);
+        return -1;
+    }
+    if (!(*feat = malloc(sizeof(float) * (size_t)T * D)) ||
+        (D > M && (!(bands = malloc(sizeof(float) * (size_t)T * M)) ||
+                   !(pitch = malloc(sizeof(float) * (size_t)T * DSP_PITCH_DIM))))) {
+        snprintf(err, errlen, "out of memory for %lld frames", (long long)T);
         goto done;
     }
-    if (!(*feat = malloc(sizeof(float) * (size_t)T * (size_t)p->n_mels))) {
-        snprintf(err, errlen, "out of memory");
-        goto done;
-    }
-    int64_t got = dsp_logmel_batch(p, x, n, *feat, (size_t)T);
+    int64_t got = dsp_logmel_batch(p, x, n, D > M ? bands : *feat, (size_t)T);
+    if (got == T && D > M)
+        got = dsp_pitch_batch(p, (unsigned)pitch_flags, x, n, pitch, (size_t)T);
     if (got != T) {
         snprintf(err, errlen, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
-        free(*feat);
-        *feat = NULL;
         goto done;
+    }
+    for (int64_t t = 0; D > M && t < T; t++) {   /* interleave: bands, then pitch, per frame */
+        memcpy(*feat + (size_t)t * D, bands + (size_t)t * M, sizeof(float) * M);
+        memcpy(*feat + (size_t)t * D + M, pitch + (size_t)t * DSP_PITCH_DIM, sizeof(float) * DSP_PITCH_DIM);
     }
     *n_frames = T;
     rc = 0;
 done:
+    if (rc) {
+        free(*feat);
+        *feat = NULL;
+    }
+    free(bands);
+    free(pitch);
+    return rc;
+}
+
+int audio_file_load_frames(const char *path, const dsp_params *p, int pitch_flags, float **feat,
+                           int64_t *n_frames, char *err, size_t errlen)
+{
+    float *x = NULL;
+    size_t n = 0;
+    *feat = NULL;
+    if (audio_file_load_mono(path, p->sample_rate, &x, &n, err, errlen) != 0)
+        return -1;
+    int rc = audio_frames(x, n, p, pitch_flags, feat, n_frames, err, errlen);
     free(x);
     return rc;
 }

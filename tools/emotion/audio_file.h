@@ -64,12 +64,17 @@ int audio_file_load_mono(const char *path, double out_rate, float **out, size_t 
  * (what `info` reports without decoding). */
 size_t audio_file_resampled_length(int64_t in_frames, double in_rate, double out_rate);
 
-/* The whole file's log-mel frames for front end p: *feat (malloc'd, [*n_frames][p->n_mels],
- * owned by the caller: free()). 0, or -1 with one line in err (cannot read, fewer than 2 frames,
- * front end error). */
+/* A model's input frames of the signal x[0..n) (model-rate mono): the log-mel frames of front
+ * end p, each followed, when pitch_flags >= 0, by the DSP_PITCH_DIM columns dsp_pitch (with
+ * those flags) gives the same frame: *feat (malloc'd, [*n_frames][n_mels (+ DSP_PITCH_DIM)],
+ * owned by the caller: free()). 0, or -1 with one line in err (fewer than 2 frames, front end
+ * error). */
 struct dsp_params;
-int audio_file_load_logmel(const char *path, const struct dsp_params *p, float **feat,
-                           int64_t *n_frames, char *err, size_t errlen);
+int audio_frames(const float *x, size_t n, const struct dsp_params *p, int pitch_flags,
+                 float **feat, int64_t *n_frames, char *err, size_t errlen);
+/* The same for a whole file (0, or -1 also when it cannot be read). */
+int audio_file_load_frames(const char *path, const struct dsp_params *p, int pitch_flags,
+                           float **feat, int64_t *n_frames, char *err, size_t errlen);
 
 /* Nonzero when libsndfile has a reader for this file name's extension (batch directory scans). */
 int audio_file_known_extension(const char *name);

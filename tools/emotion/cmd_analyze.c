@@ -128,7 +128,7 @@ static void probs_out(FILE *out, const float *p, int K, const char *sep)
 static int file_posteriors(const nn_model *m, const float *feat, int64_t T, float *probs, float *wp,
                            char *err, size_t errlen)
 {
-    const int K = nn_model_n_labels(m), W = nn_model_window_frames(m), M = nn_model_features(m)->n_mels;
+    const int K = nn_model_n_labels(m), W = nn_model_window_frames(m), M = nn_model_input_dim(m);
     int nw = 0;
     int64_t start = 0;
     for (int k = 0; k < K; k++)
@@ -223,32 +223,24 @@ int cmd_analyze(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     const dsp_params *p = nn_model_features(m);
-    const int K = nn_model_n_labels(m), M = p->n_mels;
-    if (audio_file_load_mono(in, p->sample_rate, &x, &n, err, sizeof err) != 0) {
+    const int K = nn_model_n_labels(m), M = nn_model_input_dim(m);
+    unsigned pitch_flags;
+    const int pitch = nn_model_pitch(m, &pitch_flags) ? (int)pitch_flags : -1;
+    int64_t T = 0;
+    if (audio_file_load_mono(in, p->sample_rate, &x, &n, err, sizeof err) != 0 ||
+        audio_frames(x, n, p, pitch, &feat, &T, err, sizeof err) != 0) {
         cli_error(in, "%s", err);
-        goto done;
-    }
-    int64_t T = dsp_logmel_frame_count(p, n);
-    if (T < 2) {
-        cli_error(in, "too short: %lld feature frames (%.3f s), the model needs at least 2",
-                  (long long)T, (double)n / p->sample_rate);
         goto done;
     }
     long hop_frames = (hop_ms * p->sample_rate / 1000 + p->hop_length / 2) / p->hop_length;
     if (hop_frames < 1)
         hop_frames = 1;
     size_t max_rows = (size_t)(T / hop_frames) + 1;
-    feat = malloc(sizeof(float) * (size_t)T * M);
     probs = malloc(sizeof(float) * 2 * (size_t)K);
     rows = malloc(sizeof(float) * max_rows * K);
     row_frame = malloc(sizeof *row_frame * max_rows);
-    if (!feat || !probs || !rows || !row_frame) {
+    if (!probs || !rows || !row_frame) {
         cli_error(in, "out of memory for %lld frames", (long long)T);
-        goto done;
-    }
-    int64_t got = dsp_logmel_batch(p, x, n, feat, (size_t)T);
-    if (got != T) {
-        cli_error(in, "front end: %s", got < 0 ? dsp_strerror((int)got) : "frame count mismatch");
         goto done;
     }
     nn_speaker_params spp = {0, 2000000000, 0.0};   /* the file's plain statistics */
@@ -269,7 +261,7 @@ int cmd_analyze(int argc, char **argv)
     utt_len[0] = (int)T;
     for (int i = 1; i < n_utt; i++) {
         int64_t fT = 0;
-        if (audio_file_load_logmel(from[i - 1], p, &utt[i], &fT, err, sizeof err) != 0) {
+        if (audio_file_load_frames(from[i - 1], p, pitch, &utt[i], &fT, err, sizeof err) != 0) {
             cli_error(from[i - 1], "%s", err);
             goto done;
         }

@@ -85,11 +85,14 @@ static void usage(FILE *out)
 "figures say how many were skipped), 2 usage error.\n");
 }
 
-/* The log-mel frames of one file (*feat is malloc'd, [*T][n_mels]). 0 or -1 (error printed). */
+/* The model's input frames of one file (*feat is malloc'd, [*T][nn_model_input_dim]: log-mel,
+ * and pitch for a model that reads it). 0 or -1 (error printed). */
 static int load_features(const nn_model *m, const char *path, float **feat, int64_t *T)
 {
     char err[1024];
-    if (audio_file_load_logmel(path, nn_model_features(m), feat, T, err, sizeof err) != 0) {
+    unsigned pitch_flags;
+    int pitch = nn_model_pitch(m, &pitch_flags) ? (int)pitch_flags : -1;
+    if (audio_file_load_frames(path, nn_model_features(m), pitch, feat, T, err, sizeof err) != 0) {
         cli_error(path, "%s", err);
         return -1;
     }
@@ -163,7 +166,7 @@ static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode,
                      eval_entry *f, float *probs)
 {
     char err[1024];
-    const dsp_params *p = nn_model_features(m);
+    const size_t D = (size_t)nn_model_input_dim(m);
     const char *path = f->path;
     int K = nn_model_n_labels(m), rc = -1;
     float *feat = f->feat, *wp = NULL;
@@ -180,19 +183,19 @@ static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode,
         nn_speaker_add_utterance(sp, feat, (int)T);
     }
     if (mode == STATS_RUNNING) {   /* heard after it was judged: raw frames kept for the update */
-        float *raw = malloc(sizeof(float) * (size_t)T * (size_t)p->n_mels);
+        float *raw = malloc(sizeof(float) * (size_t)T * D);
         if (!raw) {
             cli_error(path, "out of memory");
             goto done;
         }
-        memcpy(raw, feat, sizeof(float) * (size_t)T * (size_t)p->n_mels);
+        memcpy(raw, feat, sizeof(float) * (size_t)T * D);
         for (int64_t t = 0; t < T; t++)
-            nn_speaker_apply(sp, feat + (size_t)t * p->n_mels, feat + (size_t)t * p->n_mels);
+            nn_speaker_apply(sp, feat + (size_t)t * D, feat + (size_t)t * D);
         nn_speaker_add_utterance(sp, raw, (int)T);
         free(raw);
     } else {
         for (int64_t t = 0; t < T; t++)
-            nn_speaker_apply(sp, feat + (size_t)t * p->n_mels, feat + (size_t)t * p->n_mels);
+            nn_speaker_apply(sp, feat + (size_t)t * D, feat + (size_t)t * D);
     }
     for (int k = 0; k < K; k++)
         probs[k] = 0.0f;
@@ -202,7 +205,7 @@ static int eval_file(const nn_model *m, nn_speaker *sp, enum speaker_stats mode,
         int64_t len = T < W ? T : W;
         if (start + len > T)
             start = T - len;
-        int r = nn_offline_run(m, feat + (size_t)start * (size_t)p->n_mels, (int)len, wp, err,
+        int r = nn_offline_run(m, feat + (size_t)start * D, (int)len, wp, err,
                                sizeof err);
         if (r != 0) {
             cli_error(path, "model: %s", err);
