@@ -10,6 +10,13 @@
 #include "events.h"
 #include "gate.h"
 
+/* A model that reads the voice's pitch gets frame i's bands with the tracker's frame i. Samples
+ * go to the tracker first, in slices of PITCH_SLICE_HOPS hops, then to the log-mel; the tracker
+ * yields frame i no later than the log-mel (a hop earlier with the suppressor on the log-mel
+ * and the raw tracker), so at most PITCH_SLICE_HOPS + 2 pitch frames wait for their bands. */
+#define PITCH_SLICE_HOPS 8
+#define PITCH_RING 16
+
 /* One of these per audio stream; every buffer is sized in pipeline_new. */
 struct pipeline {
     const nn_model *model;           /* borrowed, shared */
@@ -22,6 +29,10 @@ struct pipeline {
 
     dsp_resampler *rs;               /* owned */
     dsp_logmel *lm;                  /* owned */
+    dsp_pitch *pt;                   /* owned; NULL unless the model reads pitch */
+    float pitch_ring[PITCH_RING][DSP_PITCH_DIM];   /* pitch frame i at i % PITCH_RING */
+    int in_dim;                      /* the model's input: n_mels, + DSP_PITCH_DIM with pitch */
+    float *frame;                    /* is malloc'd: [in_dim], the bands then the pitch */
     nn_stream *ns;                   /* owned */
     nn_speaker *spk;                 /* owned: speaker normaliser (copies for other models) */
     float *norm;                     /* is malloc'd: the frame after nn_speaker_apply */
@@ -96,6 +107,8 @@ void pipeline_free(pipeline *p)
     if (!p) return;
     dsp_resampler_free(p->rs);
     dsp_logmel_free(p->lm);
+    dsp_pitch_free(p->pt);
+    free(p->frame);
     nn_stream_free(p->ns);
     nn_speaker_free(p->spk);
     free(p->norm);
@@ -164,6 +177,14 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
         rc = PIPELINE_EDSP;
         goto fail;
     }
+    unsigned pitch_flags;
+    if (nn_model_pitch(m, &pitch_flags) &&
+        (rc = dsp_pitch_new(fp, pitch_flags, &p->pt, sub, sizeof sub)) < 0) {
+        snprintf(err, errlen, "pitch tracker: %s", sub);
+        rc = PIPELINE_EDSP;
+        goto fail;
+    }
+    p->in_dim = nn_model_input_dim(m);
     if ((rc = nn_stream_new(m, &p->ns, sub, sizeof sub)) < 0) {
         snprintf(err, errlen, "model stream: %s", sub);
         rc = PIPELINE_ENN;
@@ -175,7 +196,8 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
         rc = PIPELINE_ENN;
         goto fail;
     }
-    p->norm = malloc((size_t)fp->n_mels * sizeof(float));
+    p->norm = malloc((size_t)p->in_dim * sizeof(float));
+    p->frame = malloc((size_t)p->in_dim * sizeof(float));
     gate_params gp = gate_params_of(cfg);
     p->gt = gate_new(fp, &gp);
     p->ev = events_new(nl, 1.0 / p->hop_rate, cfg->smoothing, &cfg->events);
@@ -183,7 +205,7 @@ int pipeline_new(const nn_model *m, double in_rate, int channels, enum pipeline_
     p->mono_cap = dsp_resampler_max_out(p->rs, max_chunk);
     if (p->mono_cap < 4096) p->mono_cap = 4096; /* flush may return a filter's worth */
     p->mono = malloc(p->mono_cap * sizeof(float));
-    if (!p->gt || !p->ev || !p->in_f || !p->mono || !p->norm) goto nomem;
+    if (!p->gt || !p->ev || !p->in_f || !p->mono || !p->norm || !p->frame) goto nomem;
     p->publish_every = publish_every_of(p->hop_rate, cfg->publish_hz);
     pipeline_reset(p);
     p->seq = 0;
@@ -201,6 +223,7 @@ void pipeline_reset(pipeline *p)
 {
     dsp_resampler_reset(p->rs);
     dsp_logmel_reset(p->lm);
+    if (p->pt) dsp_pitch_reset(p->pt);
     nn_stream_reset(p->ns);
     nn_speaker_reset(p->spk);
     gate_reset(p->gt);
@@ -229,10 +252,22 @@ static void fill_result(pipeline *p, pipeline_result *r, double t)
     r->floor_db = gate_floor_db(p->gt);
 }
 
-/* One hop: everything after the front end. */
-static void on_logmel(void *user, const float *frame, int64_t index)
+static void on_pitch(void *user, const float *f0, int64_t index)
 {
     pipeline *p = user;
+    memcpy(p->pitch_ring[index % PITCH_RING], f0, sizeof p->pitch_ring[0]);
+}
+
+/* One hop: everything after the front end. */
+static void on_logmel(void *user, const float *bands, int64_t index)
+{
+    pipeline *p = user;
+    const float *frame = bands;
+    if (p->pt) {   /* the model's input: the bands, then the same frame's pitch (see run_front) */
+        memcpy(p->frame, bands, (size_t)p->n_mels * sizeof(float));
+        memcpy(p->frame + p->n_mels, p->pitch_ring[index % PITCH_RING], sizeof p->pitch_ring[0]);
+        frame = p->frame;
+    }
     /* index counts from the front end's creation or reset, which pipeline_reset does. */
     const double t =
         (double)dsp_logmel_frame_end(nn_model_features(p->model), index) / p->model_rate;
@@ -248,7 +283,7 @@ static void on_logmel(void *user, const float *frame, int64_t index)
     p->speech = p->cfg.gate.mode == PIPELINE_GATE_OFF ? 1 : gated;
     events_push(p->ev, p->speech && ready ? p->raw : p->uniform, t, p->cb.on_event, p->user);
 
-    if (p->frames_on && p->cb.on_frame) p->cb.on_frame(p->user, frame, p->n_mels, p->speech, t);
+    if (p->frames_on && p->cb.on_frame) p->cb.on_frame(p->user, bands, p->n_mels, p->speech, t);
 
     fill_result(p, &p->last, t);
     if (--p->countdown <= 0) {
@@ -267,14 +302,29 @@ static void on_logmel(void *user, const float *frame, int64_t index)
     }
 }
 
+/* Model-rate samples through the front end: the pitch tracker (if any) ahead of the log-mel,
+ * slice by slice, so that each log-mel frame finds its pitch frame in the ring. */
+static int run_front(pipeline *p, const float *x, size_t n)
+{
+    if (!p->pt)
+        return dsp_logmel_push(p->lm, x, n, on_logmel, p) < 0 ? PIPELINE_EDSP : 0;
+    const size_t slice = PITCH_SLICE_HOPS * (size_t)nn_model_features(p->model)->hop_length;
+    for (size_t at = 0; at < n; at += slice) {
+        size_t k = n - at < slice ? n - at : slice;
+        if (dsp_pitch_push(p->pt, x + at, k, on_pitch, p) < 0 ||
+            dsp_logmel_push(p->lm, x + at, k, on_logmel, p) < 0)
+            return PIPELINE_EDSP;
+    }
+    return 0;
+}
+
 static int run_mono(pipeline *p, const float *in, size_t frames)
 {
     size_t n = 0;
     if (p->cb.on_hop) p->hop_t0 = now_mono();
     if (dsp_resampler_process(p->rs, in, frames, p->mono, p->mono_cap, &n) < 0) return PIPELINE_EDSP;
     p->in_frames += (int64_t)frames;
-    if (n && dsp_logmel_push(p->lm, p->mono, n, on_logmel, p) < 0) return PIPELINE_EDSP;
-    return 0;
+    return n ? run_front(p, p->mono, n) : 0;
 }
 
 int pipeline_push(pipeline *p, const void *pcm, size_t frames)
@@ -314,7 +364,7 @@ int pipeline_flush(pipeline *p)
     size_t n = 0;
     if (p->cb.on_hop) p->hop_t0 = now_mono();
     if (dsp_resampler_flush(p->rs, p->mono, p->mono_cap, &n) < 0) return PIPELINE_EDSP;
-    if (n && dsp_logmel_push(p->lm, p->mono, n, on_logmel, p) < 0) return PIPELINE_EDSP;
+    if (n && run_front(p, p->mono, n) < 0) return PIPELINE_EDSP;
     if (!p->last_published && p->hops > 0) {
         p->last.seq = p->seq++;
         p->last_published = 1;

@@ -2,7 +2,8 @@
  *
  *   PCM (any rate 8..192 kHz, 1..32 channels, s16le or f32le, interleaved)
  *     -> dsp_resampler (downmix + resample to the model rate)
- *     -> dsp_logmel (one frame per 10 ms hop)
+ *     -> dsp_logmel (one frame per 10 ms hop; beside it dsp_pitch for a model that reads the
+ *        voice's pitch, nn_model_pitch: the frame is then the bands and that hop's pitch)
  *     -> nn_stream_push (posteriors of the model, every hop)
  *     -> speech gate (energy above a tracked noise floor, from the log-mel frame; see gate.h)
  *     -> exponential smoothing (per hop)

@@ -3,7 +3,10 @@
  * silence -> speech:false and near-uniform probs, NaN refusal, flush, and no allocation
  * per hop (malloc is wrapped and counted while pushing); with the speaker-normalising fixture
  * (tiny-speaker.emod): the gate's speech adapts the normaliser, so the same voice 20 dB quieter
- * converges to the same posteriors. */
+ * converges to the same posteriors; with the pitch-reading fixtures (tiny-pitch.emod, and
+ * tiny-pitch-dn.emod whose log-mel runs the suppressor, so its raw pitch frames come a hop
+ * before their bands): every hop's posteriors are the model's on the batch front end's bands
+ * and pitch of the same frame, in any chunking, without allocation. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,6 +367,94 @@ static void reload_keeps_the_voice(void)
     nn_model_free(m64);
 }
 
+/* A voice whose pitch glides 110 -> 260 Hz in 0.4 s bursts: every frame's pitch differs. */
+static float *glide(size_t n, double rate)
+{
+    float *x = calloc(n, sizeof *x);
+    double ph = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = (double)i / rate, u = fmod(t, 0.5);
+        ph += 2 * M_PI * (110 + 375 * u) / rate;
+        x[i] = (float)(u < 0.4 ? 0.2 * (sin(ph) + 0.5 * sin(2 * ph) + 0.3 * sin(3 * ph)) : 0.0);
+    }
+    return x;
+}
+
+static void pitch_model_is_the_model(void)
+{
+    pipeline_config c;
+    pipeline_config_default(&c);
+    c.gate.mode = PIPELINE_GATE_OFF;
+    c.gate.abs_floor_db = 0;   /* no hop adds to the speaker normaliser: it stays at its prior */
+    c.smoothing = 1;
+    c.publish_hz = 100;
+    const dsp_params *fp = nn_model_features(model);
+    const int M = fp->n_mels, D = nn_model_input_dim(model), K = nn_model_n_labels(model);
+    unsigned flags = 0;
+    CHECK(nn_model_pitch(model, &flags) == 1 && D == M + DSP_PITCH_DIM);
+    const size_t n = 16000 * 3;
+    float *x = glide(n, 16000);
+    int64_t T = dsp_logmel_frame_count(fp, n);
+    float *bands = malloc(sizeof(float) * (size_t)T * M), *f0 = malloc(sizeof(float) * (size_t)T * 2);
+    float *frames = malloc(sizeof(float) * (size_t)T * D), *want = malloc(sizeof(float) * (size_t)T * K);
+    int *ready = calloc((size_t)T, sizeof *ready);
+    CHECK(dsp_logmel_batch(fp, x, n, bands, (size_t)T) == T && dsp_pitch_batch(fp, flags, x, n, f0, (size_t)T) == T);
+    nn_stream *s = NULL;
+    nn_speaker *sp = NULL;
+    char err[256];
+    CHECKF(nn_stream_new(model, &s, err, sizeof err) == 0 && nn_speaker_new(model, NULL, &sp, err, sizeof err) == 0,
+           "%s", err);
+    for (int64_t t = 0; t < T; t++) {
+        memcpy(frames + t * D, bands + t * M, sizeof(float) * (size_t)M);
+        memcpy(frames + t * D + M, f0 + t * 2, sizeof(float) * 2);
+        nn_speaker_apply(sp, frames + t * D, frames + t * D);
+        ready[t] = nn_stream_push(s, frames + t * D, want + t * K);
+    }
+    static struct rec a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    pipeline *pa = make(16000, 1, PIPELINE_F32LE, &c, &a), *pb = make(16000, 1, PIPELINE_F32LE, &c, &b);
+    pipeline_push(pa, x, n);
+    for (size_t at = 0, k = 7; at < n; at += k, k = k * 5 % 1499 + 1)
+        pipeline_push(pb, x + at, k < n - at ? k : n - at);
+    CHECKF(a.n == T && b.n == T, "%d / %d hops published for %lld frames", a.n, b.n, (long long)T);
+    double worst = 0;
+    int compared = 0, same = 1;
+    for (int i = 0; i < a.n && i < T; i++) {
+        same &= !memcmp(a.raw[i], b.raw[i], sizeof(float) * (size_t)K);
+        if (!ready[i]) continue;
+        compared++;
+        for (int k = 0; k < K; k++) worst = fmax(worst, fabs(a.raw[i][k] - want[i * K + k]));
+    }
+    fprintf(stderr, "  %s: %d hops against the batch front end, max |diff| %.2g\n",
+            fp->denoise_db ? "pitch, suppressor on the log-mel" : "pitch", compared, worst);
+    CHECKF(compared > 200 && worst == 0, "pipeline vs the model on batch bands + pitch: %.3g over %d hops",
+           worst, compared);
+    CHECKF(same, "another chunking gave other posteriors");
+    /* The pitch matters: the same bands with the pitch one frame late give other posteriors. */
+    nn_stream_reset(s);
+    double moved = 0;
+    float probs[PIPELINE_MAX_LABELS];
+    for (int64_t t = 0; t < T; t++) {
+        memcpy(frames + t * D, bands + t * M, sizeof(float) * (size_t)M);
+        memcpy(frames + t * D + M, f0 + (t ? t - 1 : 0) * 2, sizeof(float) * 2);
+        nn_speaker_apply(sp, frames + t * D, frames + t * D);
+        if (nn_stream_push(s, frames + t * D, probs) == 1)
+            for (int k = 0; k < K; k++) moved = fmax(moved, fabs(probs[k] - want[t * K + k]));
+    }
+    CHECKF(moved > 1e-6, "pitch a frame late changes nothing (%.3g): the test cannot see misalignment", moved);
+    pipeline_free(pa);
+    pipeline_free(pb);
+    nn_stream_free(s);
+    nn_speaker_free(sp);
+    free(x);
+    free(bands);
+    free(f0);
+    free(frames);
+    free(want);
+    free(ready);
+}
+
 static void no_allocation_per_hop(void)
 {
     pipeline_config c;
@@ -410,5 +501,18 @@ int main(void)
     RUN(reload_keeps_the_voice);
     if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
     nn_model_free(model);
+
+    const char *pitch_models[] = {"tiny-pitch.emod", "tiny-pitch-dn.emod"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/tests/fixtures/%s", src ? src : ".", pitch_models[i]);
+        if (nn_model_load_file(path, &model, err, sizeof err) < 0) {
+            fprintf(stderr, "cannot load %s: %s\n", path, err);
+            return 1;
+        }
+        RUN(pitch_model_is_the_model);
+        RUN(chunking_and_rate);
+        if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
+        nn_model_free(model);
+    }
     return check_failures != 0;
 }

@@ -77,6 +77,8 @@ def main(argv=None):
     ap.add_argument("--pitch", choices=("raw", "suppressed"), default=None,
                     help="a model reading the pitch tracker's columns (prosody 2) of that input; "
                     "suppressed also sets the front end's denoise_db to -15")
+    ap.add_argument("--denoise-db", type=int, default=None,
+                    help="the front end's noise suppression (dsp_params denoise_db, -90..0)")
     a = ap.parse_args(argv)
     cfg = dict(TINY) if a.size == "tiny" else {}
     if a.cmvn:
@@ -86,6 +88,8 @@ def main(argv=None):
         cfg["prosody"], cfg["pitch_input"] = 2, a.pitch
         if a.pitch == "suppressed":
             dsp["denoise_db"] = -15
+    if a.denoise_db is not None:
+        dsp["denoise_db"] = a.denoise_db
     if a.n_mels:
         cfg["n_mels"] = dsp["n_mels"] = a.n_mels
     m = random_model(cfg, model_lib.DEFAULT_LABELS, a.seed)
