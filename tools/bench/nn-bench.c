@@ -3,8 +3,9 @@
  *
  *   nn-bench MODEL.emod [--frames F.f32] [--seconds S] [--passes N] [--dump OUT.f32] [--evict MB]
  *
- * Input: F.f32 (raw float32 [frames][n_mels], e.g. `emotion features` output converted by
- * nn-bench.py), else S seconds (default 60) of synthetic voiced audio through dsp_logmel, so the
+ * Input: F.f32 (raw float32 [frames][nn_model_input_dim]: n_mels, + 2 pitch columns for a model
+ * that reads pitch; e.g. `emotion features [--pitch]` output converted by nn-bench.py), else S
+ * seconds (default 60) of synthetic voiced audio through dsp_logmel (and dsp_pitch), so the
  * features are real front-end output either way. OpenBLAS is set to one thread (what emotiond
  * does). --dump writes the features used (so the PyTorch side runs on the same numbers).
  * --evict MB writes an MB-sized buffer between hops (untimed), so each hop finds its weights and
@@ -19,6 +20,7 @@
  *                                of the model's window (hop half a window, emotion eval's rule)
  *   offline_whole_x_realtime     the same for one nn_offline_run over all frames
  */
+#include "audio_file.h"
 #include "dsp.h"
 #include "nn.h"
 
@@ -43,8 +45,11 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static float *synthetic_features(const dsp_params *p, double seconds, int64_t *n_frames)
+/* The model's input frames (audio_frames: log-mel, and pitch for a model that reads it) of a
+ * synthetic voice. */
+static float *synthetic_features(const nn_model *m, double seconds, int64_t *n_frames)
 {
+    const dsp_params *p = nn_model_features(m);
     size_t n = (size_t)(seconds * p->sample_rate);
     float *x = malloc(sizeof(float) * n), *f = NULL;
     if (!x)
@@ -60,9 +65,11 @@ static float *synthetic_features(const dsp_params *p, double seconds, int64_t *n
         double noise = ((double)(r >> 8) / 16777216.0 - 0.5) * 0.02;
         x[i] = (float)(0.2 * syl * (sin(ph) + 0.5 * sin(2 * ph) + 0.25 * sin(3 * ph)) + noise);
     }
-    *n_frames = dsp_logmel_batch(p, x, n, NULL, 0);
-    if (*n_frames > 0 && (f = malloc(sizeof(float) * (size_t)*n_frames * p->n_mels)))
-        dsp_logmel_batch(p, x, n, f, (size_t)*n_frames);
+    unsigned flags;
+    char err[256];
+    if (audio_frames(x, n, p, nn_model_pitch(m, &flags) ? (int)flags : -1, &f, n_frames, err,
+                     sizeof err) != 0)
+        fprintf(stderr, "nn-bench: %s\n", err);
     free(x);
     return f;
 }
@@ -133,11 +140,11 @@ int main(int argc, char **argv)
         return 1;
     }
     const dsp_params *p = nn_model_features(m);
-    const int M = p->n_mels, K = nn_model_n_labels(m), W = nn_model_window_frames(m);
+    const int M = nn_model_input_dim(m), K = nn_model_n_labels(m), W = nn_model_window_frames(m);
     int64_t T = 0;
-    float *feat = frames_path ? read_frames(frames_path, M, &T) : synthetic_features(p, seconds, &T);
+    float *feat = frames_path ? read_frames(frames_path, M, &T) : synthetic_features(m, seconds, &T);
     if (!feat || T < 2 * W) {
-        fprintf(stderr, "nn-bench: %s: need at least %d frames of %d bands\n",
+        fprintf(stderr, "nn-bench: %s: need at least %d frames of %d columns\n",
                 frames_path ? frames_path : "synthetic audio", 2 * W, M);
         return 1;
     }

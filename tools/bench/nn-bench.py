@@ -38,13 +38,21 @@ def find_build(arg):
     sys.exit("nn-bench.py: no build dir with tools/bench/nn-bench (give --build DIR)")
 
 
-def corpus_features(build, corpus, seconds, tmp):
+def front_end_options(config, dsp):
+    """The `emotion features` options of a model's input: its suppressor, and its pitch."""
+    opts = ["--denoise-db", str(dsp["denoise_db"])] if dsp.get("denoise_db") else []
+    if config["prosody"]:
+        opts += ["--pitch"] + (["--pitch-suppressed"] if config["pitch_input"] == "suppressed" else [])
+    return opts
+
+
+def corpus_features(build, corpus, seconds, tmp, options):
     files = sorted(glob.glob(os.path.join(corpus, "ravdess", "**", "*.flac"), recursive=True))[::37]
     files += sorted(glob.glob(os.path.join(corpus, "emodb", "**", "*.flac"), recursive=True))[::11]
     feats, total = [], 0
     for i, f in enumerate(files):
         out = os.path.join(tmp, "f%d.npy" % i)
-        r = subprocess.run([os.path.join(build, "tools", "emotion"), "features", f, "-o", out],
+        r = subprocess.run([os.path.join(build, "tools", "emotion"), "features"] + options + [f, "-o", out],
                            capture_output=True, text=True)
         if r.returncode:
             continue
@@ -98,10 +106,12 @@ def main():
             make_tiny_model.main([model_path, "--size", "default"])
             model_note = "default-size architecture, random weights"
 
+        model, labels, dsp, name = export.emod_to_model(model_path)
         corpus = a.corpus or os.environ.get("EMOTIOND_DATA") or os.path.join(SRC, "..", "shared", "data")
         frames, n_files = (None, 0)
         if not a.synthetic and os.path.isdir(corpus):
-            frames, n_files = corpus_features(build, corpus, a.seconds, tmp)
+            frames, n_files = corpus_features(build, corpus, a.seconds, tmp,
+                                              front_end_options(model.config, dsp))
         cmd = [os.path.join(build, "tools", "bench", "nn-bench"), model_path, "--passes", str(a.passes)]
         if frames is not None:
             fpath = os.path.join(tmp, "frames.f32")
@@ -115,9 +125,9 @@ def main():
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
         c = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
 
-        model, labels, dsp, name = export.emod_to_model(model_path)
         if frames is None:   # the synthetic features the C side made and dumped
-            frames = np.fromfile(fpath, dtype=np.float32).reshape(-1, model.config["n_mels"])
+            frames = np.fromfile(fpath, dtype=np.float32).reshape(
+                -1, model.config["n_mels"] + model.config["prosody"])
         W, minf = model.config["window"], model.config["min_frames"]
         t_cpu, n_eval, t_lat = torch_sliding(model, frames, W, minf)
         audio_s = len(frames) / 100.0
