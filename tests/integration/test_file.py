@@ -6,7 +6,8 @@ Checked --fast on a 22.05 kHz WAV (resampled) and on a 16 kHz FLAC of speech, no
 at 100 Hz publishing (every hop), and at real-time pace on a short file (which must take its
 duration and match too, also for a WebSocket subscriber of that run). Also with the noise
 suppressor in the model's front end: its frames come one hop late, and both must place them at
-the same stream time."""
+the same stream time. And with models that read the voice's pitch (each frame's bands with the
+tracker's frame of the same index, beside a plain and a suppressing log-mel)."""
 import os
 import sys
 import time
@@ -99,6 +100,21 @@ async def test():
         h.log('mixed --fast 100 Hz, suppressor: %d time steps match, max diff %.2g' % (n, worst))
         h.check(min(off_dn) == min(off) - 10, 'first analyze t with the suppressor %d ms, '
                 'without %d ms: want 10 ms earlier (frames one hop late)' % (min(off_dn), min(off)))
+
+        # Models that read the voice's pitch (a raw tracker, beside a plain and a suppressing
+        # log-mel, whose frames come a hop after the tracker's): the daemon pairs each frame's
+        # bands with its pitch as analyze does.
+        import make_tiny_model
+        for denoise in (0, -15):
+            pnet = make_tiny_model.random_model(dict(make_tiny_model.TINY, cmvn='none', prosody=2),
+                                                labels, 31)
+            p_model = os.path.join(d, 'tiny-pitch%d.emod' % -denoise)
+            export.model_to_emod(pnet, labels, dict(dsp, denoise_db=denoise), 'pitch', {}, p_model)
+            off_p, _ = h.analyze(mixed, p_model, hop_out_ms=10)
+            post = run_fast(mixed, p_model, val, ['--publish-hz', '100'])
+            n, worst = h.compare_offline(post, off_p, 'mixed, pitch model (denoise %d), every hop' % denoise)
+            h.log('mixed --fast 100 Hz, pitch model, denoise %d: %d time steps match, max diff %.2g'
+                  % (denoise, n, worst))
 
         off, a = h.analyze(short, model)
         post = await realtime(d, short, model, val)
