@@ -1,7 +1,7 @@
 """Speaker-adversarial training of the streaming network (train.py): a speaker classifier on the
 network's pooled embedding whose gradient reaches the network reversed (Ganin & Lempitsky 2015).
 
-Config key "speaker_adversary" (train.DEFAULTS; {} = off):
+Config key "speaker_adversary" (run_config.DEFAULTS; {} = off):
     {"weight": 0.5, "hidden": 64}
 The classifier (Linear(seq_dim, hidden), ReLU, Linear(hidden, training speakers)) reads the
 pooled embedding after every supervised step (what the emotion head reads) and learns the

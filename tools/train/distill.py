@@ -1,6 +1,6 @@
 """Distillation: soft targets from trained teachers for one streaming student (train.py).
 
-Config key "distill" (train.DEFAULTS; {} = off):
+Config key "distill" (run_config.DEFAULTS; {} = off):
     {"teachers": ["runs/p1/end_e150/ravdess/{fold}", ...], "weight": 0.5, "temperature": 2.0}
 Each teacher is a run directory holding checkpoint.pt; protocols.py replaces "{fold}" with the
 fold's directory name (seed0, a01, ...) and refuses a teacher whose train/val/test lists differ
