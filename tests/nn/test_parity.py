@@ -255,7 +255,7 @@ def test_shipped(tmp):
         print("shipped model: %s absent, skipped" % path)
         return
     m, labels, dsp, name = export.emod_to_model(path)
-    frames = export.synthetic_frames(611, m.config["n_mels"], 9)
+    frames = export.synthetic_frames(611, m.config["n_mels"], 9, m.config["prosody"])
     fpath = os.path.join(tmp, "shipped.f32")
     frames.tofile(fpath)
     r = run_tool("offline", path, fpath)

@@ -13,8 +13,8 @@
         of the members' PyTorch posteriors on the clean and the 10 dB noise versions (protocol 3)
         and their agreement with C. Writes OUT/<fold>/{model.emod, test.json} and OUT/summary.json
         like protocols.py, so report.py lists it. Nothing is chosen: every member of every fold.
-        Members without model.emod files (runs without --c-eval, or of models export.py cannot
-        write, such as pitch models) give the PyTorch figures alone, and no model file.
+        Members without model.emod files (runs without --c-eval) give the PyTorch figures alone,
+        and no model file.
 """
 
 import one_blas_thread  # noqa: F401  (before numpy/torch)
