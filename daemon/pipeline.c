@@ -16,6 +16,7 @@
  * and the raw tracker), so at most PITCH_SLICE_HOPS + 2 pitch frames wait for their bands. */
 #define PITCH_SLICE_HOPS 8
 #define PITCH_RING 16
+_Static_assert(PITCH_SLICE_HOPS + 2 < PITCH_RING, "a pitch frame would be overwritten before its bands came");
 
 /* One of these per audio stream; every buffer is sized in pipeline_new. */
 struct pipeline {

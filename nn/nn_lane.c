@@ -49,8 +49,9 @@ int nn__lane_init(nn__lane *l, const nn_model *m, int max_steps)
     }
     memset(l->block, 0, bytes);
     float *p = l->block;
-    float **dst[] = {&l->z, &l->pitch_sum, &l->y1, &l->a1, &l->a2, &l->b2, &l->feat, &l->patch, &l->gemm, &l->gates,
-                     &l->seq, &l->h, &l->c, &l->pool_num, &l->pooled, &l->dense_tmp, &l->probs};
+    float **dst[] = {&l->z, &l->pitch_sum, &l->y1, &l->a1, &l->a2, &l->b2, &l->feat, &l->patch,
+                     &l->gemm, &l->gates, &l->seq, &l->h, &l->c, &l->pool_num, &l->pooled,
+                     &l->dense_tmp, &l->probs};
     for (size_t i = 0; i < nsz; i++) {
         *dst[i] = p;
         p += sizes[i];
