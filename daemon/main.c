@@ -410,6 +410,10 @@ int main(int argc, char **argv)
     if (denoise_db)
         log_msg(LOG_INFO, "front end: the model's noise suppression, up to %d dB (one hop more latency)",
                 -denoise_db);
+    unsigned pitch_flags;
+    if (nn_model_pitch(a->model, &pitch_flags))
+        log_msg(LOG_INFO, "front end: the voice's pitch beside the log-mel (tracker on the %s)",
+                pitch_flags & DSP_PITCH_SUPPRESSED ? "suppressor's output" : "model-rate samples");
 
     /* 4. loop, server */
     if (uv_loop_init(&a->loop) < 0) {
