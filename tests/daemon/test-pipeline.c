@@ -474,15 +474,22 @@ static void no_allocation_per_hop(void)
     free(x);
 }
 
-int main(void)
+/* model := tests/fixtures/NAME; 0, or -1 with the reason printed. */
+static int load_fixture(const char *name)
 {
     const char *src = getenv("EMOTIOND_SRC");
     char path[1024], err[256];
-    snprintf(path, sizeof path, "%s/tests/fixtures/tiny.emod", src ? src : ".");
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s", src ? src : ".", name);
     if (nn_model_load_file(path, &model, err, sizeof err) < 0) {
         fprintf(stderr, "cannot load %s: %s\n", path, err);
-        return 1;
+        return -1;
     }
+    return 0;
+}
+
+int main(void)
+{
+    if (load_fixture("tiny.emod") < 0) return 1;
     RUN(chunking_and_rate);
     RUN(s16_matches_f32);
     RUN(gate_off_is_the_model);
@@ -492,11 +499,7 @@ int main(void)
     else fprintf(stderr, "skip no_allocation_per_hop (sanitizer build)\n");
     nn_model_free(model);
 
-    snprintf(path, sizeof path, "%s/tests/fixtures/tiny-speaker.emod", src ? src : ".");
-    if (nn_model_load_file(path, &model, err, sizeof err) < 0) {
-        fprintf(stderr, "cannot load %s: %s\n", path, err);
-        return 1;
-    }
+    if (load_fixture("tiny-speaker.emod") < 0) return 1;
     RUN(speaker_normaliser_removes_level);
     RUN(reload_keeps_the_voice);
     if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
@@ -504,11 +507,7 @@ int main(void)
 
     const char *pitch_models[] = {"tiny-pitch.emod", "tiny-pitch-dn.emod"};
     for (int i = 0; i < 2; i++) {
-        snprintf(path, sizeof path, "%s/tests/fixtures/%s", src ? src : ".", pitch_models[i]);
-        if (nn_model_load_file(path, &model, err, sizeof err) < 0) {
-            fprintf(stderr, "cannot load %s: %s\n", path, err);
-            return 1;
-        }
+        if (load_fixture(pitch_models[i]) < 0) return 1;
         RUN(pitch_model_is_the_model);
         RUN(chunking_and_rate);
         if (COUNT_ALLOCS) RUN(no_allocation_per_hop);
