@@ -52,8 +52,9 @@ Tensors (batch norm folded into the conv weights and biases):
     conv1.weight [c1,1,3,3]   conv1.bias [c1]         dims (out, in, time, freq) as in torch
     conv2.weight [c2,c1,3,3]  conv2.bias [c2]
     conv3.weight [c3,c2,3,3]  conv3.bias [c3]
-    lstm.l<k>.w_ih [4H, in] (in = c3 * F3 + prosody for k = 0), lstm.l<k>.w_hh [4H, H], lstm.l<k>.bias [4H]   (b_ih + b_hh; gates
-                                                     i, f, g, o), k = 0..lstm_layers-1, if lstm
+    lstm.l<k>.w_ih [4H, in], lstm.l<k>.w_hh [4H, H], lstm.l<k>.bias [4H]   (b_ih + b_hh; gates
+                                                     i, f, g, o), k = 0..lstm_layers-1, if lstm;
+                                                     in = c3 * F3 + prosody for k = 0
     att.weight [S]                                   if readout = attention
     fc1.weight [D, S], fc1.bias [D], fc2.weight [K, D], fc2.bias [K]
 
@@ -68,8 +69,9 @@ posteriors the runtime averages, written by write_ensemble (tools/train/ensemble
                   order, only alignment padding between them and none after the last
     end - 32      32    SHA-256 of every byte before it (the ensemble's id)
 
-The members must share labels, feature parameters, window, min_frames, time pool and the speaker
-normaliser (mode, eps, prior, level floor) bit for bit; their networks may differ.
+The members must share labels, feature parameters, window, min_frames, time pool, the pitch
+input and the speaker normaliser (mode, eps, prior, level floor) bit for bit; their networks may
+differ.
 
 --golden OUT.npz writes reference data for the C side: "frames" [N, M'] (float32 log-mel-like
 inputs, or --frames FILE.npy), "probs_all" [N//2, K] (softmax of forward_all: posteriors after
