@@ -40,9 +40,10 @@ def find_build(arg):
 
 def front_end_options(config, dsp):
     """The `emotion features` options of a model's input: its suppressor, and its pitch."""
+    import features as FE
     opts = ["--denoise-db", str(dsp["denoise_db"])] if dsp.get("denoise_db") else []
     if config["prosody"]:
-        opts += ["--pitch"] + (["--pitch-suppressed"] if config["pitch_input"] == "suppressed" else [])
+        opts += FE.pitch_options(config["pitch_input"], alone=False)
     return opts
 
 

@@ -106,9 +106,11 @@ def pitch_path(cache, version, key, denoise_db=0, pitch="raw"):
                         os.path.splitext(key)[0] + ".npy")
 
 
-def pitch_options(pitch):
-    """`emotion features` options for the pitch columns of that input."""
-    return ["--pitch-only"] + (["--pitch-suppressed"] if pitch_input(pitch) == "suppressed" else [])
+def pitch_options(pitch, alone=True):
+    """`emotion features` options for the pitch columns of that input: alone (`--pitch-only`, the
+    cache's own dir) or after the bands (`--pitch`, a model's whole input)."""
+    return (["--pitch-only" if alone else "--pitch"]
+            + (["--pitch-suppressed"] if pitch_input(pitch) == "suppressed" else []))
 
 
 def stamp_layout(directory):
