@@ -4,7 +4,8 @@
 Each variant runs the real daemon on a private PulseAudio null sink's monitor (`--device pulse`,
 the harness of tests/integration) while espeak-ng speech plays into the sink in a loop and one
 WebSocket subscriber reads at 10 Hz. After a warm-up, over --seconds it measures:
-  CPU (share of one core, /proc/PID/stat utime+stime), context switches per second of all the
+  CPU (share of one core, /proc/PID/stat utime+stime; also per thread: the loop, PortAudio's
+  capture thread, libpulse's), context switches per second of all the
   daemon's threads (/proc/PID/task/*/status, voluntary + nonvoluntary), VmRSS/RssAnon/RssFile at
   the end, and the capture-to-publish latency p50/p99 (/metrics emotiond_latency_seconds between
   two scrapes). Variants are interleaved per repetition (the machine is shared); medians printed.
@@ -33,6 +34,29 @@ def cpu_s(pid):
     with open('/proc/%d/stat' % pid) as f:
         fields = f.read().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def thread_cpu_s(pid):
+    """CPU seconds per thread, labelled by role: 'main' (the loop), else the thread's name and its
+    creation order among the others (PortAudio's capture thread and libpulse's are started in the
+    same order every run, so labels pair across runs)."""
+    out, order = {}, 0
+    tids = sorted(int(os.path.basename(t)) for t in glob.glob('/proc/%d/task/*' % pid))
+    for tid in tids:
+        try:
+            with open('/proc/%d/task/%d/stat' % (pid, tid)) as f:
+                head, rest = f.read().rsplit(')', 1)
+        except OSError:
+            continue
+        name = head.split('(', 1)[1]
+        fields = rest.split()
+        if tid == pid:
+            label = 'main'
+        else:
+            order += 1
+            label = '%s#%d' % (name, order)
+        out[label] = (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    return out
 
 
 def ctxsw(pid):
@@ -101,9 +125,11 @@ async def measure(dm, server_pid, seconds, warmup):
     await asyncio.sleep(warmup)
     pid = dm.proc.pid
     m0, c0, x0, t0 = dm.metrics(), cpu_s(pid), ctxsw(pid), time.monotonic()
+    th0 = thread_cpu_s(pid)
     s0 = cpu_s(server_pid)
     await asyncio.sleep(seconds)
     m1, c1, x1, t1 = dm.metrics(), cpu_s(pid), ctxsw(pid), time.monotonic()
+    th1 = thread_cpu_s(pid)
     s1 = cpu_s(server_pid)
     mem = mem_kb(pid)
     await col.stop()
@@ -111,7 +137,8 @@ async def measure(dm, server_pid, seconds, warmup):
     dt = t1 - t0
     q, n = hist_q(m0, m1, 'emotiond_latency_seconds_bucket')
     per = {k: (x1[1].get(k, 0) - v) / dt for k, v in x0[1].items()}
-    return dict(cpu=100 * (c1 - c0) / dt, server_cpu=100 * (s1 - s0) / dt, cs=(x1[0] - x0[0]) / dt, cs_threads=per,
+    cpu_threads = {k: 100 * (v - th0[k]) / dt for k, v in th1.items() if k in th0}
+    return dict(cpu=100 * (c1 - c0) / dt, cpu_threads=cpu_threads, server_cpu=100 * (s1 - s0) / dt, cs=(x1[0] - x0[0]) / dt, cs_threads=per,
                 lat50=1000 * q[0.5], lat99=1000 * q[0.99], lat_n=n,
                 rss=mem['VmRSS'] / 1024, anon=mem['RssAnon'] / 1024, file=mem['RssFile'] / 1024,
                 hwm=mem['VmHWM'] / 1024)
@@ -172,8 +199,10 @@ def main():
         rs = [r for r in results if r['label'] == label]
         med = {k: statistics.median(r[k] for r in rs)
                for k in ('cpu', 'server_cpu', 'cs', 'lat50', 'lat99', 'rss', 'anon', 'file')}
-        threads = {}
+        threads, cpus = {}, {}
         for r in rs:
+            for k, v in r['cpu_threads'].items():
+                cpus.setdefault(k, []).append(v)
             for k, v in r['cs_threads'].items():
                 threads.setdefault(k, []).append(v)
         print('%-10s cpu %5.2f %% (pulseaudio %4.2f %%)  cs %6.0f/s  lat p50 %5.1f p99 %6.1f ms  '
@@ -182,6 +211,8 @@ def main():
                  med['anon'], med['file']))
         print('           threads cs/s: ' + ', '.join('%s %.0f' % (k, statistics.median(v))
                                                     for k, v in sorted(threads.items())))
+        print('           threads cpu %: ' + ', '.join('%s %.2f' % (k, statistics.median(v))
+                                                   for k, v in sorted(cpus.items())))
         print('           ' + rs[0]['opened'])
     if a.json:
         with open(a.json, 'w') as f:
