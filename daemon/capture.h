@@ -38,10 +38,11 @@ typedef struct capture_callbacks {
 
 typedef struct capture capture;
 
-/* device: "" for the default input; rate 0 = the device's default rate; channels 0 = the
- * device's, at most 2. Initialises PortAudio (once per process). Does not open the device yet:
- * capture_start does. Returns 0 or -1 with err. */
-int capture_new(uv_loop_t *loop, const char *device, double rate, int channels,
+/* device: "" for the default input; rate 0 = the device's default rate, or 48 kHz (else another
+ * whole multiple of model_rate) where that default is no whole multiple of model_rate and the
+ * device takes it; channels 0 = the device's, at most 2. Initialises PortAudio (once per
+ * process). Does not open the device yet: capture_start does. Returns 0 or -1 with err. */
+int capture_new(uv_loop_t *loop, const char *device, double rate, int channels, double model_rate,
                 const capture_callbacks *cb, void *user, capture **out, char *err, size_t errlen);
 /* Opens the device now (or schedules retries); the state callback tells what happened. */
 void capture_start(capture *c);

@@ -40,7 +40,7 @@ static const struct opt opts[] = {
     { "check-config", NULL, NULL, K_ACTION, NULL, "parse and validate the settings, load the model, print OK or the errors, exit" },
     { "config", NULL, NULL, K_VALUE, "FILE", "INI file of settings (command-line options override it)" },
     { "device", "input", "device", K_VALUE, "NAME|INDEX", "microphone: PortAudio input device (index, exact name or unique substring); default: the default input" },
-    { "mic-rate", "input", "mic_rate", K_VALUE, "HZ", "microphone: capture rate (default: the device's default rate)" },
+    { "mic-rate", "input", "mic_rate", K_VALUE, "HZ", "microphone: capture rate (default: the device's if a multiple of the model's, else 48 kHz if it takes it)" },
     { "mic-channels", "input", "mic_channels", K_VALUE, "1|2", "microphone: channels captured (averaged to mono; default: the device's, up to 2)" },
     { "input", "input", "file", K_VALUE, "FILE", "analyse an audio file (any libsndfile format) instead of the microphone" },
     { "fast", "input", "fast", K_FLAG, NULL, "with --input: as fast as possible instead of real time" },

@@ -264,7 +264,8 @@ int input_start(app *a, char *err, size_t errlen)
     a->input.kind = PROTO_INPUT_MIC;
     a->input.device = a->cfg.device[0] ? a->cfg.device : "default";
     snprintf(a->input_desc, sizeof a->input_desc, "mic:%s", a->input.device);
-    if (capture_new(&a->loop, a->cfg.device, a->cfg.mic_rate, a->cfg.mic_channels, &cb, a, &a->cap,
+    if (capture_new(&a->loop, a->cfg.device, a->cfg.mic_rate, a->cfg.mic_channels,
+                    nn_model_features(a->model)->sample_rate, &cb, a, &a->cap,
                     err, errlen) < 0)
         return -1;
     capture_start(a->cap);

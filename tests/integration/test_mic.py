@@ -78,6 +78,10 @@ async def test():
         # of audio, not every ~2 ms as the pulse plugin does by default), and gets them
         rate = hello['input']['rate']
         log = dm.log_text()
+        # PortAudio says 44.1 kHz for ALSA's pulse device, no whole multiple of the model's
+        # 16 kHz; the device takes 48 kHz (the sink's own rate), so that is what is opened
+        h.check(rate == 48000 and "capturing from 'pulse' at 48000 Hz" in log,
+                'capture not at 48 kHz (a whole multiple of the model rate): %s Hz\n%s' % (rate, log))
         h.check('%d-frame buffers' % round(rate / 100) in log,
                 'capture not opened with one hop per buffer at %s Hz:\n%s' % (rate, log))
         h.check('PortAudio delivers %d-frame buffers' % round(rate / 100) in log,
