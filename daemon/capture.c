@@ -196,12 +196,12 @@ static int find_device(const char *want, char *err, size_t errlen)
 
 /* The capture rate when none is asked: the device's default, unless that is not a whole multiple
  * of the model's rate and the device takes one that is (48 kHz first). A whole ratio is the
- * cheaper resampling (3:1 from 48 kHz), and 48 kHz is the native rate of most hardware, of
- * ALSA's dsnoop and of PulseAudio's and PipeWire's usual configuration, so that nothing between
- * the microphone and the daemon converts either (alsa-lib's `plug` would, linearly, for a 44.1
- * kHz request on a 48 kHz dsnoop). PortAudio reports 44.1 kHz for ALSA's plugin devices
- * (`default`, `pulse`). Measured on the PulseAudio null sink: 2.00 against 2.15 % of a core,
- * the same latency (BENCHMARKS.md "Microphone capture cost"). */
+ * cheaper resampling for soxr (3:1 from 48 kHz), and 48 kHz is the native rate of most hardware,
+ * of ALSA's dsnoop and of PipeWire, where a 44.1 kHz request is converted on the way (by
+ * alsa-lib's `plug`, linearly, on a plain dsnoop). PortAudio reports 44.1 kHz for ALSA's plugin
+ * devices (`default`, `pulse`). Measured on a PulseAudio null sink at 48 kHz: the daemon 2.00
+ * against 2.15 % of a core, the server's share and the latency unchanged (BENCHMARKS.md
+ * "Microphone capture cost"). A server running at 44.1 kHz now converts instead of us. */
 static double choose_rate(const capture *c, int dev, const PaDeviceInfo *di, int ch)
 {
     static const double preferred[] = { 48000, 96000, 44100, 88200 };
