@@ -30,10 +30,16 @@ import harness as h  # noqa: E402
 import wsclient as wc  # noqa: E402
 
 
+def stat_cpu_s(path):
+    """(name, utime + stime in seconds) of a /proc/.../stat file."""
+    with open(path) as f:
+        head, rest = f.read().rsplit(')', 1)
+    fields = rest.split()
+    return head.split('(', 1)[1], (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def cpu_s(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    return stat_cpu_s('/proc/%d/stat' % pid)[1]
 
 
 def thread_cpu_s(pid):
@@ -44,18 +50,15 @@ def thread_cpu_s(pid):
     tids = sorted(int(os.path.basename(t)) for t in glob.glob('/proc/%d/task/*' % pid))
     for tid in tids:
         try:
-            with open('/proc/%d/task/%d/stat' % (pid, tid)) as f:
-                head, rest = f.read().rsplit(')', 1)
+            name, secs = stat_cpu_s('/proc/%d/task/%d/stat' % (pid, tid))
         except OSError:
             continue
-        name = head.split('(', 1)[1]
-        fields = rest.split()
         if tid == pid:
             label = 'main'
         else:
             order += 1
             label = '%s#%d' % (name, order)
-        out[label] = (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+        out[label] = secs
     return out
 
 
